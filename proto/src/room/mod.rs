@@ -1,0 +1,1012 @@
+//! The room engine: a sans-I/O state machine for one meeting.
+//!
+//! Hosts (the edge Durable Object, the native relay) feed it events with the
+//! current time and carry out the [`Action`]s it queues; it never touches a
+//! socket or a clock. A host loop reads like this:
+//!
+//! ```
+//! use edgecall_proto::room::{Action, ConnId, Member, Room, RoomConfig};
+//!
+//! let mut room = Room::new("standup", RoomConfig::default()).expect("valid room id");
+//! let now_ms = 1_700_000_000_000;
+//! room.join(ConnId(1), Member::new("alice"), now_ms);
+//! // ... room.message(conn, bytes, now_ms), room.closed(conn, now_ms),
+//! //     room.backlog(conn, queued, now_ms), room.tick(now_ms) ...
+//! while let Some(action) = room.poll_action() {
+//!     match action {
+//!         Action::Send { conn, data, delivery } => { /* write data to conn */ }
+//!         Action::Fanout { conns, data, delivery } => { /* write data to each */ }
+//!         Action::Close { conn, code, reason } => { /* close conn with code */ }
+//!         Action::Persist { conn, state } => { /* keep state with conn */ }
+//!     }
+//! }
+//! ```
+//!
+//! Every routing rule lives here, so all hosts behave the same:
+//! server-stamped senders, encode-once fan-out, top-K audio, last-N video,
+//! explicit subscriptions, simulcast layer selection, congestion steps,
+//! limits, and links to other hosts.
+
+mod action;
+mod config;
+mod congestion;
+mod link;
+mod media;
+mod ranking;
+mod rate;
+mod route;
+mod state;
+mod track;
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use bytes::Bytes;
+use prost::Message;
+
+pub use action::{Action, CloseCode, ConnId, Delivery, ParticipantId};
+pub use config::{
+    validate_name, validate_room_id, DuplicateNamePolicy, RoomConfig, SyntaxError,
+    MAX_ROOM_ID_CHARS,
+};
+pub use state::{
+    ClientLimit, ConnState, LinkState, LinkWantState, MediaFlags, Member, ParticipantState,
+    RemoteParticipant, Rights, SubscriptionEntry, SubscriptionState,
+};
+pub use track::{TrackKind, LAYERS, MAX_LAYER};
+
+use crate::wire::{self, client_message, link_message, server_message};
+use crate::PROTOCOL_VERSION;
+use congestion::Congestion;
+use link::Link;
+use ranking::{Ranking, RankingChange};
+use rate::{RateExceeded, RateLimiter};
+use route::Route;
+
+/// Counters a host can export as metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoomStats {
+    /// Media frames accepted from senders.
+    pub frames_in: u64,
+    /// Media frame copies queued to receivers and links.
+    pub frames_out: u64,
+    /// Payload bytes accepted.
+    pub bytes_in: u64,
+    /// Encoded bytes queued for media.
+    pub bytes_out: u64,
+    /// Frames nobody was entitled to.
+    pub frames_unrouted: u64,
+    /// Link frames naming a participant the link never announced.
+    pub frames_unknown_sender: u64,
+    /// Keyframe requests sent upstream.
+    pub keyframe_requests: u64,
+    /// Connections closed by the engine for breaking a rule.
+    pub violations: u64,
+}
+
+/// Where a participant's media comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// Its own connection on this host.
+    Local(ConnId),
+    /// Behind a link; `remote_id` is the owning host's id.
+    Remote { link: ConnId, remote_id: u32 },
+}
+
+#[derive(Debug, Clone)]
+struct Participant {
+    id: ParticipantId,
+    member: Member,
+    media: MediaFlags,
+    origin: Origin,
+    subscription: SubscriptionState,
+    /// Explicit subscriptions by (sender, track) → max layer.
+    explicit: HashMap<(ParticipantId, TrackKind), u8>,
+    client_limit: Option<ClientLimit>,
+}
+
+impl Participant {
+    fn wire(&self) -> wire::Participant {
+        wire::Participant {
+            id: self.id,
+            name: self.member.name.clone(),
+            media_state: Some(self.media.into()),
+            remote: matches!(self.origin, Origin::Remote { .. }),
+            can_publish: self.member.rights.publish,
+        }
+    }
+
+    fn set_subscription(&mut self, subscription: SubscriptionState) {
+        self.explicit = match &subscription {
+            SubscriptionState::Auto => HashMap::new(),
+            SubscriptionState::Explicit(entries) => entries
+                .iter()
+                .map(|e| ((e.participant, e.track), e.max_layer))
+                .collect(),
+        };
+        self.subscription = subscription;
+    }
+
+    fn local_conn(&self) -> Option<ConnId> {
+        match self.origin {
+            Origin::Local(conn) => Some(conn),
+            Origin::Remote { .. } => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Role {
+    Pending(Member),
+    Participant(ParticipantId),
+    Link(Box<Link>),
+}
+
+#[derive(Debug, Clone)]
+struct Conn {
+    role: Role,
+    last_seen_ms: u64,
+    rate: RateLimiter,
+    congestion: Congestion,
+}
+
+/// One meeting on one host. See the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct Room {
+    id: String,
+    config: RoomConfig,
+    conns: BTreeMap<ConnId, Conn>,
+    participants: BTreeMap<ParticipantId, Participant>,
+    routes: HashMap<(ParticipantId, TrackKind), Route>,
+    ranking: Ranking,
+    next_id: ParticipantId,
+    small: bool,
+    dirty_links: HashSet<ConnId>,
+    actions: VecDeque<Action>,
+    stats: RoomStats,
+}
+
+/// A read-only view of one participant, for hosts and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParticipantView {
+    /// Engine id.
+    pub id: ParticipantId,
+    /// Display name.
+    pub name: String,
+    /// Its own connection, when local.
+    pub conn: Option<ConnId>,
+    /// The link it is behind, when remote.
+    pub link: Option<ConnId>,
+    /// Badges.
+    pub media: MediaFlags,
+}
+
+impl Room {
+    /// Creates an empty room. Fails if `id` is not a valid room id.
+    pub fn new(id: &str, config: RoomConfig) -> Result<Self, SyntaxError> {
+        validate_room_id(id)?;
+        let ranking = Ranking::new(config.ranking_interval_ms, config.speaking_level);
+        Ok(Self {
+            id: id.to_owned(),
+            config,
+            conns: BTreeMap::new(),
+            participants: BTreeMap::new(),
+            routes: HashMap::new(),
+            ranking,
+            next_id: 1,
+            small: true,
+            dirty_links: HashSet::new(),
+            actions: VecDeque::new(),
+            stats: RoomStats::default(),
+        })
+    }
+
+    /// Rebuilds a room from the states its connections persisted (see
+    /// [`Action::Persist`]). Every connection gets a fresh heartbeat window
+    /// starting at `now_ms`; receivers resume on the next keyframe.
+    pub fn restore(
+        id: &str,
+        config: RoomConfig,
+        states: impl IntoIterator<Item = (ConnId, ConnState)>,
+        now_ms: u64,
+    ) -> Result<Self, SyntaxError> {
+        let mut room = Self::new(id, config)?;
+        for (conn, state) in states {
+            let role = match state {
+                ConnState::Pending(member) => Role::Pending(member),
+                ConnState::Participant(p) => {
+                    let mut participant = Participant {
+                        id: p.id,
+                        member: p.member,
+                        media: p.media,
+                        origin: Origin::Local(conn),
+                        subscription: SubscriptionState::Auto,
+                        explicit: HashMap::new(),
+                        client_limit: p.client_limit,
+                    };
+                    participant.set_subscription(p.subscription);
+                    room.next_id = room.next_id.max(p.id.saturating_add(1));
+                    room.participants.insert(p.id, participant);
+                    Role::Participant(p.id)
+                }
+                ConnState::Link(state) => {
+                    let link = Link::restore(&state);
+                    for r in &state.remote {
+                        room.next_id = room.next_id.max(r.local_id.saturating_add(1));
+                        room.participants.insert(
+                            r.local_id,
+                            Participant {
+                                id: r.local_id,
+                                member: Member {
+                                    name: r.name.clone(),
+                                    rights: Rights {
+                                        publish: r.can_publish,
+                                        subscribe: true,
+                                    },
+                                },
+                                media: r.media,
+                                origin: Origin::Remote {
+                                    link: conn,
+                                    remote_id: r.remote_id,
+                                },
+                                subscription: SubscriptionState::Auto,
+                                explicit: HashMap::new(),
+                                client_limit: None,
+                            },
+                        );
+                    }
+                    room.dirty_links.insert(conn);
+                    Role::Link(Box::new(link))
+                }
+            };
+            let conn_entry = room.new_conn(role, now_ms);
+            room.conns.insert(conn, conn_entry);
+        }
+        let ids: Vec<ParticipantId> = room.participants.keys().copied().collect();
+        for id in ids {
+            room.ranking.add(id);
+            for track in TrackKind::ALL {
+                room.routes.insert((id, track), Route::new());
+            }
+        }
+        room.small = room.is_small();
+        room.refresh_all_routes();
+        room.flush_link_wants();
+        Ok(room)
+    }
+
+    /// The room id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &RoomConfig {
+        &self.config
+    }
+
+    /// Participants in the room, local and remote.
+    pub fn participant_count(&self) -> usize {
+        self.participants.len()
+    }
+
+    /// Connections the engine knows (pending, participants and links).
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Everyone in the room, by id.
+    pub fn participants(&self) -> impl Iterator<Item = ParticipantView> + '_ {
+        self.participants.values().map(|p| ParticipantView {
+            id: p.id,
+            name: p.member.name.clone(),
+            conn: p.local_conn(),
+            link: match p.origin {
+                Origin::Remote { link, .. } => Some(link),
+                Origin::Local(_) => None,
+            },
+            media: p.media,
+        })
+    }
+
+    /// The participant id bound to a local connection.
+    pub fn participant_id(&self, conn: ConnId) -> Option<ParticipantId> {
+        match self.conns.get(&conn)?.role {
+            Role::Participant(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The persistable state of one connection.
+    pub fn conn_state(&self, conn: ConnId) -> Option<ConnState> {
+        let entry = self.conns.get(&conn)?;
+        Some(match &entry.role {
+            Role::Pending(member) => ConnState::Pending(member.clone()),
+            Role::Participant(id) => ConnState::Participant(self.participant_state(*id)?),
+            Role::Link(link) => ConnState::Link(self.link_state(link)),
+        })
+    }
+
+    /// Counters since the room was created (or restored).
+    pub fn stats(&self) -> RoomStats {
+        self.stats
+    }
+
+    /// Audible speakers, loudest first (for tests and diagnostics).
+    pub fn audible_speakers(&self) -> &[ParticipantId] {
+        self.ranking.audible()
+    }
+
+    /// Everyone, most recent active speaker first.
+    pub fn recent_speakers(&self) -> &[ParticipantId] {
+        self.ranking.recent()
+    }
+
+    /// The next time the host must call [`Room::tick`], if any connection
+    /// is open (the earliest heartbeat deadline).
+    pub fn next_timeout(&self) -> Option<u64> {
+        self.conns
+            .values()
+            .map(|c| c.last_seen_ms + self.config.heartbeat_timeout_ms)
+            .min()
+    }
+
+    /// The next action for the host, oldest first.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// Every queued action at once.
+    pub fn drain_actions(&mut self) -> impl Iterator<Item = Action> + '_ {
+        self.actions.drain(..)
+    }
+
+    // ------------------------------------------------------------------ events
+
+    /// A connection was admitted by the host (its token checked) as
+    /// `member`. The participant joins when the client's `Hello` arrives.
+    pub fn join(&mut self, conn: ConnId, member: Member, now_ms: u64) {
+        if self.conns.contains_key(&conn) {
+            self.closed(conn, now_ms);
+        }
+        if let Err(err) = validate_name(&member.name, self.config.max_name_chars) {
+            self.refuse(conn, CloseCode::InvalidName, err.to_string());
+            return;
+        }
+        let entry = self.new_conn(Role::Pending(member.clone()), now_ms);
+        self.conns.insert(conn, entry);
+        self.persist(conn, ConnState::Pending(member));
+    }
+
+    /// A connection to another host of this meeting was opened. Both ends
+    /// announce their participants and what they want from each other.
+    pub fn join_link(&mut self, conn: ConnId, host_id: &str, now_ms: u64) {
+        if self.conns.contains_key(&conn) {
+            self.closed(conn, now_ms);
+        }
+        let entry = self.new_conn(Role::Link(Box::default()), now_ms);
+        self.conns.insert(conn, entry);
+        self.link_opened(conn, host_id);
+    }
+
+    /// One message arrived on `conn`.
+    pub fn message(&mut self, conn: ConnId, data: Bytes, now_ms: u64) {
+        let max = self.config.max_message_bytes;
+        let Some(entry) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        entry.last_seen_ms = entry.last_seen_ms.max(now_ms);
+        if data.len() > max {
+            let reason = format!(
+                "message of {} bytes exceeds the {max}-byte limit",
+                data.len()
+            );
+            self.violation(conn, CloseCode::TooLarge, reason, now_ms);
+            return;
+        }
+        let is_link = matches!(entry.role, Role::Link(_));
+        if !is_link {
+            if let Err(which) = entry.rate.charge(data.len(), now_ms) {
+                let reason = match which {
+                    RateExceeded::Bytes => "byte rate limit exceeded",
+                    RateExceeded::Messages => "message rate limit exceeded",
+                };
+                self.violation(conn, CloseCode::RateLimited, reason.to_owned(), now_ms);
+                return;
+            }
+        }
+        if is_link {
+            match wire::LinkMessage::decode(data) {
+                Ok(wire::LinkMessage { msg: Some(msg) }) => self.link_message(conn, msg, now_ms),
+                Ok(_) => self.violation(
+                    conn,
+                    CloseCode::Malformed,
+                    "empty link message".into(),
+                    now_ms,
+                ),
+                Err(err) => self.violation(
+                    conn,
+                    CloseCode::Malformed,
+                    format!("undecodable link message: {err}"),
+                    now_ms,
+                ),
+            }
+        } else {
+            match wire::ClientMessage::decode(data) {
+                Ok(wire::ClientMessage { msg: Some(msg) }) => {
+                    self.client_message(conn, msg, now_ms)
+                }
+                Ok(_) => self.violation(conn, CloseCode::Malformed, "empty message".into(), now_ms),
+                Err(err) => self.violation(
+                    conn,
+                    CloseCode::Malformed,
+                    format!("undecodable message: {err}"),
+                    now_ms,
+                ),
+            }
+        }
+        self.flush_link_wants();
+    }
+
+    /// The host saw `conn` close (or fail). Its participant leaves; a
+    /// link's participants all leave.
+    pub fn closed(&mut self, conn: ConnId, now_ms: u64) {
+        self.forget(conn, "left", now_ms);
+        self.flush_link_wants();
+    }
+
+    /// Time passed: closes connections that missed their heartbeat and
+    /// updates the speaker ranking.
+    pub fn tick(&mut self, now_ms: u64) {
+        let deadline = self.config.heartbeat_timeout_ms;
+        let expired: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| now_ms.saturating_sub(c.last_seen_ms) > deadline)
+            .map(|(id, _)| *id)
+            .collect();
+        for conn in expired {
+            let reason = format!("nothing received for {deadline} ms");
+            self.send_error(conn, CloseCode::HeartbeatTimeout, &reason);
+            self.forget(conn, "timed out", now_ms);
+            self.actions.push_back(Action::Close {
+                conn,
+                code: CloseCode::HeartbeatTimeout,
+                reason,
+            });
+        }
+        let timeout = self.config.layer_timeout_ms;
+        for route in self.routes.values_mut() {
+            route.expire(now_ms, timeout);
+        }
+        self.rerank(now_ms);
+        self.flush_link_wants();
+    }
+
+    /// The host reports how many bytes wait in `conn`'s send queue. Hosts
+    /// report regularly (e.g. on every tick) so receivers can recover.
+    pub fn backlog(&mut self, conn: ConnId, queued_bytes: u64, now_ms: u64) {
+        let Some(entry) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if !entry.congestion.report(queued_bytes, now_ms, &self.config) {
+            return;
+        }
+        let limit = entry.congestion.limit();
+        let is_participant = matches!(entry.role, Role::Participant(_));
+        self.refresh_receiver(conn);
+        if is_participant {
+            let msg = server_message::Msg::Congestion(wire::Congestion {
+                max_layer: u32::from(limit.max_layer),
+                video_paused: limit.video_paused,
+                audio_paused: limit.audio_paused,
+            });
+            self.send_server(conn, msg, Delivery::Reliable);
+        }
+        self.flush_link_wants();
+    }
+
+    // ------------------------------------------------------------------ client messages
+
+    fn client_message(&mut self, conn: ConnId, msg: client_message::Msg, now_ms: u64) {
+        let Some(entry) = self.conns.get(&conn) else {
+            return;
+        };
+        let participant = match &entry.role {
+            Role::Pending(member) => {
+                match msg {
+                    client_message::Msg::Hello(hello) => {
+                        let member = member.clone();
+                        self.admit(conn, member, hello, now_ms);
+                    }
+                    client_message::Msg::Ping(ping) => self.pong(conn, ping.nonce),
+                    _ => self.violation(
+                        conn,
+                        CloseCode::NotJoined,
+                        "send Hello before anything else".into(),
+                        now_ms,
+                    ),
+                }
+                return;
+            }
+            Role::Participant(id) => *id,
+            Role::Link(_) => return,
+        };
+        match msg {
+            client_message::Msg::Hello(_) => self.violation(
+                conn,
+                CloseCode::Malformed,
+                "Hello sent twice".into(),
+                now_ms,
+            ),
+            client_message::Msg::Media(frame) => self.local_media(conn, participant, frame, now_ms),
+            client_message::Msg::Subscribe(sub) => self.subscribe(conn, participant, sub, now_ms),
+            client_message::Msg::KeyframeRequest(req) => {
+                self.client_keyframe_request(conn, req, now_ms)
+            }
+            client_message::Msg::Congestion(c) => self.client_limit(conn, participant, c),
+            client_message::Msg::Ping(ping) => self.pong(conn, ping.nonce),
+            client_message::Msg::Chat(chat) => self.chat(conn, participant, chat.text, now_ms),
+            client_message::Msg::MediaState(state) => {
+                self.update_media_flags(participant, MediaFlags::from(&state));
+                self.persist_participant(participant);
+            }
+        }
+    }
+
+    fn admit(&mut self, conn: ConnId, member: Member, hello: wire::Hello, now_ms: u64) {
+        if hello.protocol_version != PROTOCOL_VERSION {
+            let reason = format!(
+                "this server speaks protocol {PROTOCOL_VERSION}, the client speaks {}; update or reload the client",
+                hello.protocol_version
+            );
+            self.violation(conn, CloseCode::UnsupportedVersion, reason, now_ms);
+            return;
+        }
+        if self.participants.len() >= self.config.max_participants {
+            let reason = format!(
+                "the room is full ({} participants)",
+                self.config.max_participants
+            );
+            self.violation(conn, CloseCode::RoomFull, reason, now_ms);
+            return;
+        }
+        let same_name = self
+            .participants
+            .values()
+            .find(|p| p.member.name == member.name && p.local_conn().is_some())
+            .and_then(Participant::local_conn);
+        if let Some(older) = same_name {
+            match self.config.duplicate_names {
+                DuplicateNamePolicy::ReplaceOlder => {
+                    let reason = "the same name joined from another connection".to_owned();
+                    self.send_error(older, CloseCode::Replaced, &reason);
+                    self.forget(older, "replaced by a newer connection", now_ms);
+                    self.actions.push_back(Action::Close {
+                        conn: older,
+                        code: CloseCode::Replaced,
+                        reason,
+                    });
+                }
+                DuplicateNamePolicy::Reject => {
+                    let reason = format!(
+                        "{:?} is already in the room; pick another name",
+                        member.name
+                    );
+                    self.violation(conn, CloseCode::NameTaken, reason, now_ms);
+                    return;
+                }
+            }
+        }
+        let id = self.allocate_id();
+        let participant = Participant {
+            id,
+            member,
+            media: hello
+                .media_state
+                .as_ref()
+                .map(MediaFlags::from)
+                .unwrap_or_default(),
+            origin: Origin::Local(conn),
+            subscription: SubscriptionState::Auto,
+            explicit: HashMap::new(),
+            client_limit: None,
+        };
+        let joined = participant.wire();
+        if let Some(entry) = self.conns.get_mut(&conn) {
+            entry.role = Role::Participant(id);
+        }
+        self.add_participant(participant);
+
+        let roster = self.participants.values().map(Participant::wire).collect();
+        let welcome = server_message::Msg::Welcome(wire::Welcome {
+            protocol_version: PROTOCOL_VERSION,
+            participant_id: id,
+            room: self.id.clone(),
+            roster,
+            limits: Some(wire::Limits {
+                max_message_bytes: u32::try_from(self.config.max_message_bytes).unwrap_or(u32::MAX),
+                heartbeat_timeout_ms: u32::try_from(self.config.heartbeat_timeout_ms)
+                    .unwrap_or(u32::MAX),
+                max_participants: u32::try_from(self.config.max_participants).unwrap_or(u32::MAX),
+            }),
+        });
+        self.send_server(conn, welcome, Delivery::Reliable);
+        self.announce_joined(joined, None);
+        self.persist_participant(id);
+    }
+
+    fn subscribe(&mut self, conn: ConnId, id: ParticipantId, sub: wire::Subscribe, now_ms: u64) {
+        if sub.subscriptions.len() > self.config.max_subscriptions {
+            let reason = format!(
+                "{} subscriptions exceed the limit of {}",
+                sub.subscriptions.len(),
+                self.config.max_subscriptions
+            );
+            self.violation(conn, CloseCode::TooLarge, reason, now_ms);
+            return;
+        }
+        let subscription = match wire::subscribe::Mode::try_from(sub.mode) {
+            Ok(wire::subscribe::Mode::Explicit) => SubscriptionState::Explicit(
+                sub.subscriptions
+                    .iter()
+                    .filter_map(|s| {
+                        let track = TrackKind::from_wire(s.track)?;
+                        Some(SubscriptionEntry {
+                            participant: s.participant,
+                            track,
+                            max_layer: u8::try_from(s.max_layer)
+                                .unwrap_or(MAX_LAYER)
+                                .min(MAX_LAYER),
+                        })
+                    })
+                    .collect(),
+            ),
+            _ => SubscriptionState::Auto,
+        };
+        if let Some(p) = self.participants.get_mut(&id) {
+            p.set_subscription(subscription);
+        }
+        self.refresh_receiver(conn);
+        self.persist_participant(id);
+    }
+
+    fn client_limit(&mut self, conn: ConnId, id: ParticipantId, c: wire::Congestion) {
+        let limit = ClientLimit {
+            max_layer: u8::try_from(c.max_layer)
+                .unwrap_or(MAX_LAYER)
+                .min(MAX_LAYER),
+            video_paused: c.video_paused,
+            audio_paused: c.audio_paused,
+        };
+        if let Some(p) = self.participants.get_mut(&id) {
+            p.client_limit = Some(limit);
+        }
+        self.refresh_receiver(conn);
+        self.persist_participant(id);
+    }
+
+    fn client_keyframe_request(&mut self, conn: ConnId, req: wire::KeyframeRequest, now_ms: u64) {
+        let Some(track) = TrackKind::from_wire(req.track).filter(|t| t.is_video()) else {
+            return;
+        };
+        let Some(route) = self.routes.get(&(req.participant, track)) else {
+            return;
+        };
+        // Only a receiver of the track may ask, and only for what it gets.
+        let Some(slot) = route.slots().iter().find(|s| s.conn == conn) else {
+            return;
+        };
+        let layer = route.target(slot.cap);
+        self.request_keyframe(req.participant, track, layer, now_ms);
+    }
+
+    fn chat(&mut self, conn: ConnId, sender: ParticipantId, text: String, now_ms: u64) {
+        let chars = text.chars().count();
+        if chars > self.config.max_chat_chars {
+            let reason = format!(
+                "chat message of {chars} characters exceeds the limit of {}",
+                self.config.max_chat_chars
+            );
+            self.violation(conn, CloseCode::TooLarge, reason, now_ms);
+            return;
+        }
+        if text.trim().is_empty() {
+            return;
+        }
+        self.broadcast_chat(
+            wire::ChatMessage {
+                sender,
+                text,
+                server_time_ms: now_ms,
+            },
+            None,
+        );
+    }
+
+    fn pong(&mut self, conn: ConnId, nonce: u64) {
+        self.send_server(
+            conn,
+            server_message::Msg::Pong(wire::Pong { nonce }),
+            Delivery::Reliable,
+        );
+    }
+
+    // ------------------------------------------------------------------ membership
+
+    fn new_conn(&self, role: Role, now_ms: u64) -> Conn {
+        Conn {
+            role,
+            last_seen_ms: now_ms,
+            rate: RateLimiter::new(&self.config, now_ms),
+            congestion: Congestion::default(),
+        }
+    }
+
+    fn allocate_id(&mut self) -> ParticipantId {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        id
+    }
+
+    fn is_small(&self) -> bool {
+        self.participants.len() <= self.config.small_room_size
+    }
+
+    /// Adds a participant (local or remote) and builds its routes.
+    fn add_participant(&mut self, participant: Participant) {
+        let id = participant.id;
+        let conn = participant.local_conn();
+        self.participants.insert(id, participant);
+        self.ranking.add(id);
+        for track in TrackKind::ALL {
+            self.routes.insert((id, track), Route::new());
+        }
+        if self.small != self.is_small() {
+            self.small = self.is_small();
+            self.refresh_all_routes();
+        } else {
+            for track in TrackKind::ALL {
+                self.refresh_route(id, track);
+            }
+            if let Some(conn) = conn {
+                self.refresh_receiver(conn);
+            }
+        }
+    }
+
+    /// Removes a participant and tells everyone (except `skip_link`).
+    fn remove_participant(&mut self, id: ParticipantId, reason: &str) {
+        let Some(participant) = self.participants.remove(&id) else {
+            return;
+        };
+        for track in TrackKind::ALL {
+            self.routes.remove(&(id, track));
+        }
+        if let Some(conn) = participant.local_conn() {
+            self.drop_receiver(conn);
+        }
+        let change = self.ranking.remove(
+            id,
+            self.config.audio_top_k + 1,
+            self.config.video_last_n + 1,
+        );
+        if self.small != self.is_small() {
+            self.small = self.is_small();
+            self.refresh_all_routes();
+        } else {
+            self.apply_ranking_change(change);
+        }
+        let skip_link = match participant.origin {
+            Origin::Remote { link, .. } => Some(link),
+            Origin::Local(_) => None,
+        };
+        let left = wire::ParticipantLeft {
+            id,
+            reason: reason.to_owned(),
+        };
+        self.broadcast_server(server_message::Msg::Left(left), None);
+        self.broadcast_link(link_message::Msg::Left(id), skip_link);
+    }
+
+    /// Forgets a connection and everything bound to it.
+    fn forget(&mut self, conn: ConnId, reason: &str, _now_ms: u64) {
+        let Some(entry) = self.conns.remove(&conn) else {
+            return;
+        };
+        match entry.role {
+            Role::Pending(_) => {}
+            Role::Participant(id) => self.remove_participant(id, reason),
+            Role::Link(link) => {
+                self.drop_receiver(conn);
+                self.dirty_links.remove(&conn);
+                for id in link.local_ids() {
+                    self.remove_participant(id, "its host is unreachable");
+                }
+            }
+        }
+    }
+
+    /// Refuses a connection the engine never admitted.
+    fn refuse(&mut self, conn: ConnId, code: CloseCode, reason: String) {
+        self.stats.violations += 1;
+        self.send_error(conn, code, &reason);
+        self.actions.push_back(Action::Close { conn, code, reason });
+    }
+
+    /// A connection broke a rule: tell it why and close it. Nobody else is
+    /// affected beyond seeing it leave.
+    fn violation(&mut self, conn: ConnId, code: CloseCode, reason: String, now_ms: u64) {
+        self.forget(conn, "disconnected", now_ms);
+        self.refuse(conn, code, reason);
+    }
+
+    fn update_media_flags(&mut self, id: ParticipantId, media: MediaFlags) {
+        let Some(p) = self.participants.get_mut(&id) else {
+            return;
+        };
+        if p.media == media {
+            return;
+        }
+        p.media = media;
+        let skip_link = match p.origin {
+            Origin::Remote { link, .. } => Some(link),
+            Origin::Local(_) => None,
+        };
+        let updated = p.wire();
+        self.broadcast_server(
+            server_message::Msg::Updated(wire::ParticipantUpdated {
+                participant: Some(updated.clone()),
+            }),
+            None,
+        );
+        self.broadcast_link(link_message::Msg::Updated(updated), skip_link);
+    }
+
+    fn announce_joined(&mut self, joined: wire::Participant, skip_link: Option<ConnId>) {
+        let id = joined.id;
+        let msg = server_message::Msg::Joined(wire::ParticipantJoined {
+            participant: Some(joined.clone()),
+        });
+        let receivers: Vec<ConnId> = self
+            .participants
+            .values()
+            .filter(|p| p.id != id)
+            .filter_map(Participant::local_conn)
+            .collect();
+        self.push_fanout(receivers, encode_server(msg), Delivery::Reliable);
+        self.broadcast_link(link_message::Msg::Joined(joined), skip_link);
+    }
+
+    fn broadcast_chat(&mut self, chat: wire::ChatMessage, skip_link: Option<ConnId>) {
+        self.broadcast_server(server_message::Msg::Chat(chat.clone()), None);
+        self.broadcast_link(link_message::Msg::Chat(chat), skip_link);
+    }
+
+    // ------------------------------------------------------------------ output helpers
+
+    fn persist(&mut self, conn: ConnId, state: ConnState) {
+        self.actions.push_back(Action::Persist {
+            conn,
+            state: Box::new(state),
+        });
+    }
+
+    fn participant_state(&self, id: ParticipantId) -> Option<ParticipantState> {
+        let p = self.participants.get(&id)?;
+        Some(ParticipantState {
+            id,
+            member: p.member.clone(),
+            media: p.media,
+            subscription: p.subscription.clone(),
+            client_limit: p.client_limit,
+        })
+    }
+
+    fn persist_participant(&mut self, id: ParticipantId) {
+        let Some(p) = self.participants.get(&id) else {
+            return;
+        };
+        if let (Some(conn), Some(state)) = (p.local_conn(), self.participant_state(id)) {
+            self.persist(conn, ConnState::Participant(state));
+        }
+    }
+
+    fn push_send(&mut self, conn: ConnId, data: Bytes, delivery: Delivery) {
+        self.actions.push_back(Action::Send {
+            conn,
+            data,
+            delivery,
+        });
+    }
+
+    /// Queues one message for several connections (a single `Send` when
+    /// there is only one).
+    fn push_fanout(&mut self, mut conns: Vec<ConnId>, data: Bytes, delivery: Delivery) {
+        match conns.len() {
+            0 => {}
+            1 => self.push_send(conns.remove(0), data, delivery),
+            _ => self.actions.push_back(Action::Fanout {
+                conns,
+                data,
+                delivery,
+            }),
+        }
+    }
+
+    fn send_server(&mut self, conn: ConnId, msg: server_message::Msg, delivery: Delivery) {
+        self.push_send(conn, encode_server(msg), delivery);
+    }
+
+    fn send_link(&mut self, conn: ConnId, msg: link_message::Msg, delivery: Delivery) {
+        self.push_send(conn, encode_link(msg), delivery);
+    }
+
+    fn send_error(&mut self, conn: ConnId, code: CloseCode, reason: &str) {
+        let is_link = self
+            .conns
+            .get(&conn)
+            .is_some_and(|c| matches!(c.role, Role::Link(_)));
+        if is_link {
+            return;
+        }
+        let msg = server_message::Msg::Error(wire::Error {
+            code: code.error_code() as i32,
+            message: reason.to_owned(),
+        });
+        self.send_server(conn, msg, Delivery::Reliable);
+    }
+
+    /// Sends one message, encoded once, to every local participant.
+    fn broadcast_server(&mut self, msg: server_message::Msg, except: Option<ConnId>) {
+        let receivers: Vec<ConnId> = self
+            .participants
+            .values()
+            .filter_map(Participant::local_conn)
+            .filter(|c| Some(*c) != except)
+            .collect();
+        if !receivers.is_empty() {
+            self.push_fanout(receivers, encode_server(msg), Delivery::Reliable);
+        }
+    }
+
+    /// Sends one message, encoded once, to every link but `skip`.
+    fn broadcast_link(&mut self, msg: link_message::Msg, skip: Option<ConnId>) {
+        let links: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(id, c)| matches!(c.role, Role::Link(_)) && Some(**id) != skip)
+            .map(|(id, _)| *id)
+            .collect();
+        if !links.is_empty() {
+            self.push_fanout(links, encode_link(msg), Delivery::Reliable);
+        }
+    }
+
+    fn rerank(&mut self, now_ms: u64) {
+        let window_audio = self.config.audio_top_k + 1;
+        let window_video = self.config.video_last_n + 1;
+        if let Some(change) = self.ranking.update(now_ms, window_audio, window_video) {
+            self.apply_ranking_change(change);
+        }
+    }
+
+    fn apply_ranking_change(&mut self, change: RankingChange) {
+        if self.small {
+            return;
+        }
+        for id in change.audio {
+            self.refresh_route(id, TrackKind::Audio);
+        }
+        for id in change.video {
+            self.refresh_route(id, TrackKind::Camera);
+        }
+    }
+}
+
+fn encode_server(msg: server_message::Msg) -> Bytes {
+    Bytes::from(wire::ServerMessage { msg: Some(msg) }.encode_to_vec())
+}
+
+fn encode_link(msg: link_message::Msg) -> Bytes {
+    Bytes::from(wire::LinkMessage { msg: Some(msg) }.encode_to_vec())
+}

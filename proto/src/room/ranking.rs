@@ -1,0 +1,318 @@
+//! Speaker ranking: who is loud now (top-K audio) and who spoke most
+//! recently (last-N video).
+//!
+//! Audio levels follow RFC 6464 (0 = 0 dBov, loudest; 127 = silence). Each
+//! sender's level is smoothed; the ranking is recomputed at a fixed interval
+//! so the forwarding sets do not flap with every packet.
+
+use std::collections::HashMap;
+
+use super::action::ParticipantId;
+
+/// Level treated as silence.
+const SILENCE: f32 = 127.0;
+/// Weight of a new sample in the smoothed level.
+const SMOOTHING: f32 = 0.25;
+/// A speaker not heard for this long counts as silent (senders using DTX
+/// stop sending in silence).
+const HOLD_MS: u64 = 500;
+
+#[derive(Debug, Clone)]
+struct Loudness {
+    /// Smoothed RFC 6464 level (lower is louder).
+    level: f32,
+    last_heard_ms: u64,
+}
+
+/// Positions of participants in an ordered list, for O(1) look-ups.
+#[derive(Debug, Clone, Default)]
+struct Ordered {
+    order: Vec<ParticipantId>,
+    position: HashMap<ParticipantId, usize>,
+}
+
+impl Ordered {
+    fn set(&mut self, order: Vec<ParticipantId>) {
+        self.position = order.iter().enumerate().map(|(i, p)| (*p, i)).collect();
+        self.order = order;
+    }
+
+    /// `who`'s place in the list once `skip` entries are left out, if that
+    /// place is below `limit`.
+    fn rank_without(
+        &self,
+        who: ParticipantId,
+        skip: impl Fn(ParticipantId) -> bool,
+        limit: usize,
+    ) -> Option<usize> {
+        let pos = *self.position.get(&who)?;
+        let mut rank = 0;
+        for p in &self.order[..pos] {
+            if !skip(*p) {
+                rank += 1;
+                if rank >= limit {
+                    return None;
+                }
+            }
+        }
+        (rank < limit).then_some(rank)
+    }
+
+    fn prefix(&self, len: usize) -> &[ParticipantId] {
+        &self.order[..len.min(self.order.len())]
+    }
+}
+
+/// What changed in a ranking update, so only affected routes are redone.
+#[derive(Debug, Default)]
+pub(crate) struct RankingChange {
+    /// Senders whose audio entitlement may have changed.
+    pub audio: Vec<ParticipantId>,
+    /// Senders whose last-N video entitlement may have changed.
+    pub video: Vec<ParticipantId>,
+}
+
+/// The room's speaker ranking.
+#[derive(Debug, Clone)]
+pub(crate) struct Ranking {
+    loudness: HashMap<ParticipantId, Loudness>,
+    /// Audible senders, loudest first.
+    audible: Ordered,
+    /// Everyone, most recent active speaker first (join order initially).
+    recent: Ordered,
+    next_update_ms: u64,
+    interval_ms: u64,
+    speaking_level: f32,
+}
+
+impl Ranking {
+    pub(crate) fn new(interval_ms: u64, speaking_level: u8) -> Self {
+        Self {
+            loudness: HashMap::new(),
+            audible: Ordered::default(),
+            recent: Ordered::default(),
+            next_update_ms: 0,
+            interval_ms,
+            speaking_level: f32::from(speaking_level),
+        }
+    }
+
+    /// A participant joined: it goes to the end of the recency list.
+    pub(crate) fn add(&mut self, id: ParticipantId) {
+        if !self.recent.position.contains_key(&id) {
+            let mut order = std::mem::take(&mut self.recent.order);
+            order.push(id);
+            self.recent.set(order);
+        }
+    }
+
+    /// A participant left. Returns the senders whose place in either
+    /// forwarding window may have moved.
+    pub(crate) fn remove(
+        &mut self,
+        id: ParticipantId,
+        audio_window: usize,
+        video_window: usize,
+    ) -> RankingChange {
+        self.loudness.remove(&id);
+        let mut change = RankingChange::default();
+        if self.recent.position.contains_key(&id) {
+            let order: Vec<ParticipantId> = self
+                .recent
+                .order
+                .iter()
+                .copied()
+                .filter(|p| *p != id)
+                .collect();
+            change.video = changed_window(self.recent.prefix(video_window), &order, video_window);
+            self.recent.set(order);
+        }
+        if self.audible.position.contains_key(&id) {
+            let order: Vec<ParticipantId> = self
+                .audible
+                .order
+                .iter()
+                .copied()
+                .filter(|p| *p != id)
+                .collect();
+            change.audio = changed_window(self.audible.prefix(audio_window), &order, audio_window);
+            self.audible.set(order);
+        }
+        change.audio.retain(|p| *p != id);
+        change.video.retain(|p| *p != id);
+        change
+    }
+
+    /// Records one audio frame's level (RFC 6464, clamped to 0..=127).
+    pub(crate) fn observe(&mut self, id: ParticipantId, level: u32, now_ms: u64) {
+        let sample = level.min(127) as f32;
+        let entry = self.loudness.entry(id).or_insert(Loudness {
+            level: SILENCE,
+            last_heard_ms: now_ms,
+        });
+        entry.level += SMOOTHING * (sample - entry.level);
+        entry.last_heard_ms = now_ms;
+    }
+
+    /// Recomputes the ranking if its interval has passed. Returns what
+    /// changed (only the first `audio_window` / `video_window` places
+    /// matter for forwarding).
+    pub(crate) fn update(
+        &mut self,
+        now_ms: u64,
+        audio_window: usize,
+        video_window: usize,
+    ) -> Option<RankingChange> {
+        if now_ms < self.next_update_ms {
+            return None;
+        }
+        self.next_update_ms = now_ms + self.interval_ms;
+
+        let mut audible: Vec<(ParticipantId, f32)> = self
+            .loudness
+            .iter()
+            .filter(|(_, l)| now_ms.saturating_sub(l.last_heard_ms) <= HOLD_MS)
+            .filter(|(_, l)| l.level < SILENCE - 0.5)
+            .map(|(p, l)| (*p, l.level))
+            .collect();
+        audible.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+
+        let mut change = RankingChange::default();
+        let new_audible: Vec<ParticipantId> = audible.iter().map(|(p, _)| *p).collect();
+        change.audio = changed_window(
+            self.audible.prefix(audio_window),
+            &new_audible,
+            audio_window,
+        );
+        self.audible.set(new_audible);
+
+        // Active speakers move to the front of the recency list, loudest first.
+        let speaking: Vec<ParticipantId> = audible
+            .iter()
+            .filter(|(_, level)| *level <= self.speaking_level)
+            .map(|(p, _)| *p)
+            .collect();
+        if !speaking.is_empty() {
+            let mut order = speaking.clone();
+            order.extend(
+                self.recent
+                    .order
+                    .iter()
+                    .copied()
+                    .filter(|p| !speaking.contains(p)),
+            );
+            change.video = changed_window(self.recent.prefix(video_window), &order, video_window);
+            self.recent.set(order);
+        }
+        (!change.audio.is_empty() || !change.video.is_empty()).then_some(change)
+    }
+
+    /// `sender`'s place among the loudest, ignoring `skip`, if below `k`.
+    pub(crate) fn audio_rank(
+        &self,
+        sender: ParticipantId,
+        skip: impl Fn(ParticipantId) -> bool,
+        k: usize,
+    ) -> Option<usize> {
+        self.audible.rank_without(sender, skip, k)
+    }
+
+    /// `sender`'s place among recent speakers, ignoring `skip`, if below `n`.
+    pub(crate) fn recent_rank(
+        &self,
+        sender: ParticipantId,
+        skip: impl Fn(ParticipantId) -> bool,
+        n: usize,
+    ) -> Option<usize> {
+        self.recent.rank_without(sender, skip, n)
+    }
+
+    /// Audible speakers, loudest first.
+    pub(crate) fn audible(&self) -> &[ParticipantId] {
+        &self.audible.order
+    }
+
+    /// Everyone, most recent speaker first.
+    pub(crate) fn recent(&self) -> &[ParticipantId] {
+        &self.recent.order
+    }
+}
+
+/// When the first `window` entries differ between `old` (already cut to
+/// the window) and `new`, the union of both windows; else nothing.
+fn changed_window(
+    old: &[ParticipantId],
+    new: &[ParticipantId],
+    window: usize,
+) -> Vec<ParticipantId> {
+    if old == &new[..window.min(new.len())] {
+        return Vec::new();
+    }
+    let mut out: Vec<ParticipantId> = old.to_vec();
+    for p in new.iter().take(window) {
+        if !out.contains(p) {
+            out.push(*p);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loudest_first_and_silence_excluded() {
+        let mut r = Ranking::new(100, 90);
+        for id in 1..=4 {
+            r.add(id);
+        }
+        for t in 0..10 {
+            r.observe(1, 60, t * 20);
+            r.observe(2, 20, t * 20);
+            r.observe(3, 127, t * 20);
+        }
+        assert!(r.update(200, 3, 3).is_some());
+        assert_eq!(r.audible(), &[2, 1]);
+        assert_eq!(r.audio_rank(1, |_| false, 3), Some(1));
+        assert_eq!(r.audio_rank(1, |p| p == 2, 3), Some(0));
+        assert_eq!(r.audio_rank(3, |_| false, 3), None);
+    }
+
+    #[test]
+    fn speakers_move_to_front_of_recency() {
+        let mut r = Ranking::new(100, 90);
+        for id in 1..=5 {
+            r.add(id);
+        }
+        assert_eq!(r.recent(), &[1, 2, 3, 4, 5]);
+        for t in 0..10 {
+            r.observe(4, 10, t * 20);
+        }
+        let change = r.update(300, 3, 2).expect("ranking changed");
+        assert_eq!(r.recent(), &[4, 1, 2, 3, 5]);
+        assert!(change.video.contains(&4) && change.video.contains(&2));
+        assert_eq!(r.recent_rank(1, |p| p == 4, 2), Some(0));
+    }
+
+    #[test]
+    fn a_speaker_not_heard_for_a_while_is_dropped() {
+        let mut r = Ranking::new(100, 90);
+        r.add(1);
+        r.observe(1, 10, 0);
+        r.update(0, 3, 3);
+        assert_eq!(r.audible(), &[1]);
+        r.update(5_000, 3, 3);
+        assert!(r.audible().is_empty());
+    }
+
+    #[test]
+    fn updates_are_rate_limited() {
+        let mut r = Ranking::new(300, 90);
+        r.add(1);
+        r.observe(1, 10, 0);
+        assert!(r.update(0, 3, 3).is_some());
+        r.observe(1, 10, 10);
+        assert!(r.update(100, 3, 3).is_none());
+    }
+}

@@ -1,0 +1,185 @@
+//! The small, serialisable per-connection state the engine needs to rebuild
+//! a room after the host lost its memory (Durable Object hibernation).
+
+use serde::{Deserialize, Serialize};
+
+use super::action::ParticipantId;
+use super::track::TrackKind;
+use crate::wire;
+
+/// What a participant may do, from its join token (or everything in open
+/// mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rights {
+    /// May send media.
+    pub publish: bool,
+    /// May receive media.
+    pub subscribe: bool,
+}
+
+impl Default for Rights {
+    fn default() -> Self {
+        Self {
+            publish: true,
+            subscribe: true,
+        }
+    }
+}
+
+/// Who a host admits: the identity it verified (or chose in open mode).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// Display name, unique in the room.
+    pub name: String,
+    /// What the member may do.
+    pub rights: Rights,
+}
+
+impl Member {
+    /// A member with full rights.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            rights: Rights::default(),
+        }
+    }
+}
+
+impl From<&crate::token::Authorized> for Member {
+    fn from(auth: &crate::token::Authorized) -> Self {
+        Self {
+            name: auth.claims.name.clone(),
+            rights: Rights {
+                publish: auth.claims.publish,
+                subscribe: auth.claims.subscribe,
+            },
+        }
+    }
+}
+
+/// Mute and sharing badges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MediaFlags {
+    /// Microphone muted.
+    pub audio_muted: bool,
+    /// Camera switched off.
+    pub camera_off: bool,
+    /// Sharing the screen.
+    pub screen_sharing: bool,
+}
+
+impl From<&wire::MediaState> for MediaFlags {
+    fn from(s: &wire::MediaState) -> Self {
+        Self {
+            audio_muted: s.audio_muted,
+            camera_off: s.camera_off,
+            screen_sharing: s.screen_sharing,
+        }
+    }
+}
+
+impl From<MediaFlags> for wire::MediaState {
+    fn from(f: MediaFlags) -> Self {
+        Self {
+            audio_muted: f.audio_muted,
+            camera_off: f.camera_off,
+            screen_sharing: f.screen_sharing,
+        }
+    }
+}
+
+/// One explicit video subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionEntry {
+    /// Whose track.
+    pub participant: ParticipantId,
+    /// Which track (camera or screen).
+    pub track: TrackKind,
+    /// Highest layer wanted.
+    pub max_layer: u8,
+}
+
+/// How a receiver chooses its video.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum SubscriptionState {
+    /// Last-N active speakers plus every screen share.
+    #[default]
+    Auto,
+    /// Exactly these tracks.
+    Explicit(Vec<SubscriptionEntry>),
+}
+
+/// A limit the receiver asked for itself (`Congestion` from the client).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientLimit {
+    /// Highest video layer.
+    pub max_layer: u8,
+    /// No video at all.
+    pub video_paused: bool,
+    /// No audio at all.
+    pub audio_paused: bool,
+}
+
+/// A participant admitted to the room on this host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParticipantState {
+    /// Engine-assigned id.
+    pub id: ParticipantId,
+    /// Who it is.
+    pub member: Member,
+    /// Badges.
+    pub media: MediaFlags,
+    /// Video choice.
+    pub subscription: SubscriptionState,
+    /// Receiver-declared limit, if any.
+    pub client_limit: Option<ClientLimit>,
+}
+
+/// A participant owned by the host at the other end of a link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteParticipant {
+    /// The owning host's id for it (used in link messages).
+    pub remote_id: u32,
+    /// This host's id for it (used towards local clients).
+    pub local_id: ParticipantId,
+    /// Display name.
+    pub name: String,
+    /// Badges.
+    pub media: MediaFlags,
+    /// May publish.
+    pub can_publish: bool,
+}
+
+/// What the far end of a link wants from one of this host's senders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkWantState {
+    /// This host's id of the sender.
+    pub participant: ParticipantId,
+    /// Track wanted.
+    pub track: TrackKind,
+    /// Bit L set: someone behind the link wants layers up to L.
+    pub layer_mask: u8,
+}
+
+/// A link to another host carrying many participants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkState {
+    /// The other host's self-declared id (from `LinkHello`), once known.
+    pub peer_host: Option<String>,
+    /// Participants behind the link.
+    pub remote: Vec<RemoteParticipant>,
+    /// What the far end last asked for.
+    pub wants: Vec<LinkWantState>,
+}
+
+/// Everything the engine keeps about one connection that must survive the
+/// host losing its memory. Small and serde-serialisable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConnState {
+    /// Admitted by the host, waiting for the client's `Hello`.
+    Pending(Member),
+    /// A participant in the room.
+    Participant(ParticipantState),
+    /// A link to another host.
+    Link(LinkState),
+}

@@ -1,0 +1,294 @@
+//! Links between two engines: one meeting spread over two hosts.
+
+mod common;
+
+use common::{audio, selective, video, Host};
+use edgecall_proto::room::{ConnId, ConnState, Room, RoomConfig};
+use edgecall_proto::wire::{self, client_message, link_message, server_message, Track};
+
+const LINK_ON_A: u64 = 100;
+const LINK_ON_B: u64 = 200;
+
+/// Two hosts of one room joined by a link.
+struct Pair {
+    a: Host,
+    b: Host,
+}
+
+impl Pair {
+    fn new(config: RoomConfig) -> Self {
+        let mut pair = Self {
+            a: Host::new(config.clone()),
+            b: Host::new(config),
+        };
+        pair.a.join_link(LINK_ON_A, "host-a");
+        pair.b.join_link(LINK_ON_B, "host-b");
+        pair.carry();
+        pair
+    }
+
+    /// Delivers link traffic both ways until both sides are quiet.
+    fn carry(&mut self) -> usize {
+        let mut carried = 0;
+        loop {
+            let a_out = self.a.take(LINK_ON_A);
+            let b_out = self.b.take(LINK_ON_B);
+            if a_out.is_empty() && b_out.is_empty() {
+                return carried;
+            }
+            carried += a_out.len() + b_out.len();
+            for d in a_out {
+                self.b.raw(LINK_ON_B, d.data);
+            }
+            for d in b_out {
+                self.a.raw(LINK_ON_A, d.data);
+            }
+        }
+    }
+}
+
+fn names(host: &Host) -> Vec<(String, bool)> {
+    let mut v: Vec<(String, bool)> = host
+        .room
+        .participants()
+        .map(|p| (p.name, p.link.is_some()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn remote_participants_appear_in_both_rosters() {
+    let mut pair = Pair::new(RoomConfig::default());
+    pair.a.join(1, "alice");
+    pair.carry();
+    pair.b.join(1, "bob");
+    pair.carry();
+    assert_eq!(
+        names(&pair.a),
+        [("alice".into(), false), ("bob".into(), true)]
+    );
+    assert_eq!(
+        names(&pair.b),
+        [("alice".into(), true), ("bob".into(), false)]
+    );
+    // Bob's welcome on B listed Alice (remote).
+    let joined_on_a = pair.a.server_messages(1).into_iter().any(|m| {
+        matches!(m, server_message::Msg::Joined(j) if j.participant.as_ref().is_some_and(|p| p.name == "bob" && p.remote))
+    });
+    assert!(joined_on_a);
+}
+
+#[test]
+fn media_crosses_the_link_with_the_true_sender() {
+    let mut pair = Pair::new(RoomConfig::default());
+    pair.a.join(1, "alice");
+    pair.carry();
+    pair.b.join(1, "bob");
+    pair.b.join(2, "carol");
+    pair.carry();
+    let alice_on_b = pair
+        .b
+        .room
+        .participants()
+        .find(|p| p.name == "alice")
+        .map(|p| p.id)
+        .expect("alice known on B");
+    pair.a.clear();
+    pair.b.clear();
+    let mut frame = audio(1, 20);
+    frame.sender = 999;
+    pair.a.media(1, frame);
+    let crossings = pair.a.take(LINK_ON_A);
+    assert_eq!(
+        crossings.len(),
+        1,
+        "one copy per link, however many receivers behind it"
+    );
+    for d in crossings {
+        pair.b.raw(LINK_ON_B, d.data);
+    }
+    for conn in [1, 2] {
+        let got = pair.b.media_received(conn);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].sender, alice_on_b);
+    }
+}
+
+#[test]
+fn a_link_receives_only_what_its_receivers_want() {
+    // Large-room rules on both sides, last-N = 1.
+    let mut pair = Pair::new(selective(1, 1));
+    for (conn, name) in [(1, "a1"), (2, "a2"), (3, "a3")] {
+        pair.a.join(conn, name);
+    }
+    pair.carry();
+    pair.b.join(1, "b1");
+    pair.carry();
+    // a2 becomes the active speaker (heard on B through the link).
+    for seq in 0..30 {
+        pair.a.media(2, audio(seq, 10));
+        pair.a.now += 20;
+        pair.b.now = pair.a.now;
+        pair.carry();
+    }
+    pair.a.advance(0);
+    pair.b.advance(0);
+    pair.carry();
+    pair.a.clear();
+    pair.b.clear();
+    for conn in 1..=3 {
+        pair.a.media(conn, video(Track::Camera, 1, 2, true));
+    }
+    let crossed: Vec<u32> = pair
+        .a
+        .link_messages(LINK_ON_A)
+        .into_iter()
+        .filter_map(|m| match m {
+            link_message::Msg::Media(f) => Some(f.sender),
+            _ => None,
+        })
+        .collect();
+    let a2 = pair
+        .a
+        .room
+        .participants()
+        .find(|p| p.name == "a2")
+        .map(|p| p.id);
+    assert_eq!(crossed.len(), 1, "only the speaker B's receiver shows");
+    assert_eq!(Some(crossed[0]), a2);
+}
+
+#[test]
+fn a_link_cannot_speak_for_participants_it_did_not_announce() {
+    let mut host = Host::new(RoomConfig::default());
+    let alice = host.join(1, "alice");
+    host.join(2, "bob");
+    host.join_link(LINK_ON_A, "host-a");
+    host.clear();
+    // A forged frame naming Alice's id, and one naming nobody.
+    for sender in [alice, 4242] {
+        let mut frame = audio(1, 10);
+        frame.sender = sender;
+        host.send_link(LINK_ON_A, link_message::Msg::Media(frame));
+    }
+    assert!(host.media_received(1).is_empty());
+    assert!(host.media_received(2).is_empty());
+    assert_eq!(host.room.stats().frames_unknown_sender, 2);
+}
+
+#[test]
+fn losing_a_link_removes_its_participants() {
+    let mut pair = Pair::new(RoomConfig::default());
+    pair.a.join(1, "alice");
+    pair.b.join(1, "bob");
+    pair.b.join(2, "carol");
+    pair.carry();
+    assert_eq!(pair.a.room.participant_count(), 3);
+    pair.a.clear();
+    pair.a.room.closed(ConnId(LINK_ON_A), pair.a.now);
+    pair.a.pump();
+    assert_eq!(names(&pair.a), [("alice".into(), false)]);
+    let left = pair
+        .a
+        .server_messages(1)
+        .into_iter()
+        .filter(|m| matches!(m, server_message::Msg::Left(_)))
+        .count();
+    assert_eq!(left, 2);
+}
+
+#[test]
+fn rosters_converge_after_the_link_is_restored() {
+    let mut pair = Pair::new(RoomConfig::default());
+    pair.a.join(1, "alice");
+    pair.b.join(1, "bob");
+    pair.carry();
+    // The link drops; both sides keep working and change meanwhile.
+    pair.a.room.closed(ConnId(LINK_ON_A), pair.a.now);
+    pair.b.room.closed(ConnId(LINK_ON_B), pair.b.now);
+    pair.a.pump();
+    pair.b.pump();
+    pair.b.join(2, "carol");
+    pair.a.room.closed(ConnId(1), pair.a.now);
+    pair.a.join(3, "dave");
+    pair.a.clear();
+    pair.b.clear();
+    pair.a.join_link(LINK_ON_A, "host-a");
+    pair.b.join_link(LINK_ON_B, "host-b");
+    pair.carry();
+    let expected = |local: &[&str], remote: &[&str]| {
+        let mut v: Vec<(String, bool)> = local
+            .iter()
+            .map(|n| (n.to_string(), false))
+            .chain(remote.iter().map(|n| (n.to_string(), true)))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&pair.a), expected(&["dave"], &["bob", "carol"]));
+    assert_eq!(names(&pair.b), expected(&["bob", "carol"], &["dave"]));
+}
+
+#[test]
+fn keyframe_requests_and_chat_cross_the_link() {
+    let mut pair = Pair::new(RoomConfig::default());
+    pair.a.join(1, "alice");
+    pair.b.join(1, "bob");
+    pair.carry();
+    pair.a.clear();
+    pair.b.clear();
+    // Delta frames from Alice reach B; Bob's engine asks for a keyframe,
+    // which crosses back to Alice.
+    pair.a.media(1, video(Track::Camera, 1, 0, false));
+    pair.carry();
+    let asked = pair
+        .a
+        .server_messages(1)
+        .into_iter()
+        .any(|m| matches!(m, server_message::Msg::KeyframeRequest(_)));
+    assert!(asked);
+    pair.b.send(
+        1,
+        client_message::Msg::Chat(wire::Chat {
+            text: "hello A".into(),
+        }),
+    );
+    pair.carry();
+    let chat = pair.a.server_messages(1).into_iter().find_map(|m| match m {
+        server_message::Msg::Chat(c) => Some(c.text),
+        _ => None,
+    });
+    assert_eq!(chat.as_deref(), Some("hello A"));
+}
+
+#[test]
+fn a_link_and_its_participants_survive_restore() {
+    let mut pair = Pair::new(RoomConfig::default());
+    pair.a.join(1, "alice");
+    pair.b.join(1, "bob");
+    pair.carry();
+    let states: Vec<(ConnId, ConnState)> = pair
+        .a
+        .persisted
+        .iter()
+        .map(|(c, s)| (*c, s.clone()))
+        .collect();
+    let restored =
+        Room::restore("room-1", RoomConfig::default(), states, pair.a.now).expect("restores");
+    let mut a2 = Host::with_room(restored);
+    a2.now = pair.a.now;
+    a2.pump();
+    assert_eq!(names(&a2), [("alice".into(), false), ("bob".into(), true)]);
+    let bob_remote_id = pair
+        .b
+        .room
+        .participants()
+        .find(|p| p.name == "bob")
+        .map(|p| p.id);
+    let mut frame = audio(1, 10);
+    frame.sender = bob_remote_id.expect("bob on B");
+    a2.clear();
+    a2.send_link(LINK_ON_A, link_message::Msg::Media(frame));
+    assert_eq!(a2.media_received(1).len(), 1);
+}

@@ -1,0 +1,785 @@
+//! One test per engine rule, driven by a fake clock (no sleeping).
+
+mod common;
+
+use bytes::Bytes;
+use common::{audio, selective, speak, video, Host};
+use edgecall_proto::room::{
+    CloseCode, ConnId, ConnState, Delivery, DuplicateNamePolicy, Member, Room, RoomConfig,
+};
+use edgecall_proto::wire::{self, client_message, server_message, ErrorCode, Track};
+
+fn small() -> RoomConfig {
+    RoomConfig::default()
+}
+
+// ------------------------------------------------------------------ roster
+
+#[test]
+fn welcome_carries_the_roster_and_others_see_the_join() {
+    let mut host = Host::new(small());
+    let alice = host.join(1, "alice");
+    host.clear();
+    host.room.join(ConnId(2), Member::new("bob"), host.now);
+    host.send(2, common::hello());
+    let welcome = host
+        .server_messages(2)
+        .into_iter()
+        .find_map(|m| match m {
+            server_message::Msg::Welcome(w) => Some(w),
+            _ => None,
+        })
+        .expect("bob is welcomed");
+    let names: Vec<_> = welcome.roster.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["alice", "bob"]);
+    assert_ne!(welcome.participant_id, alice);
+    assert_eq!(welcome.room, "room-1");
+    let to_alice = host.server_messages(1);
+    assert!(matches!(
+        &to_alice[..],
+        [server_message::Msg::Joined(j)] if j.participant.as_ref().map(|p| p.name.as_str()) == Some("bob")
+    ));
+}
+
+#[test]
+fn leaving_is_announced_to_the_others() {
+    let mut host = Host::new(small());
+    host.join(1, "alice");
+    let bob = host.join(2, "bob");
+    host.clear();
+    host.room.closed(ConnId(2), host.now);
+    host.pump();
+    let msgs = host.server_messages(1);
+    assert!(matches!(&msgs[..], [server_message::Msg::Left(l)] if l.id == bob));
+    assert_eq!(host.room.participant_count(), 1);
+}
+
+#[test]
+fn heartbeat_timeout_removes_a_silent_participant_and_tells_the_others() {
+    let config = small();
+    let timeout = config.heartbeat_timeout_ms;
+    let mut host = Host::new(config);
+    host.join(1, "alice");
+    let bob = host.join(2, "bob");
+    host.clear();
+    // Alice pings regularly; Bob stays silent.
+    for _ in 0..4 {
+        host.send(1, client_message::Msg::Ping(wire::Ping { nonce: 7 }));
+        host.advance(timeout / 3);
+    }
+    assert_eq!(host.close_code(2), Some(CloseCode::HeartbeatTimeout));
+    assert_eq!(host.close_code(1), None);
+    let msgs = host.server_messages(1);
+    assert!(msgs
+        .iter()
+        .any(|m| matches!(m, server_message::Msg::Left(l) if l.id == bob)));
+    assert!(msgs
+        .iter()
+        .any(|m| matches!(m, server_message::Msg::Pong(p) if p.nonce == 7)));
+    assert!(host.room.next_timeout().is_some());
+}
+
+#[test]
+fn a_connection_that_never_says_hello_times_out() {
+    let mut host = Host::new(small());
+    host.room.join(ConnId(1), Member::new("alice"), host.now);
+    host.advance(RoomConfig::default().heartbeat_timeout_ms + 1);
+    assert_eq!(host.close_code(1), Some(CloseCode::HeartbeatTimeout));
+    assert_eq!(host.room.connection_count(), 0);
+    assert_eq!(
+        host.room.next_timeout(),
+        None,
+        "an empty room needs no ticks"
+    );
+}
+
+#[test]
+fn a_second_connection_with_the_same_name_replaces_the_first() {
+    let mut host = Host::new(small());
+    host.join(1, "alice");
+    let old = host.join(2, "bob");
+    let new = host.join(3, "bob");
+    assert_ne!(old, new);
+    assert_eq!(host.close_code(2), Some(CloseCode::Replaced));
+    let names: Vec<String> = host.room.participants().map(|p| p.name).collect();
+    assert_eq!(names, ["alice", "bob"]);
+}
+
+#[test]
+fn the_reject_policy_refuses_a_duplicate_name() {
+    let mut host = Host::new(RoomConfig {
+        duplicate_names: DuplicateNamePolicy::Reject,
+        ..small()
+    });
+    host.join(1, "bob");
+    assert_eq!(host.try_join(2, "bob"), None);
+    assert_eq!(host.close_code(2), Some(CloseCode::NameTaken));
+    assert_eq!(host.close_code(1), None);
+}
+
+// ------------------------------------------------------------------ forwarding
+
+#[test]
+fn the_server_stamps_the_sender_even_when_the_client_lies() {
+    let mut host = Host::new(small());
+    let alice = host.join(1, "alice");
+    let bob = host.join(2, "bob");
+    host.clear();
+    let mut frame = audio(1, 30);
+    frame.sender = bob; // Alice pretends to be Bob.
+    host.media(1, frame);
+    let got = host.media_received(2);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].sender, alice);
+}
+
+#[test]
+fn one_encoding_is_shared_by_every_receiver() {
+    let mut host = Host::new(small());
+    for conn in 1..=5 {
+        host.join(conn, &format!("p{conn}"));
+    }
+    host.clear();
+    host.media(1, video(Track::Camera, 1, 0, true));
+    let buffers: Vec<Bytes> = (2..=5)
+        .flat_map(|c| host.take(c))
+        .map(|d| {
+            assert_eq!(d.delivery, Delivery::Stream { keyframe: true });
+            d.data
+        })
+        .collect();
+    assert_eq!(buffers.len(), 4);
+    assert!(buffers.iter().all(|b| b.as_ptr() == buffers[0].as_ptr()));
+    assert!(host.take(1).is_empty(), "never back to the sender");
+}
+
+#[test]
+fn audio_travels_as_datagrams_and_control_reliably() {
+    let mut host = Host::new(small());
+    host.join(1, "alice");
+    host.join(2, "bob");
+    host.clear();
+    host.media(1, audio(1, 20));
+    host.send(1, client_message::Msg::Ping(wire::Ping { nonce: 1 }));
+    assert_eq!(host.take(2)[0].delivery, Delivery::Datagram);
+    assert_eq!(host.take(1)[0].delivery, Delivery::Reliable);
+}
+
+#[test]
+fn a_small_room_forwards_everything_to_everyone() {
+    let mut host = Host::new(small());
+    for conn in 1..=4 {
+        host.join(conn, &format!("p{conn}"));
+    }
+    host.clear();
+    for conn in 1..=4 {
+        host.media(conn, audio(1, 127));
+        host.media(conn, video(Track::Camera, 1, 0, true));
+    }
+    for conn in 1..=4 {
+        assert_eq!(
+            host.media_received(conn).len(),
+            6,
+            "3 others × audio + video"
+        );
+    }
+}
+
+#[test]
+fn large_rooms_forward_only_the_k_loudest_speakers() {
+    let mut host = Host::new(selective(2, 9));
+    let ids: Vec<u32> = (1..=6).map(|c| host.join(c, &format!("p{c}"))).collect();
+    // Levels: p1 loudest … p4 quiet, p5 and p6 silent.
+    for round in 0..20 {
+        for (conn, level) in [(1, 10), (2, 30), (3, 50), (4, 70), (5, 127), (6, 127)] {
+            host.media(conn, audio(round, level));
+        }
+        host.now += 20;
+    }
+    host.advance(150);
+    assert_eq!(&host.room.audible_speakers()[..4], &ids[..4]);
+    host.clear();
+    for (conn, level) in [(1, 10), (2, 30), (3, 50), (4, 70), (5, 127), (6, 127)] {
+        host.media(conn, audio(100, level));
+    }
+    let senders = |frames: Vec<wire::MediaFrame>| -> Vec<u32> {
+        let mut s: Vec<u32> = frames.iter().map(|f| f.sender).collect();
+        s.sort_unstable();
+        s
+    };
+    // A listener hears the two loudest.
+    assert_eq!(senders(host.media_received(6)), vec![ids[0], ids[1]]);
+    // The loudest speaker hears the next two.
+    assert_eq!(senders(host.media_received(1)), vec![ids[1], ids[2]]);
+}
+
+#[test]
+fn large_rooms_show_the_last_n_active_speakers_by_default() {
+    let mut host = Host::new(selective(3, 2));
+    let ids: Vec<u32> = (1..=5).map(|c| host.join(c, &format!("p{c}"))).collect();
+    speak(&mut host, 4, 10, 30);
+    speak(&mut host, 5, 10, 30);
+    host.advance(150);
+    assert_eq!(&host.room.recent_speakers()[..2], &[ids[4], ids[3]]);
+    host.clear();
+    for conn in 1..=5 {
+        host.media(conn, video(Track::Camera, 1, 0, true));
+    }
+    let mut seen: Vec<u32> = host.media_received(1).iter().map(|f| f.sender).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, vec![ids[3], ids[4]]);
+    // The latest speaker sees the previous one and the next in line.
+    let mut seen: Vec<u32> = host.media_received(5).iter().map(|f| f.sender).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, vec![ids[0], ids[3]]);
+}
+
+#[test]
+fn explicit_subscriptions_replace_last_n_and_cap_the_layer() {
+    let mut host = Host::new(selective(3, 1));
+    let ids: Vec<u32> = (1..=4).map(|c| host.join(c, &format!("p{c}"))).collect();
+    host.send(
+        1,
+        client_message::Msg::Subscribe(wire::Subscribe {
+            mode: wire::subscribe::Mode::Explicit as i32,
+            subscriptions: vec![wire::Subscription {
+                participant: ids[3],
+                track: Track::Camera as i32,
+                max_layer: 1,
+            }],
+        }),
+    );
+    for conn in 2..=4 {
+        publish_all_layers(&mut host, conn);
+    }
+    host.clear();
+    for layer in 0..=2 {
+        for conn in 2..=4 {
+            host.media(conn, video(Track::Camera, 2, layer, true));
+        }
+    }
+    let got = host.media_received(1);
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].sender, got[0].layer), (ids[3], 1));
+}
+
+#[test]
+fn screen_shares_reach_everyone_in_auto_mode() {
+    let mut host = Host::new(selective(1, 1));
+    let ids: Vec<u32> = (1..=5).map(|c| host.join(c, &format!("p{c}"))).collect();
+    host.clear();
+    host.media(5, video(Track::Screen, 1, 0, true));
+    for conn in 1..=4 {
+        let got = host.media_received(conn);
+        assert_eq!(got.len(), 1, "receiver {conn}");
+        assert_eq!(got[0].sender, ids[4]);
+    }
+}
+
+#[test]
+fn participants_without_subscribe_rights_receive_no_media() {
+    let mut host = Host::new(small());
+    host.join(1, "alice");
+    let mut viewer = Member::new("kiosk");
+    viewer.rights.subscribe = false;
+    host.join_as(2, viewer);
+    host.clear();
+    host.media(1, audio(1, 10));
+    assert!(host.media_received(2).is_empty());
+}
+
+#[test]
+fn publishing_without_the_right_is_refused() {
+    let mut host = Host::new(small());
+    host.join(1, "alice");
+    let mut viewer = Member::new("viewer");
+    viewer.rights.publish = false;
+    host.join_as(2, viewer);
+    host.clear();
+    host.media(2, audio(1, 10));
+    assert_eq!(host.close_code(2), Some(CloseCode::Forbidden));
+    assert!(host.media_received(1).is_empty());
+}
+
+// ------------------------------------------------------------------ simulcast
+
+/// Lets the engine see all three layers of `conn`'s camera once.
+fn publish_all_layers(host: &mut Host, conn: u64) {
+    for layer in 0..=2 {
+        host.media(conn, video(Track::Camera, 0, layer, true));
+    }
+}
+
+fn simulcast_room() -> (Host, u32) {
+    let mut host = Host::new(small());
+    let alice = host.join(1, "alice");
+    host.join(2, "bob");
+    host.clear();
+    (host, alice)
+}
+
+#[test]
+fn each_receiver_gets_one_layer_starting_on_a_keyframe() {
+    let (mut host, _) = simulcast_room();
+    // Delta frames first: nothing decodable yet, a keyframe is requested.
+    for layer in 0..=2 {
+        host.media(1, video(Track::Camera, 1, layer, false));
+    }
+    assert!(host.media_received(2).is_empty());
+    let asked: Vec<_> = host
+        .server_messages(1)
+        .into_iter()
+        .filter_map(|m| match m {
+            server_message::Msg::KeyframeRequest(k) => Some(k.layer),
+            _ => None,
+        })
+        .collect();
+    // Layers appear one by one; each becomes the target in turn and is
+    // asked for once.
+    assert_eq!(asked, vec![0, 1, 2]);
+    for layer in 0..=2 {
+        host.media(1, video(Track::Camera, 2, layer, true));
+        host.media(1, video(Track::Camera, 3, layer, false));
+    }
+    let got: Vec<(u32, bool)> = host
+        .media_received(2)
+        .iter()
+        .map(|f| (f.layer, f.keyframe))
+        .collect();
+    assert_eq!(got, vec![(2, true), (2, false)]);
+}
+
+#[test]
+fn keyframe_requests_are_rate_limited() {
+    let (mut host, _) = simulcast_room();
+    for seq in 0..20 {
+        host.media(1, video(Track::Camera, seq, 0, false));
+        host.now += 10;
+    }
+    let asked = host
+        .server_messages(1)
+        .into_iter()
+        .filter(|m| matches!(m, server_message::Msg::KeyframeRequest(_)))
+        .count();
+    assert_eq!(asked, 1, "200 ms of requests within a 500 ms interval");
+}
+
+#[test]
+fn a_receiver_can_ask_for_a_keyframe_of_what_it_receives() {
+    let (mut host, alice) = simulcast_room();
+    host.media(1, video(Track::Camera, 1, 0, true));
+    host.clear();
+    host.now += 1_000;
+    host.send(
+        2,
+        client_message::Msg::KeyframeRequest(wire::KeyframeRequest {
+            participant: alice,
+            track: Track::Camera as i32,
+            layer: 2,
+        }),
+    );
+    let asked: Vec<_> = host
+        .server_messages(1)
+        .into_iter()
+        .filter_map(|m| match m {
+            server_message::Msg::KeyframeRequest(k) => Some(k.layer),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(asked, vec![0], "the layer it actually receives");
+}
+
+// ------------------------------------------------------------------ congestion
+
+#[test]
+fn a_slow_receiver_is_downgraded_then_paused_not_the_room() {
+    let config = small();
+    let step = config.congestion_step_ms;
+    let high = config.congestion_high_bytes;
+    let mut host = Host::new(config);
+    host.join(1, "alice");
+    host.join(2, "slow");
+    host.join(3, "fast");
+    publish_all_layers(&mut host, 1);
+    host.clear();
+    let mut seq = 0;
+    let mut send_all_layers = |host: &mut Host| {
+        seq += 1;
+        host.media(1, audio(seq, 20));
+        for layer in 0..=2 {
+            host.media(1, video(Track::Camera, seq, layer, true));
+        }
+    };
+    let mut layers_seen = Vec::new();
+    for _ in 0..5 {
+        send_all_layers(&mut host);
+        let got = host.media_received(2);
+        let video_layer = got
+            .iter()
+            .find(|f| f.track == Track::Camera as i32)
+            .map(|f| f.layer);
+        let has_audio = got.iter().any(|f| f.track == Track::Audio as i32);
+        layers_seen.push((video_layer, has_audio));
+        // Fast receiver is unaffected throughout.
+        let fast = host.media_received(3);
+        assert_eq!(fast.len(), 2);
+        assert!(fast.iter().any(|f| f.layer == 2));
+        host.room.backlog(ConnId(2), high, host.now);
+        host.pump();
+        host.now += step;
+    }
+    assert_eq!(
+        layers_seen,
+        vec![
+            (Some(2), true),
+            (Some(1), true),
+            (Some(0), true),
+            (None, true),
+            (None, false)
+        ],
+        "layer steps down, then video pauses, audio goes last"
+    );
+    let notices = host
+        .server_messages(2)
+        .into_iter()
+        .filter(|m| matches!(m, server_message::Msg::Congestion(_)))
+        .count();
+    assert_eq!(notices, 0, "notices were taken with the media above");
+}
+
+#[test]
+fn a_drained_receiver_recovers_after_a_stable_period() {
+    let config = small();
+    let recover = config.congestion_recover_ms;
+    let high = config.congestion_high_bytes;
+    let mut host = Host::new(config);
+    host.join(1, "alice");
+    host.join(2, "bob");
+    publish_all_layers(&mut host, 1);
+    host.room.backlog(ConnId(2), high, host.now);
+    host.pump();
+    host.clear();
+    // The switch down happens on the next layer-1 keyframe.
+    host.media(1, video(Track::Camera, 1, 1, true));
+    host.media(1, video(Track::Camera, 1, 2, true));
+    let got: Vec<u32> = host.media_received(2).iter().map(|f| f.layer).collect();
+    assert_eq!(got, vec![1], "capped at layer 1");
+    host.room.backlog(ConnId(2), 0, host.now);
+    host.now += recover;
+    host.room.backlog(ConnId(2), 0, host.now);
+    host.pump();
+    let notice = host.server_messages(2).into_iter().find_map(|m| match m {
+        server_message::Msg::Congestion(c) => Some(c),
+        _ => None,
+    });
+    assert_eq!(notice.map(|c| c.max_layer), Some(2));
+    host.media(1, video(Track::Camera, 2, 2, true));
+    assert_eq!(host.media_received(2).len(), 1);
+}
+
+#[test]
+fn a_receiver_can_cap_itself() {
+    let (mut host, _) = simulcast_room();
+    host.send(
+        2,
+        client_message::Msg::Congestion(wire::Congestion {
+            max_layer: 0,
+            video_paused: false,
+            audio_paused: false,
+        }),
+    );
+    for layer in 0..=2 {
+        host.media(1, video(Track::Camera, 1, layer, true));
+    }
+    let got: Vec<u32> = host.media_received(2).iter().map(|f| f.layer).collect();
+    assert_eq!(got, vec![0]);
+}
+
+// ------------------------------------------------------------------ limits
+
+fn error_code(host: &mut Host, conn: u64) -> Option<ErrorCode> {
+    host.server_messages(conn)
+        .into_iter()
+        .find_map(|m| match m {
+            server_message::Msg::Error(e) => ErrorCode::try_from(e.code).ok(),
+            _ => None,
+        })
+}
+
+/// Checks that after `offend` only the offender is gone and the room still
+/// forwards between the others.
+fn only_the_offender_suffers(offend: impl FnOnce(&mut Host), code: CloseCode, error: ErrorCode) {
+    let mut host = Host::new(small());
+    host.join(1, "alice");
+    host.join(2, "bob");
+    host.join(3, "mallory");
+    host.clear();
+    offend(&mut host);
+    assert_eq!(host.close_code(3), Some(code));
+    assert_eq!(error_code(&mut host, 3), Some(error));
+    assert_eq!(host.close_code(1), None);
+    assert_eq!(host.close_code(2), None);
+    host.clear();
+    host.media(1, audio(1, 10));
+    assert_eq!(host.media_received(2).len(), 1, "the room still works");
+    assert_eq!(host.room.participant_count(), 2);
+}
+
+#[test]
+fn garbage_bytes_close_only_the_sender() {
+    only_the_offender_suffers(
+        |h| h.raw(3, Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, 0x0f])),
+        CloseCode::Malformed,
+        ErrorCode::Malformed,
+    );
+}
+
+#[test]
+fn a_truncated_message_closes_only_the_sender() {
+    let mut whole = wire::ClientMessage {
+        msg: Some(client_message::Msg::Media(audio(1, 10))),
+    };
+    whole.msg = whole.msg.take();
+    let bytes = prost::Message::encode_to_vec(&whole);
+    let cut = Bytes::from(bytes[..bytes.len() / 2].to_vec());
+    only_the_offender_suffers(
+        move |h| h.raw(3, cut),
+        CloseCode::Malformed,
+        ErrorCode::Malformed,
+    );
+}
+
+#[test]
+fn an_empty_message_closes_only_the_sender() {
+    only_the_offender_suffers(
+        |h| h.raw(3, Bytes::new()),
+        CloseCode::Malformed,
+        ErrorCode::Malformed,
+    );
+}
+
+#[test]
+fn an_oversize_message_closes_only_the_sender() {
+    let size = RoomConfig::default().max_message_bytes + 1;
+    only_the_offender_suffers(
+        move |h| {
+            let mut frame = video(Track::Camera, 1, 0, true);
+            frame.payload = Bytes::from(vec![0; size]);
+            h.media(3, frame)
+        },
+        CloseCode::TooLarge,
+        ErrorCode::TooLarge,
+    );
+}
+
+#[test]
+fn a_flood_closes_only_the_flooder() {
+    only_the_offender_suffers(
+        |h| {
+            for seq in 0..2_000 {
+                h.media(3, audio(seq, 10));
+                if h.close_code(3).is_some() {
+                    break;
+                }
+            }
+        },
+        CloseCode::RateLimited,
+        ErrorCode::RateLimited,
+    );
+}
+
+#[test]
+fn a_byte_flood_closes_only_the_flooder() {
+    only_the_offender_suffers(
+        |h| {
+            for seq in 0..200 {
+                let mut frame = video(Track::Camera, seq, 0, true);
+                frame.payload = Bytes::from(vec![0; 200_000]);
+                h.media(3, frame);
+                if h.close_code(3).is_some() {
+                    break;
+                }
+            }
+        },
+        CloseCode::RateLimited,
+        ErrorCode::RateLimited,
+    );
+}
+
+#[test]
+fn an_invalid_layer_closes_only_the_sender() {
+    only_the_offender_suffers(
+        |h| h.media(3, video(Track::Camera, 1, 7, true)),
+        CloseCode::Malformed,
+        ErrorCode::Malformed,
+    );
+}
+
+#[test]
+fn a_frame_without_a_track_closes_only_the_sender() {
+    only_the_offender_suffers(
+        |h| h.media(3, video(Track::Unspecified, 1, 0, true)),
+        CloseCode::Malformed,
+        ErrorCode::Malformed,
+    );
+}
+
+#[test]
+fn an_oversize_chat_closes_only_the_sender() {
+    only_the_offender_suffers(
+        |h| {
+            h.send(
+                3,
+                client_message::Msg::Chat(wire::Chat {
+                    text: "x".repeat(5_000),
+                }),
+            )
+        },
+        CloseCode::TooLarge,
+        ErrorCode::TooLarge,
+    );
+}
+
+#[test]
+fn a_second_hello_closes_only_the_sender() {
+    only_the_offender_suffers(
+        |h| {
+            h.send(
+                3,
+                client_message::Msg::Hello(wire::Hello {
+                    protocol_version: 1,
+                    client: String::new(),
+                    media_state: None,
+                }),
+            )
+        },
+        CloseCode::Malformed,
+        ErrorCode::Malformed,
+    );
+}
+
+#[test]
+fn an_old_client_gets_a_clear_version_error() {
+    let mut host = Host::new(small());
+    host.room.join(ConnId(1), Member::new("old"), host.now);
+    host.send(
+        1,
+        client_message::Msg::Hello(wire::Hello {
+            protocol_version: 0,
+            client: "ancient".into(),
+            media_state: None,
+        }),
+    );
+    let err = host.server_messages(1).into_iter().find_map(|m| match m {
+        server_message::Msg::Error(e) => Some(e),
+        _ => None,
+    });
+    let err = err.expect("an error message");
+    assert_eq!(err.code, ErrorCode::UnsupportedVersion as i32);
+    assert!(err.message.contains("protocol 1"), "{}", err.message);
+    assert_eq!(host.close_code(1), Some(CloseCode::UnsupportedVersion));
+}
+
+#[test]
+fn media_before_hello_is_refused() {
+    let mut host = Host::new(small());
+    host.room.join(ConnId(1), Member::new("eager"), host.now);
+    host.media(1, audio(1, 10));
+    assert_eq!(host.close_code(1), Some(CloseCode::NotJoined));
+}
+
+#[test]
+fn a_bad_name_is_refused_at_join() {
+    let mut host = Host::new(small());
+    host.room
+        .join(ConnId(1), Member::new("<b>evil</b>"), host.now);
+    host.pump();
+    assert_eq!(host.close_code(1), Some(CloseCode::InvalidName));
+    assert_eq!(error_code(&mut host, 1), Some(ErrorCode::InvalidName));
+}
+
+#[test]
+fn a_full_room_refuses_newcomers() {
+    let mut host = Host::new(RoomConfig {
+        max_participants: 2,
+        ..small()
+    });
+    host.join(1, "a");
+    host.join(2, "b");
+    assert_eq!(host.try_join(3, "c"), None);
+    assert_eq!(host.close_code(3), Some(CloseCode::RoomFull));
+    assert_eq!(host.room.participant_count(), 2);
+}
+
+#[test]
+fn invalid_room_ids_are_refused() {
+    assert!(Room::new("a/b", small()).is_err());
+    assert!(Room::new("", small()).is_err());
+}
+
+#[test]
+fn chat_and_media_state_reach_everyone() {
+    let mut host = Host::new(small());
+    let alice = host.join(1, "alice");
+    host.join(2, "bob");
+    host.clear();
+    host.send(
+        1,
+        client_message::Msg::Chat(wire::Chat { text: "hi".into() }),
+    );
+    host.send(
+        1,
+        client_message::Msg::MediaState(wire::MediaState {
+            audio_muted: true,
+            camera_off: false,
+            screen_sharing: true,
+        }),
+    );
+    let msgs = host.server_messages(2);
+    assert!(msgs
+        .iter()
+        .any(|m| matches!(m, server_message::Msg::Chat(c) if c.sender == alice && c.text == "hi")));
+    assert!(msgs.iter().any(|m| matches!(m,
+        server_message::Msg::Updated(u) if u.participant.as_ref().and_then(|p| p.media_state).is_some_and(|s| s.audio_muted && s.screen_sharing))));
+}
+
+// ------------------------------------------------------------------ hibernation
+
+#[test]
+fn a_room_restored_from_persisted_state_keeps_its_roster_and_routes() {
+    let mut host = Host::new(small());
+    let alice = host.join(1, "alice");
+    let bob = host.join(2, "bob");
+    host.send(
+        2,
+        client_message::Msg::MediaState(wire::MediaState {
+            audio_muted: true,
+            ..Default::default()
+        }),
+    );
+    let states: Vec<(ConnId, ConnState)> = host
+        .persisted
+        .iter()
+        .map(|(c, s)| (*c, s.clone()))
+        .collect();
+    assert_eq!(states.len(), 2);
+    let restored = Room::restore("room-1", small(), states, host.now + 60_000).expect("restores");
+    let mut host2 = Host::with_room(restored);
+    host2.now = host.now + 60_000;
+    let roster: Vec<(u32, String, bool)> = host2
+        .room
+        .participants()
+        .map(|p| (p.id, p.name, p.media.audio_muted))
+        .collect();
+    assert_eq!(
+        roster,
+        vec![(alice, "alice".into(), false), (bob, "bob".into(), true)]
+    );
+    host2.media(1, audio(1, 10));
+    let got = host2.media_received(2);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].sender, alice);
+    // New participants get fresh ids.
+    let carol = host2.join(3, "carol");
+    assert!(carol > bob);
+}

@@ -1,0 +1,207 @@
+//! edgecall's orchestration, run as `cargo xtask <command>` (an alias in
+//! `.cargo/config.toml`). Each command does its own set-up, idempotently,
+//! into the per-user cache described in [`cache`].
+
+mod cache;
+mod cmd;
+mod run;
+mod setup;
+mod setup_cmd;
+mod steps;
+mod test;
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+
+use crate::cache::Cache;
+use crate::setup_cmd::Groups;
+
+const USAGE: &str = "\
+Usage: cargo xtask <command>
+
+Commands:
+  run            set up, build and start edgecall locally
+  test           set up and run every test (what CI runs)
+  setup [FLAGS]  install the tools the project needs into the cache
+      --all          every group (the default)
+      --rust         rustup target wasm32-unknown-unknown, rustfmt, clippy
+      --cargo-tools  worker-build, wasm-bindgen-cli (cargo install)
+      --node         Node 22, wrangler, binaryen (npm)
+      --apt          Debian packages (chromium, nats-server, ...)
+      --edge         what the edge needs: --rust --cargo-tools --node
+      --check        only report what is installed; fail if anything is missing
+  help           show this
+
+Cache: $EDGECALL_CACHE, else $XDG_CACHE_HOME/edgecall, else ~/.cache/edgecall.
+Cargo commands build into $CARGO_TARGET_DIR, else <cache>/target.";
+
+/// What xtask was asked to do.
+#[derive(Debug, PartialEq, Eq)]
+enum Task {
+    Run,
+    Test,
+    Setup { groups: Groups, check_only: bool },
+    Help,
+}
+
+fn parse(args: &[String]) -> Result<Task> {
+    let (command, rest) = match args.split_first() {
+        Some((command, rest)) => (command.as_str(), rest),
+        None => return Ok(Task::Help),
+    };
+    let no_flags = |task| match rest.first() {
+        None => Ok(task),
+        Some(flag) => bail!("`{command}` takes no arguments, got `{flag}`"),
+    };
+    match command {
+        "run" => no_flags(Task::Run),
+        "test" => no_flags(Task::Test),
+        "help" | "-h" | "--help" => no_flags(Task::Help),
+        "setup" => {
+            let mut groups = Groups::default();
+            let mut check_only = false;
+            for flag in rest {
+                let add = match flag.as_str() {
+                    "--all" => Groups::ALL,
+                    "--edge" => Groups::EDGE,
+                    "--rust" => Groups {
+                        rust: true,
+                        ..Groups::default()
+                    },
+                    "--cargo-tools" => Groups {
+                        cargo_tools: true,
+                        ..Groups::default()
+                    },
+                    "--node" => Groups {
+                        node: true,
+                        ..Groups::default()
+                    },
+                    "--apt" => Groups {
+                        apt: true,
+                        ..Groups::default()
+                    },
+                    "--check" => {
+                        check_only = true;
+                        Groups::default()
+                    }
+                    other => bail!("unknown `setup` flag `{other}`"),
+                };
+                groups = groups.union(add);
+            }
+            if groups.is_empty() {
+                groups = Groups::ALL;
+            }
+            Ok(Task::Setup { groups, check_only })
+        }
+        other => bail!("unknown command `{other}`"),
+    }
+}
+
+/// Shared state for every command.
+pub struct Ctx {
+    /// The repository root (the workspace that holds `xtask/`).
+    pub root: PathBuf,
+    /// The per-user cache for tools and build outputs.
+    pub cache: Cache,
+}
+
+impl Ctx {
+    fn new() -> Result<Self> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .context("xtask/ has no parent directory")?
+            .to_path_buf();
+        let cache = Cache::locate()?;
+        let target = cache.apply_target_dir();
+        println!(
+            "edgecall xtask: cache {}, CARGO_TARGET_DIR {}",
+            cache.root().display(),
+            target.display()
+        );
+        Ok(Self { root, cache })
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let task = match parse(&args) {
+        Ok(task) => task,
+        Err(error) => {
+            eprintln!("xtask: {error}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match task {
+        Task::Help => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Task::Run => Ctx::new().and_then(|ctx| run::run(&ctx)),
+        Task::Test => Ctx::new().and_then(|ctx| test::test(&ctx)),
+        Task::Setup { groups, check_only } => {
+            Ctx::new().and_then(|ctx| setup_cmd::setup(&ctx.cache, groups, check_only))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("\nxtask: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(line: &str) -> Result<Task> {
+        let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+        parse(&args)
+    }
+
+    #[test]
+    fn commands_parse() {
+        assert_eq!(parse_str("").unwrap(), Task::Help);
+        assert_eq!(parse_str("run").unwrap(), Task::Run);
+        assert_eq!(parse_str("test").unwrap(), Task::Test);
+        assert!(parse_str("test --all").is_err());
+        assert!(parse_str("deploy").is_err());
+    }
+
+    #[test]
+    fn setup_defaults_to_everything() {
+        let all = Task::Setup {
+            groups: Groups::ALL,
+            check_only: false,
+        };
+        assert_eq!(parse_str("setup").unwrap(), all);
+        assert_eq!(parse_str("setup --all").unwrap(), all);
+        assert_eq!(
+            parse_str("setup --check").unwrap(),
+            Task::Setup {
+                groups: Groups::ALL,
+                check_only: true
+            }
+        );
+    }
+
+    #[test]
+    fn setup_groups_combine() {
+        let Task::Setup { groups, .. } = parse_str("setup --node --apt").unwrap() else {
+            panic!("not setup");
+        };
+        assert!(groups.node && groups.apt && !groups.rust && !groups.cargo_tools);
+        assert_eq!(
+            parse_str("setup --edge").unwrap(),
+            Task::Setup {
+                groups: Groups::EDGE,
+                check_only: false
+            }
+        );
+        assert!(parse_str("setup --bogus").is_err());
+    }
+}

