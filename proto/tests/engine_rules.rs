@@ -659,6 +659,19 @@ fn a_second_hello_closes_only_the_sender() {
 }
 
 #[test]
+fn a_violation_the_host_caught_closes_only_the_offender() {
+    only_the_offender_suffers(
+        |h| {
+            h.room
+                .protocol_violation(ConnId(3), CloseCode::Malformed, "text frame", h.now);
+            h.pump();
+        },
+        CloseCode::Malformed,
+        ErrorCode::Malformed,
+    );
+}
+
+#[test]
 fn an_old_client_gets_a_clear_version_error() {
     let mut host = Host::new(small());
     host.room.join(ConnId(1), Member::new("old"), host.now);

@@ -454,6 +454,23 @@ impl Room {
         self.flush_link_wants();
     }
 
+    /// The host caught `conn` breaking the protocol outside the engine's
+    /// view (a text WebSocket frame, a garbage datagram or stream, an
+    /// oversize transport frame): it gets an `Error` and a close with
+    /// `code`, and leaves the room like any offender.
+    pub fn protocol_violation(
+        &mut self,
+        conn: ConnId,
+        code: CloseCode,
+        reason: impl Into<String>,
+        now_ms: u64,
+    ) {
+        if self.conns.contains_key(&conn) {
+            self.violation(conn, code, reason.into(), now_ms);
+            self.flush_link_wants();
+        }
+    }
+
     /// Time passed: closes connections that missed their heartbeat and
     /// updates the speaker ranking.
     pub fn tick(&mut self, now_ms: u64) {
