@@ -796,3 +796,23 @@ fn a_room_restored_from_persisted_state_keeps_its_roster_and_routes() {
     let carol = host2.join(3, "carol");
     assert!(carol > bob);
 }
+
+#[test]
+fn a_restored_room_keeps_its_last_n_order() {
+    let mut host = Host::new(selective(3, 2));
+    let ids: Vec<u32> = (1..=4).map(|c| host.join(c, &format!("p{c}"))).collect();
+    speak(&mut host, 4, 10, 30);
+    host.advance(1_000);
+    speak(&mut host, 3, 10, 30);
+    assert_eq!(&host.room.recent_speakers()[..2], &[ids[2], ids[3]]);
+    let states: Vec<(ConnId, ConnState)> = host
+        .persisted
+        .iter()
+        .map(|(c, s)| (*c, s.clone()))
+        .collect();
+    let restored = Room::restore("room-1", selective(3, 2), states, host.now).expect("restores");
+    assert_eq!(
+        restored.recent_speakers(),
+        &[ids[2], ids[3], ids[0], ids[1]]
+    );
+}

@@ -4,6 +4,7 @@
 
 mod cache;
 mod cmd;
+mod edge;
 mod run;
 mod setup;
 mod setup_cmd;
@@ -25,6 +26,7 @@ Usage: cargo xtask <command>
 Commands:
   run            set up, build and start edgecall locally
   test           set up and run every test (what CI runs)
+  build-edge     build the Worker wasm if its sources changed (wrangler's build command)
   setup [FLAGS]  install the tools the project needs into the cache
       --all          every group (the default)
       --rust         rustup target wasm32-unknown-unknown, rustfmt, clippy
@@ -43,6 +45,7 @@ Cargo commands build into $CARGO_TARGET_DIR, else <cache>/target.";
 enum Task {
     Run,
     Test,
+    BuildEdge,
     Setup { groups: Groups, check_only: bool },
     Help,
 }
@@ -59,6 +62,7 @@ fn parse(args: &[String]) -> Result<Task> {
     match command {
         "run" => no_flags(Task::Run),
         "test" => no_flags(Task::Test),
+        "build-edge" => no_flags(Task::BuildEdge),
         "help" | "-h" | "--help" => no_flags(Task::Help),
         "setup" => {
             let mut groups = Groups::default();
@@ -141,6 +145,7 @@ fn main() -> ExitCode {
         }
         Task::Run => Ctx::new().and_then(|ctx| run::run(&ctx)),
         Task::Test => Ctx::new().and_then(|ctx| test::test(&ctx)),
+        Task::BuildEdge => Ctx::new().and_then(|ctx| edge::build(&ctx).map(drop)),
         Task::Setup { groups, check_only } => {
             Ctx::new().and_then(|ctx| setup_cmd::setup(&ctx.cache, groups, check_only))
         }

@@ -1,85 +1,86 @@
-//! `cargo xtask run`: set-up, build, then start the whole system locally.
+//! `cargo xtask run`: set-up, build, then start the whole system locally
+//! on 127.0.0.1 and keep it running until Ctrl-C.
 //!
-//! Today only the `proto` library exists, so this builds it and reports
-//! which services are not built yet. Each service lands with its set-up
-//! (e.g. `setup::ensure_node22` + `ensure_npm_packages` for the edge) as a
-//! step below and a start-up in [`SERVICES`]'s place: spawn it (`wrangler
-//! dev`, the relay binary, the web client), wait until it answers, then wait
-//! for Ctrl-C and stop the children.
+//! - the edge: the Worker + Room Durable Object under `wrangler dev`
+//!   (workerd), open rooms (no token secret), port 8787 or `$EDGECALL_EDGE_PORT`.
+//!
+//! Services started here share xtask's process group, so Ctrl-C reaches
+//! them all; if one exits, the others are stopped.
 
-use std::path::Path;
+use std::process::{Child, Command};
+use std::thread::sleep;
+use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::steps::Steps;
-use crate::tools::WASM_TARGET;
-use crate::{cmd, setup, Ctx};
+use crate::{edge, Ctx};
 
-/// A long-running part of the system that `run` will start.
-struct Service {
+const DEFAULT_EDGE_PORT: &str = "8787";
+
+/// A started service.
+struct Running {
     name: &'static str,
-    /// Its folders in the repository; any of them existing means it is built.
-    dirs: &'static [&'static str],
-    what: &'static str,
+    child: Child,
 }
 
-/// Everything `run` will start, in start-up order.
-const SERVICES: &[Service] = &[
-    Service {
-        name: "edge",
-        dirs: &["durable-room", "worker"],
-        what: "Cloudflare Worker + one Durable Object per room, under `wrangler dev` (workerd)",
-    },
-    Service {
-        name: "relay",
-        dirs: &["native-relay"],
-        what: "native QUIC/WebTransport relay",
-    },
-    Service {
-        name: "web client",
-        dirs: &["web-client"],
-        what: "browser client at /meeting/<username>/<meeting-id>",
-    },
-];
-
-fn is_built(root: &Path, service: &Service) -> bool {
-    service.dirs.iter().any(|dir| root.join(dir).exists())
-}
-
-/// Sets up and builds what exists, then starts the services.
+/// Sets up and builds everything, then runs the services.
 pub fn run(ctx: &Ctx) -> Result<()> {
     let mut steps = Steps::new("run");
-    steps.run(format!("set-up: rust target {WASM_TARGET}"), || {
-        println!("{}", setup::ensure_rust_target(WASM_TARGET)?);
+    steps.run("set-up: edge tools", || {
+        for report in edge::ensure_tools(&ctx.cache)? {
+            println!("{report}");
+        }
         Ok(())
     })?;
-    let mut build = cmd::cargo();
-    build.current_dir(&ctx.root).args(["build", "--workspace"]);
-    steps.command(&mut build)?;
+    steps.run("build the edge", || edge::build(ctx).map(drop))?;
     steps.finish();
 
-    let built: Vec<&str> = SERVICES
-        .iter()
-        .filter(|service| is_built(&ctx.root, service))
-        .map(|service| service.name)
-        .collect();
-    if !built.is_empty() {
-        bail!(
-            "{} exist(s) in the repository but `cargo xtask run` does not start them yet: \
-             add their set-up and start-up to xtask/src/run.rs",
-            built.join(", ")
-        );
-    }
+    let edge_port =
+        std::env::var("EDGECALL_EDGE_PORT").unwrap_or_else(|_| DEFAULT_EDGE_PORT.into());
+    let mut services = vec![start_edge(ctx, &edge_port)?];
 
-    println!("\nedgecall cannot run locally yet: only the shared protocol crate (proto/) exists.");
-    println!("It was built; `cargo xtask test` tests it. Not built yet, so nothing was started:");
-    for service in SERVICES {
-        println!(
-            "  {:<11} ({}/): {}",
-            service.name,
-            service.dirs.join("/, "),
-            service.what
-        );
+    println!("\nedgecall is running (Ctrl-C stops everything):");
+    println!("  edge     http://127.0.0.1:{edge_port}   (open rooms: no JOIN_TOKEN_SECRET)");
+    println!(
+        "           WebSocket ws://127.0.0.1:{edge_port}/api/rooms/<meeting-id>/ws?name=<username>"
+    );
+    println!("           room info http://127.0.0.1:{edge_port}/api/rooms/<meeting-id>");
+    supervise(&mut services)
+}
+
+fn start_edge(ctx: &Ctx, port: &str) -> Result<Running> {
+    std::fs::create_dir_all(ctx.root.join("dist/web")).context("creating dist/web")?;
+    let child = Command::new(edge::node(&ctx.cache))
+        .arg(edge::wrangler(&ctx.cache))
+        .args(["dev", "--ip", "127.0.0.1", "--port", port])
+        .arg("--show-interactive-dev-session=false")
+        .envs(edge::wrangler_env())
+        .current_dir(&ctx.root)
+        .spawn()
+        .context("starting wrangler dev")?;
+    Ok(Running {
+        name: "edge (wrangler dev)",
+        child,
+    })
+}
+
+/// Waits until a service exits (Ctrl-C stops them all), then stops the rest.
+fn supervise(services: &mut [Running]) -> Result<()> {
+    loop {
+        for i in 0..services.len() {
+            if let Some(status) = services[i].child.try_wait()? {
+                let name = services[i].name;
+                for other in services.iter_mut() {
+                    let _ = other.child.kill();
+                    let _ = other.child.wait();
+                }
+                if status.success() {
+                    return Ok(());
+                }
+                bail!("{name} exited with {status}");
+            }
+        }
+        sleep(Duration::from_millis(200));
     }
-    Ok(())
 }

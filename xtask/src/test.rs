@@ -1,7 +1,7 @@
 //! `cargo xtask test`: set-up, then every test the project has, fail-fast.
 //!
-//! New components add their steps here (e.g. the edge: build with
-//! `worker-build`, then run the Durable Object tests against `wrangler dev`).
+//! The edge is built first: the end-to-end tests in `tests/` start
+//! `wrangler dev` (workerd) on the built Worker.
 
 use std::process::Command;
 
@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use crate::steps::Steps;
 use crate::tools::WASM_TARGET;
-use crate::{cmd, setup, Ctx};
+use crate::{cmd, edge, setup, Ctx};
 
 /// Runs the whole test suite; fails on the first failing step.
 pub fn test(ctx: &Ctx) -> Result<()> {
@@ -25,7 +25,21 @@ pub fn test(ctx: &Ctx) -> Result<()> {
         Ok(())
     })?;
 
-    // Unit, integration and property tests of every workspace crate; benches
+    steps.run(
+        "set-up: edge tools (worker-build, wasm-bindgen, Node 22, wrangler, wasm-opt)",
+        || {
+            for report in edge::ensure_tools(&ctx.cache)? {
+                println!("{report}");
+            }
+            Ok(())
+        },
+    )?;
+    steps.run("build the edge (Worker + Room Durable Object)", || {
+        edge::build(ctx).map(drop)
+    })?;
+
+    // Unit, integration and property tests of every workspace crate (the
+    // end-to-end tests run against real workerd); benches
     // and examples are built and run once in test mode.
     steps.command(cargo().args(["test", "--workspace", "--all-targets"]))?;
     // `--all-targets` leaves out doctests.
@@ -66,6 +80,11 @@ pub fn test(ctx: &Ctx) -> Result<()> {
     } else {
         steps.skip("cargo check (fuzz/)", "fuzz/ does not exist yet");
     }
+
+    steps.run("wrangler deploy --dry-run (bundles offline)", || {
+        edge::deploy_dry_run(ctx)?;
+        edge::report_size(&ctx.root.join("worker/build/index_bg.wasm"))
+    })?;
 
     steps.finish();
     Ok(())

@@ -210,6 +210,7 @@ impl Room {
         now_ms: u64,
     ) -> Result<Self, SyntaxError> {
         let mut room = Self::new(id, config)?;
+        let mut spoke = Vec::new();
         for (conn, state) in states {
             let role = match state {
                 ConnState::Pending(member) => Role::Pending(member),
@@ -224,6 +225,9 @@ impl Room {
                         client_limit: p.client_limit,
                     };
                     participant.set_subscription(p.subscription);
+                    if let Some(at) = p.last_spoke_ms {
+                        spoke.push((p.id, at));
+                    }
                     room.next_id = room.next_id.max(p.id.saturating_add(1));
                     room.participants.insert(p.id, participant);
                     Role::Participant(p.id)
@@ -268,6 +272,7 @@ impl Room {
                 room.routes.insert((id, track), Route::new());
             }
         }
+        room.ranking.restore_recency(spoke);
         room.small = room.is_small();
         room.refresh_all_routes();
         room.flush_link_wants();
@@ -344,9 +349,11 @@ impl Room {
     /// The next time the host must call [`Room::tick`], if any connection
     /// is open (the earliest heartbeat deadline).
     pub fn next_timeout(&self) -> Option<u64> {
+        // One past the deadline: `tick` closes connections silent for
+        // *more* than the timeout.
         self.conns
             .values()
-            .map(|c| c.last_seen_ms + self.config.heartbeat_timeout_ms)
+            .map(|c| c.last_seen_ms + self.config.heartbeat_timeout_ms + 1)
             .min()
     }
 
@@ -916,6 +923,7 @@ impl Room {
             media: p.media,
             subscription: p.subscription.clone(),
             client_limit: p.client_limit,
+            last_spoke_ms: self.ranking.last_spoke(id),
         })
     }
 
@@ -1008,6 +1016,10 @@ impl Room {
     }
 
     fn apply_ranking_change(&mut self, change: RankingChange) {
+        // Remember who spoke, so a restored room keeps its last-N order.
+        for id in &change.spoke {
+            self.persist_participant(*id);
+        }
         if self.small {
             return;
         }

@@ -70,6 +70,8 @@ pub(crate) struct RankingChange {
     pub audio: Vec<ParticipantId>,
     /// Senders whose last-N video entitlement may have changed.
     pub video: Vec<ParticipantId>,
+    /// Participants who just spoke (their `last_spoke` moved).
+    pub spoke: Vec<ParticipantId>,
 }
 
 /// The room's speaker ranking.
@@ -80,6 +82,8 @@ pub(crate) struct Ranking {
     audible: Ordered,
     /// Everyone, most recent active speaker first (join order initially).
     recent: Ordered,
+    /// When each participant last counted as an active speaker.
+    last_spoke: HashMap<ParticipantId, u64>,
     next_update_ms: u64,
     interval_ms: u64,
     speaking_level: f32,
@@ -91,6 +95,7 @@ impl Ranking {
             loudness: HashMap::new(),
             audible: Ordered::default(),
             recent: Ordered::default(),
+            last_spoke: HashMap::new(),
             next_update_ms: 0,
             interval_ms,
             speaking_level: f32::from(speaking_level),
@@ -115,6 +120,7 @@ impl Ranking {
         video_window: usize,
     ) -> RankingChange {
         self.loudness.remove(&id);
+        self.last_spoke.remove(&id);
         let mut change = RankingChange::default();
         if self.recent.position.contains_key(&id) {
             let order: Vec<ParticipantId> = self
@@ -192,7 +198,11 @@ impl Ranking {
             .filter(|(_, level)| *level <= self.speaking_level)
             .map(|(p, _)| *p)
             .collect();
+        for p in &speaking {
+            self.last_spoke.insert(*p, now_ms);
+        }
         if !speaking.is_empty() {
+            change.spoke = speaking.clone();
             let mut order = speaking.clone();
             order.extend(
                 self.recent
@@ -204,7 +214,25 @@ impl Ranking {
             change.video = changed_window(self.recent.prefix(video_window), &order, video_window);
             self.recent.set(order);
         }
-        (!change.audio.is_empty() || !change.video.is_empty()).then_some(change)
+        (!change.audio.is_empty() || !change.video.is_empty() || !change.spoke.is_empty())
+            .then_some(change)
+    }
+
+    /// When `id` last counted as an active speaker.
+    pub(crate) fn last_spoke(&self, id: ParticipantId) -> Option<u64> {
+        self.last_spoke.get(&id).copied()
+    }
+
+    /// Rebuilds the recency order from remembered speaking times (after a
+    /// restore): most recent first, then those who never spoke, by id.
+    pub(crate) fn restore_recency(
+        &mut self,
+        spoke: impl IntoIterator<Item = (ParticipantId, u64)>,
+    ) {
+        self.last_spoke.extend(spoke);
+        let mut order = self.recent.order.clone();
+        order.sort_by_key(|p| (std::cmp::Reverse(self.last_spoke.get(p).copied()), *p));
+        self.recent.set(order);
     }
 
     /// `sender`'s place among the loudest, ignoring `skip`, if below `k`.

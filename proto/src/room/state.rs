@@ -133,6 +133,10 @@ pub struct ParticipantState {
     pub subscription: SubscriptionState,
     /// Receiver-declared limit, if any.
     pub client_limit: Option<ClientLimit>,
+    /// When it last counted as an active speaker, so the last-N order
+    /// survives a restore.
+    #[serde(default)]
+    pub last_spoke_ms: Option<u64>,
 }
 
 /// A participant owned by the host at the other end of a link.

@@ -1,0 +1,39 @@
+//! Engine configuration for the edge, from the Worker's environment.
+
+use edgecall_proto::room::RoomConfig;
+use worker::Env;
+
+/// Cloudflare's WebSocket message limit; frames must stay below it.
+const PLATFORM_MAX_MESSAGE: usize = 1024 * 1024;
+/// Explicit subscriptions are kept in the socket attachment (2 KiB max).
+const EDGE_MAX_SUBSCRIPTIONS: usize = 16;
+
+/// Defaults, overridden by `HEARTBEAT_TIMEOUT_MS`, `MAX_PARTICIPANTS` and
+/// `MAX_MESSAGE_BYTES` vars when set.
+pub fn room_config(env: &Env) -> RoomConfig {
+    let mut config = RoomConfig {
+        max_subscriptions: EDGE_MAX_SUBSCRIPTIONS,
+        ..RoomConfig::default()
+    };
+    if let Some(ms) = var(env, "HEARTBEAT_TIMEOUT_MS") {
+        config.heartbeat_timeout_ms = ms;
+    }
+    if let Some(n) = var(env, "MAX_PARTICIPANTS") {
+        config.max_participants = n;
+    }
+    if let Some(bytes) = var::<usize>(env, "MAX_MESSAGE_BYTES") {
+        config.max_message_bytes = bytes.min(PLATFORM_MAX_MESSAGE);
+    }
+    config
+}
+
+fn var<T: std::str::FromStr>(env: &Env, name: &str) -> Option<T> {
+    let value = env.var(name).ok()?.to_string();
+    match value.trim().parse() {
+        Ok(v) => Some(v),
+        Err(_) => {
+            worker::console_error!("ignoring {name}={value:?}: not a number");
+            None
+        }
+    }
+}

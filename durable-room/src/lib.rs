@@ -1,0 +1,198 @@
+//! The `Room` Durable Object: one per meeting. It accepts hibernatable
+//! WebSockets, feeds every event to the shared engine
+//! ([`edgecall_proto::room::Room`]) and carries out the actions it returns.
+//! It holds no room logic of its own.
+//!
+//! Hibernation: each socket carries a tag with its connection id and an
+//! attachment with the engine's [`ConnState`]; when the runtime evicts the
+//! object and later wakes it for a socket event, [`Room::restore`] rebuilds
+//! the engine from those attachments.
+//!
+//! [`Room::restore`]: edgecall_proto::room::Room::restore
+
+mod config;
+mod host;
+
+use std::cell::RefCell;
+
+use bytes::Bytes;
+use edgecall_proto::room::{CloseCode, ConnId, Member};
+use worker::{
+    durable_object, DurableObject, Env, Request, Response, Result, ScheduledTime, State, WebSocket,
+    WebSocketIncomingMessage, WebSocketPair,
+};
+
+pub use config::room_config;
+use host::Host;
+
+/// Header the Worker uses to pass the verified member (JSON) to the room.
+pub const MEMBER_HEADER: &str = "x-edgecall-member";
+/// Header carrying the room id from the Worker.
+pub const ROOM_HEADER: &str = "x-edgecall-room";
+
+/// The meeting's Durable Object.
+#[durable_object]
+pub struct Room {
+    state: State,
+    host: RefCell<Host>,
+}
+
+impl DurableObject for Room {
+    fn new(state: State, env: Env) -> Self {
+        let host = Host::wake(&state, room_config(&env));
+        Self {
+            state,
+            host: RefCell::new(host),
+        }
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        let room = req.headers().get(ROOM_HEADER)?.unwrap_or_default();
+        match req.path().as_str() {
+            "/ws" => self.accept(&req, &room).await,
+            "/info" => {
+                let info = self.host.borrow_mut().info(&room);
+                Response::from_json(&info)
+            }
+            _ => Response::error("unknown room endpoint", 404),
+        }
+    }
+
+    async fn websocket_message(
+        &self,
+        ws: WebSocket,
+        message: WebSocketIncomingMessage,
+    ) -> Result<()> {
+        let Some(conn) = conn_of(&self.state, &ws) else {
+            let _ = ws.close(
+                Some(CloseCode::Malformed.code()),
+                Some("unknown connection"),
+            );
+            return Ok(());
+        };
+        let now = now_ms();
+        {
+            let mut host = self.host.borrow_mut();
+            let Some(engine) = host.engine_mut() else {
+                let _ = ws.close(
+                    Some(CloseCode::Malformed.code()),
+                    Some("room state lost; reconnect"),
+                );
+                return Ok(());
+            };
+            match message {
+                WebSocketIncomingMessage::Binary(data) => {
+                    engine.message(conn, Bytes::from(data), now)
+                }
+                WebSocketIncomingMessage::String(_) => engine.protocol_violation(
+                    conn,
+                    CloseCode::Malformed,
+                    "text frames are not part of the protocol; send binary protobuf messages",
+                    now,
+                ),
+            }
+            host.carry_out();
+        }
+        self.schedule_tick().await
+    }
+
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        _code: usize,
+        _reason: String,
+        _was_clean: bool,
+    ) -> Result<()> {
+        self.gone(&ws);
+        self.schedule_tick().await
+    }
+
+    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
+        self.gone(&ws);
+        self.schedule_tick().await
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        {
+            let mut host = self.host.borrow_mut();
+            host.alarm_fired();
+            if let Some(engine) = host.engine_mut() {
+                engine.tick(now_ms());
+            }
+            host.carry_out();
+        }
+        self.schedule_tick().await?;
+        Response::ok("ticked")
+    }
+}
+
+impl Room {
+    /// Upgrades a request the Worker already authorised.
+    async fn accept(&self, req: &Request, room: &str) -> Result<Response> {
+        let member: Member = match req.headers().get(MEMBER_HEADER)? {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| worker::Error::RustError(format!("bad member header: {e}")))?,
+            None => return Response::error("missing member", 400),
+        };
+        let pair = WebSocketPair::new()?;
+        let conn = {
+            let mut host = self.host.borrow_mut();
+            if let Err(err) = host.ensure_room(room) {
+                return Response::error(err, 400);
+            }
+            let conn = host.next_conn();
+            self.state
+                .accept_websocket_with_tags(&pair.server, &[&conn.0.to_string()]);
+            host.remember(conn, pair.server);
+            if let Some(engine) = host.engine_mut() {
+                engine.join(conn, member, now_ms());
+            }
+            host.carry_out();
+            conn
+        };
+        worker::console_debug!("accepted connection {}", conn.0);
+        self.schedule_tick().await?;
+        Response::from_websocket(pair.client)
+    }
+
+    fn gone(&self, ws: &WebSocket) {
+        if let Some(conn) = conn_of(&self.state, ws) {
+            let mut host = self.host.borrow_mut();
+            host.forget(conn);
+            if let Some(engine) = host.engine_mut() {
+                engine.closed(conn, now_ms());
+            }
+            host.carry_out();
+        }
+    }
+
+    /// Keeps an alarm pending while the room has connections, so heartbeats
+    /// and speaker ranking run; none when the room is empty.
+    async fn schedule_tick(&self) -> Result<()> {
+        let due = self.host.borrow_mut().alarm_needed();
+        if let Some(at_ms) = due {
+            // An absolute time: `set_alarm(i64)` would mean an offset.
+            let at =
+                worker::js_sys::Date::new(&worker::wasm_bindgen::JsValue::from_f64(at_ms as f64));
+            self.state
+                .storage()
+                .set_alarm(ScheduledTime::new(at))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The connection id tagged on a socket when it was accepted.
+fn conn_of(state: &State, ws: &WebSocket) -> Option<ConnId> {
+    state
+        .get_tags(ws)
+        .first()
+        .and_then(|tag| tag.parse().ok())
+        .map(ConnId)
+}
+
+/// Wall-clock milliseconds (the engine only uses differences).
+fn now_ms() -> u64 {
+    worker::Date::now().as_millis()
+}

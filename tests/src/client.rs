@@ -1,0 +1,209 @@
+//! A native WebSocket client speaking the edgecall protocol, for tests.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use edgecall_proto::wire::{
+    self, client_message, server_message, ClientMessage, MediaFrame, ServerMessage,
+};
+use edgecall_proto::PROTOCOL_VERSION;
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use prost::Message as _;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Something the server did.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A decoded server message.
+    Msg(server_message::Msg),
+    /// The server closed the socket (code, reason), or it dropped.
+    Closed(Option<(u16, String)>),
+}
+
+/// A connected participant.
+pub struct Client {
+    sink: SplitSink<Ws, Message>,
+    inbox: mpsc::UnboundedReceiver<Event>,
+    /// The id the server assigned.
+    pub id: u32,
+    /// The welcome, with the roster at join time.
+    pub welcome: wire::Welcome,
+}
+
+/// The HTTP status of a refused WebSocket upgrade, or `None` if the
+/// upgrade succeeded.
+pub async fn upgrade_status(url: &str) -> Result<Option<u16>> {
+    match tokio_tungstenite::connect_async(url).await {
+        Ok(_) => Ok(None),
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Ok(Some(resp.status().as_u16())),
+        Err(err) => Err(anyhow!("connecting to {url}: {err}")),
+    }
+}
+
+impl Client {
+    /// Connects to `url` (a full `ws://…/api/rooms/<room>/ws?…` URL), says
+    /// Hello and waits for the Welcome.
+    pub async fn join(url: &str) -> Result<Self> {
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .with_context(|| format!("connecting to {url}"))?;
+        let (sink, mut stream) = ws.split();
+        let (tx, inbox) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(frame) = stream.next().await {
+                let event = match frame {
+                    Ok(Message::Binary(data)) => match ServerMessage::decode(data) {
+                        Ok(ServerMessage { msg: Some(msg) }) => Event::Msg(msg),
+                        _ => continue,
+                    },
+                    Ok(Message::Close(frame)) => {
+                        Event::Closed(frame.map(|f| (u16::from(f.code), f.reason.to_string())))
+                    }
+                    Ok(_) => continue,
+                    Err(_) => Event::Closed(None),
+                };
+                let closed = matches!(event, Event::Closed(_));
+                if tx.send(event).is_err() || closed {
+                    break;
+                }
+            }
+        });
+        let mut client = Self {
+            sink,
+            inbox,
+            id: 0,
+            welcome: wire::Welcome::default(),
+        };
+        client
+            .send(client_message::Msg::Hello(wire::Hello {
+                protocol_version: PROTOCOL_VERSION,
+                client: "edgecall-e2e".into(),
+                media_state: None,
+            }))
+            .await?;
+        let welcome = match client.next(Duration::from_secs(15)).await {
+            Some(Event::Msg(server_message::Msg::Welcome(w))) => w,
+            other => bail!("expected Welcome from {url}, got {other:?}"),
+        };
+        client.id = welcome.participant_id;
+        client.welcome = welcome;
+        Ok(client)
+    }
+
+    /// Sends one client message.
+    pub async fn send(&mut self, msg: client_message::Msg) -> Result<()> {
+        let data = ClientMessage { msg: Some(msg) }.encode_to_vec();
+        self.send_raw(data).await
+    }
+
+    /// Sends a media frame.
+    pub async fn media(&mut self, frame: MediaFrame) -> Result<()> {
+        self.send(client_message::Msg::Media(frame)).await
+    }
+
+    /// Sends arbitrary bytes as one binary message.
+    pub async fn send_raw(&mut self, data: Vec<u8>) -> Result<()> {
+        self.sink
+            .send(Message::Binary(data.into()))
+            .await
+            .context("sending a binary message")
+    }
+
+    /// Sends a text message (not part of the protocol).
+    pub async fn send_text(&mut self, text: &str) -> Result<()> {
+        self.sink
+            .send(Message::Text(text.into()))
+            .await
+            .context("sending a text message")
+    }
+
+    /// Next event within `limit`.
+    pub async fn next(&mut self, limit: Duration) -> Option<Event> {
+        tokio::time::timeout(limit, self.inbox.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Waits for a message matching `want`, skipping others.
+    pub async fn wait_for<T>(
+        &mut self,
+        limit: Duration,
+        mut want: impl FnMut(&server_message::Msg) -> Option<T>,
+    ) -> Result<T> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next(left).await {
+                Some(Event::Msg(msg)) => {
+                    if let Some(found) = want(&msg) {
+                        return Ok(found);
+                    }
+                }
+                Some(Event::Closed(c)) => bail!("closed while waiting: {c:?}"),
+                None => bail!("nothing matching within {limit:?}"),
+            }
+        }
+    }
+
+    /// Collects media frames until nothing arrives for `quiet`.
+    pub async fn media_until_quiet(&mut self, quiet: Duration) -> Vec<MediaFrame> {
+        let mut frames = Vec::new();
+        while let Some(event) = self.next(quiet).await {
+            match event {
+                Event::Msg(server_message::Msg::Media(frame)) => frames.push(frame),
+                Event::Msg(_) => {}
+                Event::Closed(_) => break,
+            }
+        }
+        frames
+    }
+
+    /// Waits for the server to close the socket; returns code and reason,
+    /// and the Error message it sent first, if any.
+    pub async fn wait_closed(&mut self, limit: Duration) -> Result<(u16, Option<wire::Error>)> {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut error = None;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next(left).await {
+                Some(Event::Msg(server_message::Msg::Error(e))) => error = Some(e),
+                Some(Event::Msg(_)) => {}
+                Some(Event::Closed(Some((code, _)))) => return Ok((code, error)),
+                Some(Event::Closed(None)) => bail!("dropped without a close frame"),
+                None => bail!("not closed within {limit:?}"),
+            }
+        }
+    }
+
+    /// Sends a ping and waits for the pong.
+    pub async fn ping(&mut self, nonce: u64) -> Result<()> {
+        self.send(client_message::Msg::Ping(wire::Ping { nonce }))
+            .await?;
+        self.wait_for(Duration::from_secs(10), |m| match m {
+            server_message::Msg::Pong(p) if p.nonce == nonce => Some(()),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Closes the socket cleanly.
+    pub async fn leave(mut self) -> Result<()> {
+        self.sink
+            .send(Message::Close(Some(
+                tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                    code: WsCloseCode::Normal,
+                    reason: "bye".into(),
+                },
+            )))
+            .await
+            .context("closing")
+    }
+}

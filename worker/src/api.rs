@@ -1,0 +1,203 @@
+//! HTTP routes:
+//! - `GET /api/rooms/<room>/ws` — WebSocket into the room (`?token=` when a
+//!   secret is set; `?name=` in open mode), checked before any Durable
+//!   Object is touched: 426 without Upgrade, 400 on a bad room id or name,
+//!   401 on a bad, expired or wrong-room token;
+//! - `GET /api/rooms/<room>` — `{room, participants, …}` from the room;
+//! - `POST /api/token` — mint a join token (Bearer `API_KEY`);
+//! - `GET /healthz`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use edgecall_durable_room::{MEMBER_HEADER, ROOM_HEADER};
+use edgecall_proto::room::{validate_name, validate_room_id, Member, RoomConfig};
+use edgecall_proto::token::{self, JoinClaims, TokenVerifier};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+use worker::{web_sys, Env, Headers, Method, Request, Response, Result};
+
+use crate::errors::json_error;
+
+/// Durable Object namespace binding (wrangler.toml).
+const ROOMS_BINDING: &str = "ROOMS";
+/// Default and longest lifetime of a minted token.
+const DEFAULT_TOKEN_TTL_SECS: u64 = 3_600;
+const MAX_TOKEN_TTL_SECS: u64 = 7 * 24 * 3_600;
+
+static OPEN_MODE_ANNOUNCED: AtomicBool = AtomicBool::new(false);
+
+pub(crate) async fn route(req: Request, env: Env) -> Result<Response> {
+    let path = req.path();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (req.method(), segments.as_slice()) {
+        (Method::Get, ["healthz"]) => Response::ok("ok"),
+        (Method::Get, ["api", "rooms", room, "ws"]) => join(req, &env, room).await,
+        (Method::Get, ["api", "rooms", room]) => room_info(&env, room).await,
+        (Method::Post, ["api", "token"]) => mint_token(req, &env).await,
+        (_, ["api", ..]) | (_, ["healthz"]) => json_error(404, "no such endpoint"),
+        _ => json_error(404, "not found"),
+    }
+}
+
+fn secret(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(name).map(|v| v.to_string()))
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+fn verifier(env: &Env) -> Result<TokenVerifier> {
+    let secret = secret(env, "JOIN_TOKEN_SECRET");
+    if secret.is_none() && !OPEN_MODE_ANNOUNCED.swap(true, Ordering::Relaxed) {
+        worker::console_warn!(
+            "JOIN_TOKEN_SECRET is not set: rooms are OPEN, anyone can join under any name (dev mode)"
+        );
+    }
+    TokenVerifier::new(secret.as_deref().map(str::as_bytes))
+        .map_err(|e| worker::Error::RustError(e.to_string()))
+}
+
+fn now_secs() -> u64 {
+    worker::Date::now().as_millis() / 1_000
+}
+
+async fn join(req: Request, env: &Env, room: &str) -> Result<Response> {
+    let upgrade = req.headers().get("Upgrade")?.unwrap_or_default();
+    if !upgrade.eq_ignore_ascii_case("websocket") {
+        return json_error(426, "this endpoint needs a WebSocket upgrade");
+    }
+    if let Err(err) = validate_room_id(room) {
+        return json_error(400, &err.to_string());
+    }
+    // The raw URL, split by hand: parsing it with `url` would add its IDNA
+    // tables to the Worker.
+    let raw_url = req.inner().url();
+    let query_string = raw_url.split_once('?').map_or("", |(_, q)| q);
+    let query_string = query_string
+        .split_once('#')
+        .map_or(query_string, |(q, _)| q);
+    let query = |key: &str| {
+        form_urlencoded::parse(query_string.as_bytes())
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+    };
+    let token = query("token");
+    let name = query("name").unwrap_or_default();
+    let authorized = match verifier(env)?.authorize(token.as_deref(), room, &name, now_secs()) {
+        Ok(authorized) => authorized,
+        Err(err) => return json_error(401, &err.to_string()),
+    };
+    let member = Member::from(&authorized);
+    if let Err(err) = validate_name(&member.name, RoomConfig::default().max_name_chars) {
+        return json_error(400, &err.to_string());
+    }
+    let headers = Headers::new();
+    headers.set("Upgrade", "websocket")?;
+    headers.set(ROOM_HEADER, room)?;
+    headers.set(
+        MEMBER_HEADER,
+        &serde_json::to_string(&member).map_err(|e| worker::Error::RustError(e.to_string()))?,
+    )?;
+    room_stub(env, room)?
+        .fetch_with_request(internal_request("https://room.internal/ws", &headers)?)
+        .await
+}
+
+async fn room_info(env: &Env, room: &str) -> Result<Response> {
+    if let Err(err) = validate_room_id(room) {
+        return json_error(400, &err.to_string());
+    }
+    let headers = Headers::new();
+    headers.set(ROOM_HEADER, room)?;
+    room_stub(env, room)?
+        .fetch_with_request(internal_request("https://room.internal/info", &headers)?)
+        .await
+}
+
+/// A GET request to the room object. Built with the platform's own
+/// `Request` constructor: `worker::RequestInit` would pull float formatting
+/// and `cf` property code into the Worker.
+fn internal_request(url: &str, headers: &Headers) -> Result<Request> {
+    let init = web_sys::RequestInit::new();
+    init.set_headers(&headers.0);
+    let req = web_sys::Request::new_with_str_and_init(url, &init)?;
+    Ok(Request::from(req))
+}
+
+fn room_stub(env: &Env, room: &str) -> Result<worker::Stub> {
+    env.durable_object(ROOMS_BINDING)?
+        .id_from_name(room)?
+        .get_stub()
+}
+
+/// Body of `POST /api/token`.
+#[derive(Deserialize)]
+struct TokenRequest {
+    room: String,
+    name: String,
+    ttl_secs: Option<u64>,
+    publish: Option<bool>,
+    subscribe: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct TokenResponse {
+    token: String,
+    expires_at: u64,
+}
+
+async fn mint_token(mut req: Request, env: &Env) -> Result<Response> {
+    let (Some(api_key), Some(join_secret)) =
+        (secret(env, "API_KEY"), secret(env, "JOIN_TOKEN_SECRET"))
+    else {
+        return json_error(
+            503,
+            "token minting is disabled: set the API_KEY and JOIN_TOKEN_SECRET secrets",
+        );
+    };
+    let presented = req
+        .headers()
+        .get("Authorization")?
+        .unwrap_or_default()
+        .strip_prefix("Bearer ")
+        .map(str::to_owned)
+        .unwrap_or_default();
+    if !bool::from(presented.as_bytes().ct_eq(api_key.as_bytes())) {
+        return json_error(
+            401,
+            "missing or wrong API key (Authorization: Bearer <API_KEY>)",
+        );
+    }
+    let body: TokenRequest = match req.json().await {
+        Ok(body) => body,
+        Err(err) => {
+            return json_error(
+                400,
+                &format!("expected JSON {{room, name, ttl_secs?, publish?, subscribe?}}: {err}"),
+            )
+        }
+    };
+    if let Err(err) = validate_room_id(&body.room) {
+        return json_error(400, &err.to_string());
+    }
+    if let Err(err) = validate_name(&body.name, RoomConfig::default().max_name_chars) {
+        return json_error(400, &err.to_string());
+    }
+    let ttl = body.ttl_secs.unwrap_or(DEFAULT_TOKEN_TTL_SECS);
+    if ttl == 0 || ttl > MAX_TOKEN_TTL_SECS {
+        return json_error(400, &format!("ttl_secs must be 1..={MAX_TOKEN_TTL_SECS}"));
+    }
+    let now = now_secs();
+    let mut claims = JoinClaims::new(body.room, body.name, now + ttl);
+    claims.iat = Some(now);
+    claims.publish = body.publish.unwrap_or(true);
+    claims.subscribe = body.subscribe.unwrap_or(true);
+    match token::mint(join_secret.as_bytes(), &claims) {
+        Ok(token) => Response::from_json(&TokenResponse {
+            token,
+            expires_at: claims.exp,
+        }),
+        Err(err) => json_error(500, &err.to_string()),
+    }
+}
