@@ -1,7 +1,8 @@
 //! `cargo xtask run`: set-up, build, then start the whole system locally.
 //!
-//! Today only the `proto` library exists, so this builds it and reports
-//! which services are not built yet. Each service lands with its set-up
+//! Starts the native relay in self-signed mode (WebTransport and WebSocket
+//! on 127.0.0.1:4443, plain HTTP with /healthz, /metrics and /cert-hash on
+//! 127.0.0.1:4480) and reports which services are not built yet. Each service lands with its set-up
 //! (e.g. `setup::ensure_node22` + `ensure_npm_packages` for the edge) as a
 //! step below and a start-up in [`SERVICES`]'s place: spawn it (`wrangler
 //! dev`, the relay binary, the web client), wait until it answers, then wait
@@ -58,9 +59,10 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     steps.command(&mut build)?;
     steps.finish();
 
+    let startable = ["relay"];
     let built: Vec<&str> = SERVICES
         .iter()
-        .filter(|service| is_built(&ctx.root, service))
+        .filter(|service| is_built(&ctx.root, service) && !startable.contains(&service.name))
         .map(|service| service.name)
         .collect();
     if !built.is_empty() {
@@ -70,16 +72,36 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             built.join(", ")
         );
     }
-
-    println!("\nedgecall cannot run locally yet: only the shared protocol crate (proto/) exists.");
-    println!("It was built; `cargo xtask test` tests it. Not built yet, so nothing was started:");
-    for service in SERVICES {
+    for service in SERVICES
+        .iter()
+        .filter(|service| !is_built(&ctx.root, service))
+    {
         println!(
-            "  {:<11} ({}/): {}",
+            "not built yet: {:<11} ({}/): {}",
             service.name,
             service.dirs.join("/, "),
             service.what
         );
     }
-    Ok(())
+    if !ctx.root.join("native-relay").exists() {
+        return Ok(());
+    }
+    println!("\nstarting the relay (self-signed certificate, open mode); Ctrl-C stops it");
+    println!("  WebTransport: https://127.0.0.1:4443/api/rooms/<room>?name=<you>");
+    println!("  WebSocket:    wss://127.0.0.1:4443/api/rooms/<room>/ws?name=<you>");
+    println!("  HTTP:         http://127.0.0.1:4480/healthz, /metrics, /cert-hash");
+    let mut relay = cmd::cargo();
+    relay.current_dir(&ctx.root).args([
+        "run",
+        "-p",
+        "edgecall-relay",
+        "--",
+        "--listen",
+        "127.0.0.1:4443",
+        "--http-listen",
+        "127.0.0.1:4480",
+    ]);
+    // Ctrl-C reaches the relay too (same process group): it shuts down
+    // gracefully and cargo returns.
+    cmd::run(&mut relay)
 }

@@ -2,6 +2,7 @@
 //!
 //! New components add their steps here (e.g. the edge: build with
 //! `worker-build`, then run the Durable Object tests against `wrangler dev`).
+//! The relay needs `nats-server` (Debian package) for its cluster tests.
 
 use std::process::Command;
 
@@ -22,6 +23,14 @@ pub fn test(ctx: &Ctx) -> Result<()> {
 
     steps.run(format!("set-up: rust target {WASM_TARGET}"), || {
         println!("{}", setup::ensure_rust_target(WASM_TARGET)?);
+        Ok(())
+    })?;
+
+    // The relay's cluster tests start a real nats-server on a free port.
+    steps.run("set-up: nats-server (apt)", || {
+        for report in setup::ensure_apt(&["nats-server"])? {
+            println!("{report}");
+        }
         Ok(())
     })?;
 
