@@ -152,6 +152,7 @@ impl ClusterRoom {
                 }
             }
             ClusterEvent::Media { from, data } => {
+                tracing::trace!(%from, known = self.peers.contains_key(&from), "media from a peer");
                 if let Some(peer) = self.peers.get(&from) {
                     room.message(peer.conn, data, now_ms);
                 }
@@ -264,6 +265,7 @@ impl ClusterRoom {
                 {
                     let subject =
                         subjects::media(&self.room, &me, frame.sender, frame.track, frame.layer);
+                    tracing::trace!(%subject, "publishing media");
                     self.publish(subject, data, &mut dropped);
                 }
             }
@@ -273,16 +275,21 @@ impl ClusterRoom {
         }
     }
 
-    /// Subscribes to exactly the video layers `wants` asks `relay` for.
+    /// Subscribes to the video `wants` asks of `relay`. A want is a mask
+    /// of layer *caps*: the origin forwards the best published layer at or
+    /// below the cap, so every layer up to the highest cap is subscribed.
     fn follow_wants(&mut self, relay: &str, wants: &wire::LinkWants) {
         let room = self.room.as_str();
         let mut wanted: HashSet<String> = wants
             .wants
             .iter()
             .flat_map(|w| {
-                (0..3u32)
-                    .filter(move |layer| w.layer_mask & (1 << layer) != 0)
-                    .map(move |layer| subjects::media(room, relay, w.participant, w.track, layer))
+                let top = (0..3u32).rev().find(|l| w.layer_mask & (1 << l) != 0);
+                top.into_iter().flat_map(move |top| {
+                    (0..=top).map(move |layer| {
+                        subjects::media(room, relay, w.participant, w.track, layer)
+                    })
+                })
             })
             .collect();
         wanted.insert(subjects::media_audio(room, relay, Track::Audio as i32));
