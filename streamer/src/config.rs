@@ -34,6 +34,9 @@ pub struct JoinConfig {
     pub client: String,
     /// Largest message accepted from the server.
     pub max_message_bytes: usize,
+    /// Received messages buffered before the transport readers stop (and
+    /// flow control pushes back on the server).
+    pub inbound_queue: usize,
 }
 
 impl JoinConfig {
@@ -56,6 +59,7 @@ impl JoinConfig {
             trust: Trust::WebPki,
             client: CLIENT_NAME.to_owned(),
             max_message_bytes: 1024 * 1024,
+            inbound_queue: 256,
         })
     }
 

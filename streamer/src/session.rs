@@ -15,10 +15,6 @@ use crate::config::{JoinConfig, TransportKind};
 use crate::error::{ClientError, CloseInfo};
 use crate::{ws, wt};
 
-/// Received messages buffered before the readers stop reading (and the
-/// transport's flow control pushes back on the server).
-const INBOUND_QUEUE: usize = 256;
-
 /// How long the server has to answer `Hello` with `Welcome`.
 const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -49,7 +45,7 @@ impl Session {
     /// Connects, sends `Hello` and waits for `Welcome`.
     pub async fn connect(config: &JoinConfig) -> Result<Self, ClientError> {
         let url = config.session_url()?;
-        let (tx, inbound) = mpsc::channel(INBOUND_QUEUE);
+        let (tx, inbound) = mpsc::channel(config.inbound_queue.max(1));
         let out = match config.transport {
             TransportKind::WebTransport => {
                 Outbound::Wt(Box::new(wt::connect(config, url, tx).await?))
