@@ -2,7 +2,10 @@
 //! on 127.0.0.1 and keep it running until Ctrl-C.
 //!
 //! - the edge: the Worker + Room Durable Object under `wrangler dev`
-//!   (workerd), open rooms (no token secret), port 8787 or `$EDGECALL_EDGE_PORT`.
+//!   (workerd), open rooms (no token secret), port 8787 or `$EDGECALL_EDGE_PORT`;
+//! - the native relay in self-signed mode: WebTransport and WebSocket on
+//!   127.0.0.1:4443, plain HTTP (/healthz, /metrics, /cert-hash) on
+//!   127.0.0.1:4480.
 //!
 //! Services started here share xtask's process group, so Ctrl-C reaches
 //! them all; if one exits, the others are stopped.
@@ -14,7 +17,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use crate::steps::Steps;
-use crate::{edge, Ctx};
+use crate::{cmd, edge, Ctx};
 
 const DEFAULT_EDGE_PORT: &str = "8787";
 
@@ -34,11 +37,16 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         Ok(())
     })?;
     steps.run("build the edge", || edge::build(ctx).map(drop))?;
+    let mut build_relay = cmd::cargo();
+    build_relay
+        .current_dir(&ctx.root)
+        .args(["build", "-p", "edgecall-relay"]);
+    steps.command(&mut build_relay)?;
     steps.finish();
 
     let edge_port =
         std::env::var("EDGECALL_EDGE_PORT").unwrap_or_else(|_| DEFAULT_EDGE_PORT.into());
-    let mut services = vec![start_edge(ctx, &edge_port)?];
+    let mut services = vec![start_edge(ctx, &edge_port)?, start_relay(ctx)?];
 
     println!("\nedgecall is running (Ctrl-C stops everything):");
     println!("  edge     http://127.0.0.1:{edge_port}   (open rooms: no JOIN_TOKEN_SECRET)");
@@ -46,7 +54,33 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         "           WebSocket ws://127.0.0.1:{edge_port}/api/rooms/<meeting-id>/ws?name=<username>"
     );
     println!("           room info http://127.0.0.1:{edge_port}/api/rooms/<meeting-id>");
+    println!(
+        "  relay    WebTransport https://127.0.0.1:4443/api/rooms/<meeting-id>?name=<username>"
+    );
+    println!(
+        "           WebSocket    wss://127.0.0.1:4443/api/rooms/<meeting-id>/ws?name=<username>"
+    );
+    println!("           self-signed: certificate hash at http://127.0.0.1:4480/cert-hash");
+    println!("           http://127.0.0.1:4480/healthz, /metrics");
     supervise(&mut services)
+}
+
+fn start_relay(ctx: &Ctx) -> Result<Running> {
+    let child = cmd::cargo()
+        .current_dir(&ctx.root)
+        .args(["run", "--quiet", "-p", "edgecall-relay", "--"])
+        .args([
+            "--listen",
+            "127.0.0.1:4443",
+            "--http-listen",
+            "127.0.0.1:4480",
+        ])
+        .spawn()
+        .context("starting the relay")?;
+    Ok(Running {
+        name: "relay",
+        child,
+    })
 }
 
 fn start_edge(ctx: &Ctx, port: &str) -> Result<Running> {

@@ -1,7 +1,8 @@
 //! `cargo xtask test`: set-up, then every test the project has, fail-fast.
 //!
 //! The edge is built first: the end-to-end tests in `tests/` start
-//! `wrangler dev` (workerd) on the built Worker.
+//! `wrangler dev` (workerd) on the built Worker. The relay needs
+//! `nats-server` (Debian package) for its cluster tests.
 
 use std::process::Command;
 
@@ -38,8 +39,17 @@ pub fn test(ctx: &Ctx) -> Result<()> {
         edge::build(ctx).map(drop)
     })?;
 
+    // The relay's cluster tests start a real nats-server on a free port.
+    steps.run("set-up: nats-server (apt)", || {
+        for report in setup::ensure_apt(&["nats-server"])? {
+            println!("{report}");
+        }
+        Ok(())
+    })?;
+
     // Unit, integration and property tests of every workspace crate (the
-    // end-to-end tests run against real workerd); benches
+    // end-to-end tests run against real workerd, real quinn sockets and a
+    // real nats-server); benches
     // and examples are built and run once in test mode.
     steps.command(cargo().args(["test", "--workspace", "--all-targets"]))?;
     // `--all-targets` leaves out doctests.

@@ -1,0 +1,240 @@
+//! Relay configuration: command-line flags, environment variables and an
+//! optional TOML file, in that order of precedence, then defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use edgecall_proto::room::RoomConfig;
+use serde::Deserialize;
+
+/// Command-line flags (each also readable from an environment variable,
+/// and — without the `--` — from the TOML file given by `--config`).
+#[derive(Debug, Default, Parser, Deserialize)]
+#[command(
+    name = "edgecall-relay",
+    version,
+    about = "edgecall native WebTransport + WebSocket relay"
+)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Args {
+    /// TOML file with any of these settings (kebab-case keys) and an
+    /// optional `[room]` table of engine limits.
+    #[arg(long, env = "EDGECALL_RELAY_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Address for WebTransport (UDP) and WebSocket over TLS (TCP, same
+    /// port). Port 0 picks a free port. [default: 0.0.0.0:4443]
+    #[arg(long, env = "EDGECALL_RELAY_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Optional plain-HTTP address serving /healthz, /metrics, /cert-hash
+    /// (and WebSocket without TLS) for monitoring and local development.
+    #[arg(long, env = "EDGECALL_RELAY_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
+    /// PEM certificate chain; without it a short-lived self-signed ECDSA
+    /// P-256 certificate is generated (and rotated).
+    #[arg(long, env = "EDGECALL_RELAY_CERT", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// PEM private key for `--cert`.
+    #[arg(long, env = "EDGECALL_RELAY_KEY", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Host names and IP addresses the self-signed certificate covers.
+    /// [default: localhost 127.0.0.1 ::1]
+    #[arg(
+        long = "cert-host",
+        env = "EDGECALL_RELAY_CERT_HOSTS",
+        value_delimiter = ','
+    )]
+    pub cert_hosts: Option<Vec<String>>,
+    /// HS256 join-token secret. Without one the relay runs in open mode
+    /// (anyone may join any room under any name).
+    #[arg(long, env = "EDGECALL_TOKEN_SECRET", hide_env_values = true)]
+    pub token_secret: Option<String>,
+    /// NATS server URL; enables cluster mode (rooms span relays).
+    #[arg(long, env = "EDGECALL_RELAY_NATS")]
+    pub nats: Option<String>,
+    /// Cluster heartbeat interval in milliseconds. [default: 1000]
+    #[arg(long, env = "EDGECALL_RELAY_NATS_HEARTBEAT_MS")]
+    pub nats_heartbeat_ms: Option<u64>,
+    /// A relay silent for this long is considered dead and its
+    /// participants leave. [default: 5000]
+    #[arg(long, env = "EDGECALL_RELAY_NATS_TIMEOUT_MS")]
+    pub nats_timeout_ms: Option<u64>,
+    /// How long a graceful shutdown waits for clients to leave. [default: 5000]
+    #[arg(long, env = "EDGECALL_RELAY_SHUTDOWN_GRACE_MS")]
+    pub shutdown_grace_ms: Option<u64>,
+    /// Log format: `text` or `json`. [default: text]
+    #[arg(long, env = "EDGECALL_RELAY_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Engine limits (TOML `[room]` table only).
+    #[arg(skip)]
+    pub room: Option<RoomConfig>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Where the TLS certificate comes from.
+#[derive(Debug, Clone)]
+pub enum CertSource {
+    /// PEM files.
+    Pem {
+        /// Certificate chain.
+        cert: PathBuf,
+        /// Private key.
+        key: PathBuf,
+    },
+    /// Generated at start-up and rotated, covering these names.
+    SelfSigned {
+        /// DNS names and IP addresses.
+        hosts: Vec<String>,
+    },
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// QUIC + TLS/TCP address.
+    pub listen: SocketAddr,
+    /// Plain HTTP address, if any.
+    pub http_listen: Option<SocketAddr>,
+    /// Certificate source.
+    pub cert: CertSource,
+    /// Token secret (`None`: open mode).
+    pub token_secret: Option<String>,
+    /// NATS URL (`None`: standalone).
+    pub nats: Option<String>,
+    /// Cluster heartbeat interval.
+    pub nats_heartbeat: Duration,
+    /// Cluster peer timeout.
+    pub nats_timeout: Duration,
+    /// Graceful shutdown budget.
+    pub shutdown_grace: Duration,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Engine configuration for every room.
+    pub room: RoomConfig,
+}
+
+impl Settings {
+    /// Parses the process arguments (and environment, and `--config`).
+    pub fn from_env() -> Result<Self> {
+        Self::resolve(Args::parse())
+    }
+
+    /// Merges flags over the TOML file over defaults.
+    pub fn resolve(args: Args) -> Result<Self> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => Args::default(),
+        };
+        let cert = match (args.cert.or(file.cert), args.key.or(file.key)) {
+            (Some(cert), Some(key)) => CertSource::Pem { cert, key },
+            (None, None) => CertSource::SelfSigned {
+                hosts: args.cert_hosts.or(file.cert_hosts).unwrap_or_else(|| {
+                    vec!["localhost".into(), "127.0.0.1".into(), "::1".into()]
+                }),
+            },
+            _ => bail!("--cert and --key go together: give both PEM files, or neither for a self-signed certificate"),
+        };
+        let log_format = match args
+            .log_format
+            .or(file.log_format)
+            .as_deref()
+            .unwrap_or("text")
+        {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => bail!("--log-format {other:?}: use `text` or `json`"),
+        };
+        let heartbeat_ms = args
+            .nats_heartbeat_ms
+            .or(file.nats_heartbeat_ms)
+            .unwrap_or(1_000);
+        let timeout_ms = args
+            .nats_timeout_ms
+            .or(file.nats_timeout_ms)
+            .unwrap_or(5_000);
+        if heartbeat_ms == 0 || timeout_ms <= heartbeat_ms {
+            bail!("--nats-timeout-ms ({timeout_ms}) must exceed --nats-heartbeat-ms ({heartbeat_ms}), which must be positive");
+        }
+        Ok(Self {
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 4443))),
+            http_listen: args.http_listen.or(file.http_listen),
+            cert,
+            token_secret: args
+                .token_secret
+                .or(file.token_secret)
+                .filter(|s| !s.is_empty()),
+            nats: args.nats.or(file.nats).filter(|s| !s.is_empty()),
+            nats_heartbeat: Duration::from_millis(heartbeat_ms),
+            nats_timeout: Duration::from_millis(timeout_ms),
+            shutdown_grace: Duration::from_millis(
+                args.shutdown_grace_ms
+                    .or(file.shutdown_grace_ms)
+                    .unwrap_or(5_000),
+            ),
+            log_format,
+            room: args.room.or(file.room).unwrap_or_default(),
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<Args> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing the config file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file_and_the_file_overrides_defaults() {
+        let dir =
+            std::env::temp_dir().join(format!("edgecall-relay-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("relay.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:5000\"\nnats = \"nats://127.0.0.1:4222\"\n[room]\nmax_participants = 7\n",
+        )
+        .unwrap();
+        let args = Args::parse_from([
+            "edgecall-relay",
+            "--config",
+            path.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:6000",
+        ]);
+        let settings = Settings::resolve(args).unwrap();
+        assert_eq!(settings.listen, "127.0.0.1:6000".parse().unwrap());
+        assert_eq!(settings.nats.as_deref(), Some("nats://127.0.0.1:4222"));
+        assert_eq!(settings.room.max_participants, 7);
+        assert!(matches!(settings.cert, CertSource::SelfSigned { .. }));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        assert!(toml::from_str::<Args>("listne = \"x\"").is_err());
+    }
+
+    #[test]
+    fn heartbeat_must_be_shorter_than_the_timeout() {
+        let args = Args::parse_from(["edgecall-relay", "--nats-heartbeat-ms", "5000"]);
+        assert!(Settings::resolve(args).is_err());
+    }
+}

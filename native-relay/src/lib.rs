@@ -1,0 +1,169 @@
+//! # edgecall-relay
+//!
+//! The native relay: hosts rooms of the shared engine
+//! ([`edgecall_proto::room`]) for WebTransport clients at
+//! `https://host:port/api/rooms/<room>` and WebSocket clients at
+//! `wss://host:port/api/rooms/<room>/ws` (same paths as the edge), checks
+//! HS256 join tokens (or runs open), serves `/healthz`, `/metrics` and
+//! `/cert-hash`, and in cluster mode (`--nats`) spans rooms across relays
+//! over NATS. It holds no room logic: every routing rule is the engine's.
+//!
+//! Modules, one job each: [`config`] (flags/env/TOML), [`cert`] (TLS
+//! certificates), [`admission`] (tokens and paths), [`quic`]
+//! (WebTransport listener), [`http`] (WebSocket + HTTP endpoints),
+//! [`host`] (room tasks, per-connection send queues), [`cluster`] (NATS),
+//! [`metrics`] (Prometheus).
+
+pub mod admission;
+pub mod cert;
+pub mod cluster;
+pub mod config;
+pub mod host;
+pub mod http;
+pub mod metrics;
+pub mod quic;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use tokio::net::TcpListener;
+
+use crate::admission::Admission;
+use crate::cert::CertStore;
+use crate::config::{CertSource, Settings};
+use crate::host::Rooms;
+use crate::metrics::Metrics;
+
+/// Runs the relay until SIGTERM or Ctrl-C, then shuts down gracefully:
+/// stops accepting, tells every client to reconnect elsewhere
+/// (`CloseCode::ShuttingDown`), waits for rooms to drain.
+pub async fn run(settings: Settings) -> Result<()> {
+    let certs = CertStore::new(&settings.cert)?;
+    let admission = Arc::new(Admission::new(settings.token_secret.as_deref())?);
+    if admission.is_open() {
+        tracing::warn!("OPEN MODE: no token secret configured; anyone can join any room under any name. Set --token-secret (EDGECALL_TOKEN_SECRET) in production.");
+    }
+    let metrics = Arc::new(Metrics::default());
+    let cluster = match &settings.nats {
+        Some(url) => Some(
+            cluster::Cluster::connect(url, settings.nats_heartbeat, settings.nats_timeout).await?,
+        ),
+        None => None,
+    };
+    let rooms = Rooms::new(settings.room.clone(), metrics.clone(), cluster.clone());
+
+    let (endpoint, tcp) = bind(settings.listen, &certs).await?;
+    let local = endpoint.local_addr().context("reading the bound address")?;
+    let plain = match settings.http_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding plain HTTP on {addr}"))?,
+        ),
+        None => None,
+    };
+
+    let stopping = Arc::new(AtomicBool::new(false));
+    let state = http::AppState {
+        rooms: rooms.clone(),
+        admission: admission.clone(),
+        certs: certs.clone(),
+        metrics,
+        stopping: stopping.clone(),
+    };
+    let router = http::router(state);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(certs.server_config(b"http/1.1")?));
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(quic::serve(
+        endpoint.clone(),
+        rooms.clone(),
+        admission,
+        stop_rx.clone(),
+    ));
+    tasks.spawn(http::serve_tls(
+        tcp,
+        acceptor,
+        router.clone(),
+        stop_rx.clone(),
+    ));
+    let plain_addr = match plain {
+        Some(listener) => {
+            let addr = listener.local_addr().ok();
+            tasks.spawn(http::serve_plain(listener, router, stop_rx));
+            addr
+        }
+        None => None,
+    };
+    if let CertSource::SelfSigned { hosts } = &settings.cert {
+        cert::spawn_rotation(certs.clone(), hosts.clone());
+    }
+
+    let cert_sha256 = certs.sha256_hex();
+    tracing::info!(
+        webtransport = %format!("https://{local}/api/rooms/<room>"),
+        websocket = %format!("wss://{local}/api/rooms/<room>/ws"),
+        http = ?plain_addr,
+        %cert_sha256,
+        cluster = cluster.as_ref().map(|c| c.relay_id()),
+        "relay listening"
+    );
+    // One machine-readable line for scripts and tests.
+    println!(
+        "edgecall-relay ready url=https://{local} http={} cert_sha256={cert_sha256}",
+        plain_addr
+            .map(|a| format!("http://{a}"))
+            .unwrap_or_else(|| "-".into())
+    );
+
+    wait_for_signal().await?;
+    tracing::info!("shutting down: refusing new sessions, sending clients away");
+    stopping.store(true, Ordering::Relaxed);
+    let _ = stop_tx.send(true);
+    let started = tokio::time::Instant::now();
+    rooms.shutdown(settings.shutdown_grace).await;
+    // Sessions close themselves once their last messages are delivered.
+    while endpoint.open_connections() > 0 && started.elapsed() < settings.shutdown_grace {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    endpoint.close(0u32.into(), b"relay shut down");
+    let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
+    tasks.abort_all();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Binds UDP (QUIC) and TCP (TLS) on the same port; with port 0, picks a
+/// port free for both.
+async fn bind(addr: SocketAddr, certs: &Arc<CertStore>) -> Result<(quinn::Endpoint, TcpListener)> {
+    let attempts = if addr.port() == 0 { 20 } else { 1 };
+    let mut last_err = None;
+    for _ in 0..attempts {
+        let endpoint = quic::endpoint(addr, certs)?;
+        let port = endpoint
+            .local_addr()
+            .context("reading the UDP port")?
+            .port();
+        match TcpListener::bind(SocketAddr::new(addr.ip(), port)).await {
+            Ok(tcp) => return Ok((endpoint, tcp)),
+            Err(err) => last_err = Some(err),
+        }
+    }
+    match last_err {
+        Some(err) => Err(err).with_context(|| format!("binding TCP {addr}")),
+        None => bail!("could not bind {addr}"),
+    }
+}
+
+async fn wait_for_signal() -> Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C")?,
+    }
+    Ok(())
+}

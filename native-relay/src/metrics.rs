@@ -1,0 +1,252 @@
+//! Prometheus metrics: rooms, participants, frames and bytes in/out,
+//! drops by reason and send-queue depth, rendered as text for
+//! `GET /metrics`.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use edgecall_proto::room::RoomStats;
+
+/// Why the relay dropped something it was asked to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// A receiver's media queue was over its bound.
+    QueueFull,
+    /// A video frame's stream missed its deadline and was reset.
+    Stale,
+    /// A datagram could not be sent (too large or session gone).
+    Datagram,
+    /// A receiver stopped reading control messages and was closed.
+    ControlOverflow,
+    /// A cluster message could not be queued for NATS.
+    Cluster,
+}
+
+impl DropReason {
+    const ALL: [DropReason; 5] = [
+        DropReason::QueueFull,
+        DropReason::Stale,
+        DropReason::Datagram,
+        DropReason::ControlOverflow,
+        DropReason::Cluster,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            DropReason::QueueFull => "queue_full",
+            DropReason::Stale => "stale",
+            DropReason::Datagram => "datagram",
+            DropReason::ControlOverflow => "control_overflow",
+            DropReason::Cluster => "cluster",
+        }
+    }
+}
+
+/// What one room reports each interval.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RoomSnapshot {
+    /// Participants (local and remote).
+    pub participants: usize,
+    /// Local connections.
+    pub connections: usize,
+    /// Bytes queued to this room's receivers.
+    pub queued_bytes: u64,
+    /// The engine's counters.
+    pub stats: RoomStats,
+}
+
+/// Process-wide metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    drops: [AtomicU64; 5],
+    rejected: AtomicU64,
+    rooms: Mutex<HashMap<String, RoomSnapshot>>,
+    retired: Mutex<RoomStats>,
+}
+
+impl Metrics {
+    /// Counts one drop.
+    pub fn dropped(&self, reason: DropReason) {
+        self.drops[reason as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Drops so far for `reason`.
+    pub fn drops(&self, reason: DropReason) -> u64 {
+        self.drops[reason as usize].load(Ordering::Relaxed)
+    }
+
+    /// Counts one refused join (bad token, wrong path).
+    pub fn rejected(&self) {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records a room's latest snapshot.
+    pub fn report(&self, room: &str, snapshot: RoomSnapshot) {
+        let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+        rooms.insert(room.to_owned(), snapshot);
+    }
+
+    /// A room ended: its counters move into the totals.
+    pub fn retire(&self, room: &str, stats: RoomStats) {
+        self.rooms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(room);
+        let mut retired = self.retired.lock().unwrap_or_else(|e| e.into_inner());
+        add(&mut retired, &stats);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut totals = *self.retired.lock().unwrap_or_else(|e| e.into_inner());
+        let mut participants = 0;
+        let mut connections = 0;
+        let mut queued = 0;
+        let mut max_queued = 0;
+        for snapshot in rooms.values() {
+            add(&mut totals, &snapshot.stats);
+            participants += snapshot.participants;
+            connections += snapshot.connections;
+            queued += snapshot.queued_bytes;
+            max_queued = max_queued.max(snapshot.queued_bytes);
+        }
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        };
+        metric(
+            "edgecall_rooms",
+            "gauge",
+            "Rooms open on this relay.",
+            rooms.len() as u64,
+        );
+        metric(
+            "edgecall_participants",
+            "gauge",
+            "Participants in those rooms, local and remote.",
+            participants as u64,
+        );
+        metric(
+            "edgecall_connections",
+            "gauge",
+            "Client connections on this relay.",
+            connections as u64,
+        );
+        metric(
+            "edgecall_frames_in_total",
+            "counter",
+            "Media frames accepted from senders.",
+            totals.frames_in,
+        );
+        metric(
+            "edgecall_frames_out_total",
+            "counter",
+            "Media frame copies queued to receivers and links.",
+            totals.frames_out,
+        );
+        metric(
+            "edgecall_bytes_in_total",
+            "counter",
+            "Media payload bytes accepted.",
+            totals.bytes_in,
+        );
+        metric(
+            "edgecall_bytes_out_total",
+            "counter",
+            "Media bytes queued to receivers and links.",
+            totals.bytes_out,
+        );
+        metric(
+            "edgecall_frames_unrouted_total",
+            "counter",
+            "Frames nobody was entitled to.",
+            totals.frames_unrouted,
+        );
+        metric(
+            "edgecall_violations_total",
+            "counter",
+            "Connections closed for breaking a rule.",
+            totals.violations,
+        );
+        metric(
+            "edgecall_joins_rejected_total",
+            "counter",
+            "Joins refused (token, path, room id).",
+            self.rejected.load(Ordering::Relaxed),
+        );
+        metric(
+            "edgecall_send_queue_bytes",
+            "gauge",
+            "Bytes queued to receivers, all rooms.",
+            queued,
+        );
+        metric(
+            "edgecall_send_queue_max_room_bytes",
+            "gauge",
+            "Bytes queued to receivers in the busiest room.",
+            max_queued,
+        );
+        let _ = writeln!(out, "# HELP edgecall_drops_total Messages the relay dropped, by reason.\n# TYPE edgecall_drops_total counter");
+        for reason in DropReason::ALL {
+            let _ = writeln!(
+                out,
+                "edgecall_drops_total{{reason=\"{}\"}} {}",
+                reason.label(),
+                self.drops(reason)
+            );
+        }
+        out
+    }
+}
+
+fn add(into: &mut RoomStats, stats: &RoomStats) {
+    into.frames_in += stats.frames_in;
+    into.frames_out += stats.frames_out;
+    into.bytes_in += stats.bytes_in;
+    into.bytes_out += stats.bytes_out;
+    into.frames_unrouted += stats.frames_unrouted;
+    into.frames_unknown_sender += stats.frames_unknown_sender;
+    into.keyframe_requests += stats.keyframe_requests;
+    into.violations += stats.violations;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_survive_rooms_ending() {
+        let metrics = Metrics::default();
+        let stats = RoomStats {
+            frames_in: 3,
+            ..RoomStats::default()
+        };
+        metrics.report(
+            "a",
+            RoomSnapshot {
+                participants: 2,
+                connections: 2,
+                queued_bytes: 10,
+                stats,
+            },
+        );
+        metrics.dropped(DropReason::Stale);
+        let text = metrics.render();
+        assert!(text.contains("edgecall_rooms 1"), "{text}");
+        assert!(text.contains("edgecall_participants 2"), "{text}");
+        assert!(
+            text.contains("edgecall_drops_total{reason=\"stale\"} 1"),
+            "{text}"
+        );
+        metrics.retire("a", stats);
+        let text = metrics.render();
+        assert!(text.contains("edgecall_rooms 0"), "{text}");
+        assert!(text.contains("edgecall_frames_in_total 3"), "{text}");
+    }
+}

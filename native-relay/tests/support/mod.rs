@@ -1,0 +1,289 @@
+//! Test harness: relays and a nats-server started as real processes on
+//! loopback ports, stopped by PID; clients from `edgecall-stream`.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use edgecall_proto::wire::{self, server_message, ServerMessage, Track};
+use edgecall_stream::{JoinConfig, Session, TransportKind, Trust};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A running `edgecall-relay`.
+pub struct Relay {
+    child: Child,
+    /// `https://127.0.0.1:<port>`.
+    pub url: String,
+    /// `http://127.0.0.1:<port>` (plain HTTP endpoints).
+    pub http: String,
+    /// The certificate hash it announced.
+    pub cert_sha256: String,
+}
+
+impl Relay {
+    /// Starts a relay on free loopback ports with `extra` flags.
+    pub fn start(extra: &[&str]) -> Relay {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_edgecall-relay"))
+            .args(["--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+            .args(extra)
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start edgecall-relay");
+        let stdout = child.stdout.take().expect("relay stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the relay's ready line");
+        assert!(
+            line.starts_with("edgecall-relay ready"),
+            "unexpected relay output: {line:?}"
+        );
+        let field = |key: &str| {
+            line.split_whitespace()
+                .find_map(|part| part.strip_prefix(&format!("{key}=")))
+                .unwrap_or_else(|| panic!("{key} missing in {line:?}"))
+                .to_owned()
+        };
+        Relay {
+            url: field("url"),
+            http: field("http"),
+            cert_sha256: field("cert_sha256"),
+            child,
+        }
+    }
+
+    /// A join of `room` as `name` pinned to this relay's certificate.
+    pub fn join(&self, room: &str, name: &str, transport: TransportKind) -> JoinConfig {
+        JoinConfig::new(&self.url, room, name)
+            .expect("valid URL")
+            .transport(transport)
+            .trust(Trust::cert_hash_hex(&self.cert_sha256).expect("valid hash"))
+    }
+
+    /// Connects a client.
+    pub async fn connect(&self, room: &str, name: &str, transport: TransportKind) -> Session {
+        Session::connect(&self.join(room, name, transport))
+            .await
+            .unwrap_or_else(|err| panic!("{name} could not join {room}: {err}"))
+    }
+
+    /// Sends SIGTERM (graceful shutdown).
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits for the process to exit; its exit status.
+    pub fn wait(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A `nats-server` on a free loopback port.
+pub struct Nats {
+    child: Option<Child>,
+    /// The port it listens on.
+    pub port: u16,
+}
+
+impl Nats {
+    /// Starts nats-server (installed by `cargo xtask test`'s set-up).
+    pub fn start() -> Nats {
+        let port = free_port();
+        let mut nats = Nats { child: None, port };
+        nats.spawn();
+        nats
+    }
+
+    /// `nats://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nats-server (cargo xtask setup --apt installs it)");
+        self.child = Some(child);
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "nats-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills it and starts it again on the same port.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    /// Kills it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A TCP port free on loopback right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// `GET <base><path>` over plain HTTP/1.1: (status, body).
+pub async fn http_get(base: &str, path: &str) -> (u16, String) {
+    let addr = base.strip_prefix("http://").expect("plain http base");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A media frame on `track` with a recognisable payload and a forged
+/// sender the relay must overwrite.
+pub fn frame(track: Track, sequence: u64, keyframe: bool, payload_len: usize) -> wire::MediaFrame {
+    wire::MediaFrame {
+        track: track as i32,
+        layer: 0,
+        keyframe,
+        sequence,
+        capture_time_us: now_us(),
+        audio_level: 10,
+        codec: if track == Track::Audio {
+            wire::Codec::Opus
+        } else {
+            wire::Codec::H264
+        } as i32,
+        sealed: false,
+        payload: vec![(sequence % 251) as u8; payload_len].into(),
+        sender: 999_999,
+    }
+}
+
+/// Microseconds since the Unix epoch.
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or_default()
+}
+
+/// Receives until `pick` returns something, or panics after `timeout`.
+pub async fn expect<T>(
+    session: &mut Session,
+    timeout: Duration,
+    what: &str,
+    mut pick: impl FnMut(&ServerMessage) -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let message = tokio::time::timeout_at(deadline, session.recv())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+            .unwrap_or_else(|err| panic!("session ended while waiting for {what}: {err}"));
+        if let Some(found) = pick(&message) {
+            return found;
+        }
+    }
+}
+
+/// The id of the participant named `name` once it has joined.
+pub async fn expect_joined(session: &mut Session, name: &str) -> u32 {
+    if let Some(p) = session.welcome().roster.iter().find(|p| p.name == name) {
+        return p.id;
+    }
+    expect(
+        session,
+        Duration::from_secs(15),
+        &format!("{name} to join"),
+        |m| match &m.msg {
+            Some(server_message::Msg::Joined(j)) => j
+                .participant
+                .as_ref()
+                .filter(|p| p.name == name)
+                .map(|p| p.id),
+            _ => None,
+        },
+    )
+    .await
+}
+
+/// The next media frame.
+pub async fn expect_media(session: &mut Session, track: Track) -> wire::MediaFrame {
+    expect(session, Duration::from_secs(10), "media", |m| {
+        match &m.msg {
+            Some(server_message::Msg::Media(f)) if f.track == track as i32 => Some(f.clone()),
+            _ => None,
+        }
+    })
+    .await
+}
+
+/// Waits until the session is closed; its close code.
+pub async fn expect_closed(session: &mut Session) -> Option<u32> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline, session.recv()).await {
+            Err(_) => panic!("the session was not closed"),
+            Ok(Ok(_)) => continue,
+            Ok(Err(err)) => return err.close_code(),
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Errors of the client library.
+
+use std::fmt;
+
+/// How the server ended a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseInfo {
+    /// The close code (4000-range codes come from the room engine or the
+    /// host; `None` when the transport failed without one).
+    pub code: Option<u32>,
+    /// The reason the server gave, or a description of the failure.
+    pub reason: String,
+}
+
+impl fmt::Display for CloseInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.code {
+            Some(code) => write!(f, "closed with code {code}: {}", self.reason),
+            None => write!(f, "connection lost: {}", self.reason),
+        }
+    }
+}
+
+/// Why a client operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The URL, name or room is not usable.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The TLS set-up failed (bad PEM, bad hash).
+    #[error("TLS configuration: {0}")]
+    Tls(String),
+    /// The server could not be reached or the handshake failed.
+    #[error("could not connect to {url}: {reason}")]
+    Connect {
+        /// Where we tried to connect.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The server refused the session with an HTTP status (401/403 for a
+    /// bad token, 404 for a wrong path).
+    #[error("the server refused the session with HTTP status {status}")]
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The session ended.
+    #[error("session {0}")]
+    Closed(CloseInfo),
+    /// The server sent something this client cannot decode.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// Sending failed because the transport is gone.
+    #[error("send failed: {0}")]
+    Send(String),
+    /// The server did not answer in time.
+    #[error("timed out waiting for {0}")]
+    Timeout(&'static str),
+}
+
+impl ClientError {
+    /// Whether trying again later can succeed (network trouble, a relay
+    /// restarting) as opposed to a refusal that will repeat (bad token,
+    /// wrong path, bad configuration).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ClientError::Config(_) | ClientError::Tls(_) => false,
+            ClientError::Rejected { status } => !matches!(status, 400..=499),
+            ClientError::Closed(info) => !matches!(
+                info.code,
+                // unsupported version, invalid name, forbidden, unauthorized
+                Some(4001 | 4006 | 4010 | 4012)
+            ),
+            _ => true,
+        }
+    }
+
+    /// The close code, when the server closed the session with one.
+    pub fn close_code(&self) -> Option<u32> {
+        match self {
+            ClientError::Closed(info) => info.code,
+            _ => None,
+        }
+    }
+}
