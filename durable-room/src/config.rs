@@ -8,8 +8,9 @@ const PLATFORM_MAX_MESSAGE: usize = 1024 * 1024;
 /// Explicit subscriptions are kept in the socket attachment (2 KiB max).
 const EDGE_MAX_SUBSCRIPTIONS: usize = 16;
 
-/// Defaults, overridden by `HEARTBEAT_TIMEOUT_MS`, `MAX_PARTICIPANTS` and
-/// `MAX_MESSAGE_BYTES` vars when set.
+/// Defaults, overridden by the `HEARTBEAT_TIMEOUT_MS`, `MAX_PARTICIPANTS`,
+/// `MAX_MESSAGE_BYTES`, `SENDER_MESSAGES_PER_SEC` and `SENDER_BYTES_PER_SEC`
+/// vars when set (a rate var sets its burst to the same value).
 pub fn room_config(env: &Env) -> RoomConfig {
     let mut config = RoomConfig {
         max_subscriptions: EDGE_MAX_SUBSCRIPTIONS,
@@ -20,6 +21,14 @@ pub fn room_config(env: &Env) -> RoomConfig {
     }
     if let Some(n) = var(env, "MAX_PARTICIPANTS") {
         config.max_participants = n;
+    }
+    if let Some(rate) = var(env, "SENDER_MESSAGES_PER_SEC") {
+        config.sender_messages_per_sec = rate;
+        config.sender_burst_messages = rate;
+    }
+    if let Some(rate) = var(env, "SENDER_BYTES_PER_SEC") {
+        config.sender_bytes_per_sec = rate;
+        config.sender_burst_bytes = rate;
     }
     if let Some(bytes) = var::<usize>(env, "MAX_MESSAGE_BYTES") {
         config.max_message_bytes = bytes.min(PLATFORM_MAX_MESSAGE);

@@ -153,6 +153,17 @@ impl Client {
         }
     }
 
+    /// The next media frame, or `None` once the connection is closed.
+    pub async fn next_media(&mut self) -> Option<MediaFrame> {
+        loop {
+            match self.inbox.recv().await? {
+                Event::Msg(server_message::Msg::Media(frame)) => return Some(frame),
+                Event::Msg(_) => {}
+                Event::Closed(_) => return None,
+            }
+        }
+    }
+
     /// Collects media frames until nothing arrives for `quiet`.
     pub async fn media_until_quiet(&mut self, quiet: Duration) -> Vec<MediaFrame> {
         let mut frames = Vec::new();

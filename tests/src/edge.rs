@@ -7,6 +7,25 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+/// Which Worker to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeBuild {
+    /// edgecall's Worker and Room Durable Object (`wrangler.toml`).
+    Edgecall,
+    /// The bare broadcast baseline (`benches/bare-broadcast`).
+    BareBroadcast,
+}
+
+impl EdgeBuild {
+    /// The folder holding its wrangler.toml; `main` and assets are relative to it.
+    fn dir(self, root: &Path) -> PathBuf {
+        match self {
+            EdgeBuild::Edgecall => root.to_path_buf(),
+            EdgeBuild::BareBroadcast => root.join("benches/bare-broadcast"),
+        }
+    }
+}
+
 /// A running local edge. Dropping it stops wrangler and workerd.
 pub struct Edge {
     child: Child,
@@ -70,20 +89,37 @@ fn test_config(root: &Path, dir: &Path) -> Result<PathBuf> {
             out.push('\n');
         }
     }
-    fs::create_dir_all(root.join("dist/web")).context("creating dist/web")?;
+    if original.contains("[assets]") {
+        fs::create_dir_all(root.join("dist/web")).context("creating dist/web")?;
+    }
     let path = dir.join("wrangler.toml");
     fs::write(&path, out)?;
     Ok(path)
 }
 
 impl Edge {
-    /// Starts `wrangler dev` with `vars` and waits until `/healthz` answers.
+    /// Starts edgecall's Worker under `wrangler dev` with `vars` and waits
+    /// until `/healthz` answers.
     pub fn start(vars: &[(&str, &str)]) -> Result<Self> {
-        let root = repo_root();
-        let wasm = root.join("worker/build/index_bg.wasm");
+        Self::start_build(EdgeBuild::Edgecall, vars)
+    }
+
+    /// Starts `build` under `wrangler dev` with `vars`.
+    pub fn start_build(build: EdgeBuild, vars: &[(&str, &str)]) -> Result<Self> {
+        let root = build.dir(&repo_root());
+        let main = fs::read_to_string(root.join("wrangler.toml"))
+            .ok()
+            .and_then(|text| {
+                text.lines().find_map(|line| {
+                    line.strip_prefix("main = ")
+                        .map(|m| m.trim_matches('"').to_owned())
+                })
+            })
+            .unwrap_or_default();
+        let wasm = root.join(&main).with_file_name("index_bg.wasm");
         if !wasm.exists() {
             bail!(
-                "no Worker build at {}: run the tests with `cargo xtask test`",
+                "no Worker build at {}: run `cargo xtask test` (or `cargo xtask bench-edge`)",
                 wasm.display()
             );
         }
@@ -153,6 +189,11 @@ impl Edge {
             "wrangler dev not ready after {limit:?}:\n{}",
             self.log_tail()
         )
+    }
+
+    /// The process id (and process group) of wrangler.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// `http://127.0.0.1:<port>`.

@@ -5,6 +5,7 @@
 pub mod client;
 pub mod edge;
 pub mod frames;
+pub mod load;
 
 /// Finds a free TCP port on 127.0.0.1.
 pub fn free_port() -> anyhow::Result<u16> {

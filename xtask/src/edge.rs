@@ -18,16 +18,29 @@ use crate::setup::{self, Report};
 use crate::tools::{CARGO_TOOLS, NPM_PACKAGES, WASM_TARGET};
 use crate::{cmd, Ctx};
 
-/// Crates compiled into the Worker, relative to the repository root.
-const EDGE_SOURCES: &[&str] = &[
-    "proto",
-    "durable-room",
-    "worker",
-    "Cargo.lock",
-    "Cargo.toml",
-];
-/// Where worker-build writes the Worker (`wrangler.toml`'s `main`).
-const BUILD_DIR: &str = "worker/build";
+/// A Worker crate and the sources it is built from, relative to the root.
+pub struct WorkerCrate {
+    dir: &'static str,
+    sources: &'static [&'static str],
+}
+
+/// edgecall's Worker (with the Room Durable Object and the engine).
+pub const EDGECALL: WorkerCrate = WorkerCrate {
+    dir: "worker",
+    sources: &[
+        "proto",
+        "durable-room",
+        "worker",
+        "Cargo.lock",
+        "Cargo.toml",
+    ],
+};
+
+/// The bare broadcast baseline for `cargo xtask bench-edge`.
+pub const BARE_BROADCAST: WorkerCrate = WorkerCrate {
+    dir: "benches/bare-broadcast",
+    sources: &["benches/bare-broadcast", "Cargo.lock", "Cargo.toml"],
+};
 
 /// Installs everything the edge needs (idempotent) and returns the reports.
 pub fn ensure_tools(cache: &Cache) -> Result<Vec<Report>> {
@@ -69,21 +82,27 @@ fn newest(path: &Path) -> Option<SystemTime> {
         .max()
 }
 
-fn is_current(root: &Path) -> bool {
-    let built = fs::metadata(root.join(BUILD_DIR).join("index_bg.wasm"))
+fn is_current(root: &Path, krate: &WorkerCrate) -> bool {
+    let built = fs::metadata(root.join(krate.dir).join("build/index_bg.wasm"))
         .and_then(|m| m.modified())
         .ok();
-    let sources = EDGE_SOURCES
+    let sources = krate
+        .sources
         .iter()
         .filter_map(|p| newest(&root.join(p)))
         .max();
     matches!((built, sources), (Some(b), Some(s)) if b >= s)
 }
 
-/// Builds the Worker unless it is current. Returns the wasm's path.
+/// Builds edgecall's Worker unless it is current. Returns the wasm's path.
 pub fn build(ctx: &Ctx) -> Result<PathBuf> {
-    let wasm = ctx.root.join(BUILD_DIR).join("index_bg.wasm");
-    if is_current(&ctx.root) {
+    build_worker(ctx, &EDGECALL)
+}
+
+/// Builds a Worker crate unless it is current. Returns the wasm's path.
+pub fn build_worker(ctx: &Ctx, krate: &WorkerCrate) -> Result<PathBuf> {
+    let wasm = ctx.root.join(krate.dir).join("build/index_bg.wasm");
+    if is_current(&ctx.root, krate) {
         println!("edge build is current: {}", wasm.display());
         return Ok(wasm);
     }
@@ -92,7 +111,7 @@ pub fn build(ctx: &Ctx) -> Result<PathBuf> {
     }
     let mut build = Command::new(ctx.cache.cargo_bin().join("worker-build"));
     build
-        .current_dir(ctx.root.join("worker"))
+        .current_dir(ctx.root.join(krate.dir))
         .args(["--profile", "edge"])
         .envs(setup::edge_tool_env(&ctx.cache));
     cmd::run(&mut build)?;

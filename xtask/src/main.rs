@@ -2,6 +2,7 @@
 //! `.cargo/config.toml`). Each command does its own set-up, idempotently,
 //! into the per-user cache described in [`cache`].
 
+mod bench;
 mod cache;
 mod cmd;
 mod edge;
@@ -27,6 +28,7 @@ Commands:
   run            set up, build and start edgecall locally
   test           set up and run every test (what CI runs)
   build-edge     build the Worker wasm if its sources changed (wrangler's build command)
+  bench-edge     load the edge under workerd (1→3, 1→10, 10→10) beside a bare broadcast baseline
   setup [FLAGS]  install the tools the project needs into the cache
       --all          every group (the default)
       --rust         rustup target wasm32-unknown-unknown, rustfmt, clippy
@@ -46,6 +48,7 @@ enum Task {
     Run,
     Test,
     BuildEdge,
+    BenchEdge,
     Setup { groups: Groups, check_only: bool },
     Help,
 }
@@ -63,6 +66,7 @@ fn parse(args: &[String]) -> Result<Task> {
         "run" => no_flags(Task::Run),
         "test" => no_flags(Task::Test),
         "build-edge" => no_flags(Task::BuildEdge),
+        "bench-edge" => no_flags(Task::BenchEdge),
         "help" | "-h" | "--help" => no_flags(Task::Help),
         "setup" => {
             let mut groups = Groups::default();
@@ -146,6 +150,7 @@ fn main() -> ExitCode {
         Task::Run => Ctx::new().and_then(|ctx| run::run(&ctx)),
         Task::Test => Ctx::new().and_then(|ctx| test::test(&ctx)),
         Task::BuildEdge => Ctx::new().and_then(|ctx| edge::build(&ctx).map(drop)),
+        Task::BenchEdge => Ctx::new().and_then(|ctx| bench::bench_edge(&ctx)),
         Task::Setup { groups, check_only } => {
             Ctx::new().and_then(|ctx| setup_cmd::setup(&ctx.cache, groups, check_only))
         }
