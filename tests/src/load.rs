@@ -33,41 +33,58 @@ fn cpu_and_rss(pid: u32) -> Option<(f64, u64)> {
     Some(((utime + stime) / ticks, rss))
 }
 
-/// A process whose CPU use is measured from now on.
+/// Every process in process group `group`.
+fn group_members(group: u32) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| {
+            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let pgrp: u32 = stat.rsplit_once(')')?.1.split_whitespace().nth(2)?.parse().ok()?;
+            (pgrp == group).then_some(pid)
+        })
+        .collect()
+}
+
+/// The processes whose CPU use is measured from now on: one process, or a
+/// whole process group (wrangler's node proxy and workerd together).
 pub struct ProcessSample {
-    pid: u32,
+    pids: Vec<u32>,
     cpu_at_start: f64,
     started: Instant,
 }
 
 impl ProcessSample {
-    /// Starts measuring `pid`.
-    pub fn of(pid: u32) -> Option<Self> {
-        let (cpu_at_start, _) = cpu_and_rss(pid)?;
-        Some(Self {
-            pid,
+    fn of_pids(pids: Vec<u32>) -> Option<Self> {
+        let cpu_at_start = pids.iter().filter_map(|p| cpu_and_rss(*p)).map(|(c, _)| c).sum();
+        (!pids.is_empty()).then(|| Self {
+            pids,
             cpu_at_start,
             started: Instant::now(),
         })
     }
 
-    /// Starts measuring the first process named `name` in process group
-    /// `group` (e.g. workerd under wrangler).
-    pub fn of_children(group: u32, name: &str) -> Option<Self> {
-        let pid = fs::read_dir("/proc").ok()?.find_map(|entry| {
-            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
-            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let comm = stat.split_once('(')?.1.rsplit_once(')')?.0;
-            let rest = stat.rsplit_once(')')?.1;
-            let pgrp: u32 = rest.split_whitespace().nth(2)?.parse().ok()?;
-            (pgrp == group && comm == name).then_some(pid)
-        })?;
-        Self::of(pid)
+    /// Starts measuring `pid`.
+    pub fn of(pid: u32) -> Option<Self> {
+        cpu_and_rss(pid)?;
+        Self::of_pids(vec![pid])
     }
 
-    /// CPU seconds used since the start, and resident memory now (KB).
+    /// Starts measuring every process in process group `group`.
+    pub fn of_group(group: u32) -> Option<Self> {
+        Self::of_pids(group_members(group))
+    }
+
+    /// CPU seconds used since the start, and resident memory now (KB),
+    /// summed over the processes.
     pub fn since(&self) -> (f64, u64) {
-        let (cpu, rss) = cpu_and_rss(self.pid).unwrap_or((self.cpu_at_start, 0));
+        let (cpu, rss) = self
+            .pids
+            .iter()
+            .filter_map(|p| cpu_and_rss(*p))
+            .fold((0.0, 0), |(c, r), (pc, pr)| (c + pc, r + pr));
         (cpu - self.cpu_at_start, rss)
     }
 

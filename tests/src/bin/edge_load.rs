@@ -142,7 +142,7 @@ async fn run(args: Args) -> Result<()> {
     drop(tx);
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let workerd = ProcessSample::of_children(edge.pid(), "workerd");
+    let server = ProcessSample::of_group(edge.pid());
     let started = Instant::now();
     let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate.max(1)));
     let mut next = tokio::time::Instant::now();
@@ -178,7 +178,7 @@ async fn run(args: Args) -> Result<()> {
             _ => break,
         }
     }
-    let cpu = workerd.as_ref().map(ProcessSample::since);
+    let cpu = server.as_ref().map(ProcessSample::since);
     latencies.sort_unstable();
     let delivered = latencies.len() as u64;
     println!(
@@ -210,7 +210,7 @@ async fn run(args: Args) -> Result<()> {
     );
     if let Some((cpu_secs, rss_kb)) = cpu {
         println!(
-            "  workerd           CPU {:.0}% of one core, RSS {} MB",
+            "  wrangler+workerd  CPU {:.0}% of one core, RSS {} MB",
             100.0 * cpu_secs / send_secs,
             rss_kb / 1024
         );
