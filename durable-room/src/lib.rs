@@ -29,6 +29,11 @@ use host::Host;
 pub const MEMBER_HEADER: &str = "x-edgecall-member";
 /// Header carrying the room id from the Worker.
 pub const ROOM_HEADER: &str = "x-edgecall-room";
+/// Header naming the relay at the far end of a trunk (already checked by
+/// the Worker).
+pub const TRUNK_HOST_HEADER: &str = "x-edgecall-trunk-host";
+/// The edge's own host id in link hellos.
+const EDGE_HOST_ID: &str = "edge";
 
 /// The meeting's Durable Object.
 #[durable_object]
@@ -50,6 +55,7 @@ impl DurableObject for Room {
         let room = req.headers().get(ROOM_HEADER)?.unwrap_or_default();
         match req.path().as_str() {
             "/ws" => self.accept(&req, &room).await,
+            "/trunk" => self.accept_trunk(&req, &room).await,
             "/info" => {
                 let info = self.host.borrow_mut().info(&room);
                 Response::from_json(&info)
@@ -151,6 +157,30 @@ impl Room {
             conn
         };
         worker::console_debug!("accepted connection {}", conn.0);
+        self.schedule_tick().await?;
+        Response::from_websocket(pair.client)
+    }
+
+    /// Upgrades a relay's trunk the Worker already authenticated: a link
+    /// carrying the relay's participants of this room.
+    async fn accept_trunk(&self, req: &Request, room: &str) -> Result<Response> {
+        let peer = req.headers().get(TRUNK_HOST_HEADER)?.unwrap_or_default();
+        let pair = WebSocketPair::new()?;
+        {
+            let mut host = self.host.borrow_mut();
+            if let Err(err) = host.ensure_room(room) {
+                return Response::error(err, 400);
+            }
+            let conn = host.next_conn();
+            self.state
+                .accept_websocket_with_tags(&pair.server, &[&conn.0.to_string()]);
+            host.remember(conn, pair.server);
+            if let Some(engine) = host.engine_mut() {
+                engine.join_link(conn, EDGE_HOST_ID, now_ms());
+            }
+            host.carry_out();
+            worker::console_log!("trunk from relay {peer} opened as connection {}", conn.0);
+        }
         self.schedule_tick().await?;
         Response::from_websocket(pair.client)
     }

@@ -218,3 +218,89 @@ impl Client {
             .context("closing")
     }
 }
+
+/// A relay's trunk to the edge, speaking link messages (what a relay's
+/// engine would send), for tests of the edge side of a link.
+pub struct Trunk {
+    sink: SplitSink<Ws, Message>,
+    inbox: mpsc::UnboundedReceiver<Option<wire::link_message::Msg>>,
+}
+
+impl Trunk {
+    /// Opens `url` with `Authorization: Bearer <secret>`; on refusal returns
+    /// the HTTP status as the error's message.
+    pub async fn connect(url: &str, secret: &str) -> Result<Self> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = url.into_client_request()?;
+        request.headers_mut().insert(
+            "Authorization",
+            format!("Bearer {secret}").parse().context("header value")?,
+        );
+        let (ws, _) = match tokio_tungstenite::connect_async(request).await {
+            Ok(ok) => ok,
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                bail!("refused with HTTP {}", resp.status().as_u16())
+            }
+            Err(err) => bail!("connecting the trunk to {url}: {err}"),
+        };
+        let (sink, mut stream) = ws.split();
+        let (tx, inbox) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(Ok(frame)) = stream.next().await {
+                match frame {
+                    Message::Binary(data) => {
+                        if let Ok(wire::LinkMessage { msg: Some(msg) }) =
+                            wire::LinkMessage::decode(data)
+                        {
+                            if tx.send(Some(msg)).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    Message::Close(_) => break,
+                    _ => {}
+                }
+            }
+            let _ = tx.send(None);
+        });
+        Ok(Self { sink, inbox })
+    }
+
+    /// Sends one link message.
+    pub async fn send(&mut self, msg: wire::link_message::Msg) -> Result<()> {
+        let data = wire::LinkMessage { msg: Some(msg) }.encode_to_vec();
+        self.sink
+            .send(Message::Binary(data.into()))
+            .await
+            .context("sending on the trunk")
+    }
+
+    /// Waits for a link message matching `want`.
+    pub async fn wait_for<T>(
+        &mut self,
+        limit: Duration,
+        mut want: impl FnMut(&wire::link_message::Msg) -> Option<T>,
+    ) -> Result<T> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(left, self.inbox.recv()).await {
+                Ok(Some(Some(msg))) => {
+                    if let Some(found) = want(&msg) {
+                        return Ok(found);
+                    }
+                }
+                Ok(_) => bail!("trunk closed while waiting"),
+                Err(_) => bail!("nothing matching on the trunk within {limit:?}"),
+            }
+        }
+    }
+
+    /// Closes the trunk.
+    pub async fn close(mut self) -> Result<()> {
+        self.sink
+            .send(Message::Close(None))
+            .await
+            .context("closing the trunk")
+    }
+}

@@ -42,7 +42,13 @@ fn group_members(group: u32) -> Vec<u32> {
         .filter_map(|entry| {
             let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
             let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let pgrp: u32 = stat.rsplit_once(')')?.1.split_whitespace().nth(2)?.parse().ok()?;
+            let pgrp: u32 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(2)?
+                .parse()
+                .ok()?;
             (pgrp == group).then_some(pid)
         })
         .collect()
@@ -58,7 +64,11 @@ pub struct ProcessSample {
 
 impl ProcessSample {
     fn of_pids(pids: Vec<u32>) -> Option<Self> {
-        let cpu_at_start = pids.iter().filter_map(|p| cpu_and_rss(*p)).map(|(c, _)| c).sum();
+        let cpu_at_start = pids
+            .iter()
+            .filter_map(|p| cpu_and_rss(*p))
+            .map(|(c, _)| c)
+            .sum();
         (!pids.is_empty()).then(|| Self {
             pids,
             cpu_at_start,

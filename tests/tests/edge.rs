@@ -10,17 +10,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use edgecall_e2e::client::{upgrade_status, Client, Event};
+use edgecall_e2e::client::{upgrade_status, Client, Event, Trunk};
 use edgecall_e2e::edge::Edge;
 use edgecall_e2e::frames::{audio, camera};
 use edgecall_proto::room::CloseCode;
 use edgecall_proto::token::{mint, JoinClaims};
-use edgecall_proto::wire::{self, client_message, server_message, ErrorCode, Track};
+use edgecall_proto::wire::{self, client_message, link_message, server_message, ErrorCode, Track};
 use libtest_mimic::{Arguments, Failed, Trial};
 use prost::Message as _;
 
 const SECRET: &str = "e2e-join-secret";
 const API_KEY: &str = "e2e-api-key";
+const TRUNK_SECRET: &str = "e2e-trunk-secret";
 const SHORT_HEARTBEAT_MS: u64 = 3_000;
 const QUIET: Duration = Duration::from_millis(1_500);
 
@@ -471,6 +472,148 @@ async fn heartbeat_timeout_removes_a_silent_participant(edge: Arc<Edge>) -> Resu
     Ok(())
 }
 
+// ------------------------------------------------------------------ trunks
+
+fn trunk_url(edge: &Edge, room: &str) -> String {
+    format!("{}/api/rooms/{room}/trunk?host=relay-a", edge.ws_base())
+}
+
+async fn a_forged_trunk_is_refused(edge: Arc<Edge>) -> Result<()> {
+    let room = unique_room("forged-trunk");
+    for secret in ["", "not-the-trunk-secret", API_KEY] {
+        let refused = Trunk::connect(&trunk_url(&edge, &room), secret).await;
+        let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        ensure!(message.contains("401"), "secret {secret:?}: {message}");
+    }
+    Ok(())
+}
+
+async fn a_trunk_joins_relay_participants_to_the_edge_room(edge: Arc<Edge>) -> Result<()> {
+    let room = unique_room("trunk");
+    let token = token(&room, "alice", 600, SECRET)?;
+    let mut alice = Client::join(&format!(
+        "{}/api/rooms/{room}/ws?token={token}",
+        edge.ws_base()
+    ))
+    .await?;
+    let mut trunk = Trunk::connect(&trunk_url(&edge, &room), TRUNK_SECRET).await?;
+    // The edge greets the trunk and announces its own participants.
+    let announced = trunk
+        .wait_for(QUIET * 4, |m| match m {
+            link_message::Msg::Joined(p) => Some(p.clone()),
+            _ => None,
+        })
+        .await?;
+    ensure!(
+        announced.name == "alice" && announced.id == alice.id,
+        "{announced:?}"
+    );
+    // The relay announces Bob (its id 7); Alice sees him as remote.
+    trunk
+        .send(link_message::Msg::Hello(wire::LinkHello {
+            protocol_version: edgecall_proto::PROTOCOL_VERSION,
+            host_id: "relay-a".into(),
+        }))
+        .await?;
+    trunk
+        .send(link_message::Msg::Joined(wire::Participant {
+            id: 7,
+            name: "bob".into(),
+            media_state: None,
+            remote: false,
+            can_publish: true,
+        }))
+        .await?;
+    let bob = alice
+        .wait_for(QUIET * 4, |m| match m {
+            server_message::Msg::Joined(j) => j.participant.clone(),
+            _ => None,
+        })
+        .await?;
+    ensure!(bob.name == "bob" && bob.remote, "{bob:?}");
+    // Bob's frame crosses the trunk and reaches Alice under Bob's edge id.
+    let mut frame = audio(1, 20);
+    frame.sender = 7;
+    trunk.send(link_message::Msg::Media(frame)).await?;
+    // A frame claiming to come from Alice herself is not Bob's to send.
+    let mut forged = audio(2, 20);
+    forged.sender = alice.id;
+    trunk.send(link_message::Msg::Media(forged)).await?;
+    let got = alice.media_until_quiet(QUIET).await;
+    ensure!(
+        got.len() == 1 && got[0].sender == bob.id,
+        "alice got {got:?}"
+    );
+    // Alice's audio crosses once, stamped with her id.
+    alice.media(audio(3, 20)).await?;
+    let crossed = trunk
+        .wait_for(QUIET * 4, |m| match m {
+            link_message::Msg::Media(f) => Some(f.sender),
+            _ => None,
+        })
+        .await?;
+    ensure!(crossed == alice.id);
+    let info = edge.room_info(&room)?;
+    ensure!(
+        info["participants"] == 2 && info["connections"] == 2,
+        "{info}"
+    );
+    // Losing the trunk removes its participants from the edge room.
+    trunk.close().await?;
+    let left = alice
+        .wait_for(QUIET * 4, |m| match m {
+            server_message::Msg::Left(l) => Some(l.id),
+            _ => None,
+        })
+        .await?;
+    ensure!(left == bob.id);
+    Ok(())
+}
+
+async fn a_room_holding_only_a_trunk_hibernates_and_keeps_its_roster(
+    edge: Arc<Edge>,
+) -> Result<()> {
+    let room = unique_room("trunk-hibernate");
+    let mut trunk = Trunk::connect(&trunk_url(&edge, &room), TRUNK_SECRET).await?;
+    trunk
+        .send(link_message::Msg::Joined(wire::Participant {
+            id: 3,
+            name: "carol".into(),
+            media_state: None,
+            remote: false,
+            can_publish: true,
+        }))
+        .await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = edge.room_info(&room)?;
+    ensure!(before["participants"] == 1, "{before}");
+    // The trunk keeps the link alive with pings only; the object may sleep.
+    for nonce in 0..3 {
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        trunk
+            .send(link_message::Msg::Ping(wire::Ping { nonce }))
+            .await?;
+    }
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    let dave = join(&edge, &room, "dave").await?;
+    let names: Vec<&str> = dave
+        .welcome
+        .roster
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    ensure!(
+        names == ["carol", "dave"],
+        "roster after the idle spell: {names:?}"
+    );
+    let after = edge.room_info(&room)?;
+    ensure!(
+        after["restored"] == true,
+        "not evicted and restored: {before} → {after}"
+    );
+    Ok(())
+}
+
 fn main() {
     let args = Arguments::from_args();
     let start = |vars: &[(&str, &str)]| match Edge::start(vars) {
@@ -481,10 +624,14 @@ fn main() {
         }
     };
     let heartbeat = SHORT_HEARTBEAT_MS.to_string();
-    let open = start(&[("HEARTBEAT_TIMEOUT_MS", "120000")]);
+    let open = start(&[
+        ("HEARTBEAT_TIMEOUT_MS", "120000"),
+        ("TRUNK_SECRET", TRUNK_SECRET),
+    ]);
     let secured = start(&[
         ("JOIN_TOKEN_SECRET", SECRET),
         ("API_KEY", API_KEY),
+        ("TRUNK_SECRET", TRUNK_SECRET),
         ("HEARTBEAT_TIMEOUT_MS", &heartbeat),
     ]);
     let trials = vec![
@@ -557,6 +704,21 @@ fn main() {
             "heartbeat_timeout_removes_a_silent_participant",
             &secured,
             heartbeat_timeout_removes_a_silent_participant,
+        ),
+        trial(
+            "a_forged_trunk_is_refused",
+            &secured,
+            a_forged_trunk_is_refused,
+        ),
+        trial(
+            "a_trunk_joins_relay_participants_to_the_edge_room",
+            &secured,
+            a_trunk_joins_relay_participants_to_the_edge_room,
+        ),
+        trial(
+            "a_room_holding_only_a_trunk_hibernates_and_keeps_its_roster",
+            &open,
+            a_room_holding_only_a_trunk_hibernates_and_keeps_its_roster,
         ),
     ];
     let conclusion = libtest_mimic::run(&args, trials);

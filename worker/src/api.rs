@@ -4,12 +4,15 @@
 //!   Object is touched: 426 without Upgrade, 400 on a bad room id or name,
 //!   401 on a bad, expired or wrong-room token;
 //! - `GET /api/rooms/<room>` — `{room, participants, …}` from the room;
+//! - `GET /api/rooms/<room>/trunk?host=<relay-id>` — a relay's trunk
+//!   (WebSocket, `Authorization: Bearer <TRUNK_SECRET>`), a link that carries
+//!   the relay's participants of the room; 401 without the right secret;
 //! - `POST /api/token` — mint a join token (Bearer `API_KEY`);
 //! - `GET /healthz`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use edgecall_durable_room::{MEMBER_HEADER, ROOM_HEADER};
+use edgecall_durable_room::{MEMBER_HEADER, ROOM_HEADER, TRUNK_HOST_HEADER};
 use edgecall_proto::room::{validate_name, validate_room_id, Member, RoomConfig};
 use edgecall_proto::token::{self, JoinClaims, TokenVerifier};
 use serde::{Deserialize, Serialize};
@@ -32,6 +35,7 @@ pub(crate) async fn route(req: Request, env: Env) -> Result<Response> {
     match (req.method(), segments.as_slice()) {
         (Method::Get, ["healthz"]) => Response::ok("ok"),
         (Method::Get, ["api", "rooms", room, "ws"]) => join(req, &env, room).await,
+        (Method::Get, ["api", "rooms", room, "trunk"]) => trunk(req, &env, room).await,
         (Method::Get, ["api", "rooms", room]) => room_info(&env, room).await,
         (Method::Post, ["api", "token"]) => mint_token(req, &env).await,
         (_, ["api", ..]) | (_, ["healthz"]) => json_error(404, "no such endpoint"),
@@ -104,6 +108,57 @@ async fn join(req: Request, env: &Env, room: &str) -> Result<Response> {
         .await
 }
 
+/// The bearer token of a request, if any.
+fn bearer(req: &Request) -> Result<String> {
+    Ok(req
+        .headers()
+        .get("Authorization")?
+        .unwrap_or_default()
+        .strip_prefix("Bearer ")
+        .map(str::to_owned)
+        .unwrap_or_default())
+}
+
+/// Constant-time comparison of a presented secret with the configured one.
+fn secret_matches(presented: &str, expected: &str) -> bool {
+    bool::from(presented.as_bytes().ct_eq(expected.as_bytes()))
+}
+
+async fn trunk(req: Request, env: &Env, room: &str) -> Result<Response> {
+    let upgrade = req.headers().get("Upgrade")?.unwrap_or_default();
+    if !upgrade.eq_ignore_ascii_case("websocket") {
+        return json_error(426, "this endpoint needs a WebSocket upgrade");
+    }
+    if let Err(err) = validate_room_id(room) {
+        return json_error(400, &err.to_string());
+    }
+    let Some(trunk_secret) = secret(env, "TRUNK_SECRET") else {
+        return json_error(401, "trunks are disabled: set the TRUNK_SECRET secret");
+    };
+    if !secret_matches(&bearer(&req)?, &trunk_secret) {
+        return json_error(
+            401,
+            "missing or wrong trunk secret (Authorization: Bearer <TRUNK_SECRET>)",
+        );
+    }
+    let raw_url = req.inner().url();
+    let query = raw_url.split_once('?').map_or("", |(_, q)| q);
+    let peer = form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "host")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    if let Err(err) = validate_room_id(&peer) {
+        return json_error(400, &format!("bad relay host id: {err}"));
+    }
+    let headers = Headers::new();
+    headers.set("Upgrade", "websocket")?;
+    headers.set(ROOM_HEADER, room)?;
+    headers.set(TRUNK_HOST_HEADER, &peer)?;
+    room_stub(env, room)?
+        .fetch_with_request(internal_request("https://room.internal/trunk", &headers)?)
+        .await
+}
+
 async fn room_info(env: &Env, room: &str) -> Result<Response> {
     if let Err(err) = validate_room_id(room) {
         return json_error(400, &err.to_string());
@@ -156,14 +211,7 @@ async fn mint_token(mut req: Request, env: &Env) -> Result<Response> {
             "token minting is disabled: set the API_KEY and JOIN_TOKEN_SECRET secrets",
         );
     };
-    let presented = req
-        .headers()
-        .get("Authorization")?
-        .unwrap_or_default()
-        .strip_prefix("Bearer ")
-        .map(str::to_owned)
-        .unwrap_or_default();
-    if !bool::from(presented.as_bytes().ct_eq(api_key.as_bytes())) {
+    if !secret_matches(&bearer(&req)?, &api_key) {
         return json_error(
             401,
             "missing or wrong API key (Authorization: Bearer <API_KEY>)",
