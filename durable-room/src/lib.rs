@@ -16,7 +16,7 @@ mod host;
 use std::cell::RefCell;
 
 use bytes::Bytes;
-use edgecall_proto::room::{CloseCode, ConnId, Member};
+use edgecall_proto::room::{CloseCode, ConnId, LinkKind, Member};
 use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, ScheduledTime, State, WebSocket,
     WebSocketIncomingMessage, WebSocketPair,
@@ -176,7 +176,8 @@ impl Room {
                 .accept_websocket_with_tags(&pair.server, &[&conn.0.to_string()]);
             host.remember(conn, pair.server);
             if let Some(engine) = host.engine_mut() {
-                engine.join_link(conn, EDGE_HOST_ID, now_ms());
+                // The edge is the root of the tree its trunks hang from.
+                engine.join_link(conn, EDGE_HOST_ID, LinkKind::Tree, now_ms());
             }
             host.carry_out();
             worker::console_log!("trunk from relay {peer} opened as connection {}", conn.0);

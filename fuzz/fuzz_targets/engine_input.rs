@@ -7,13 +7,13 @@
 
 use arbitrary::Arbitrary;
 use bytes::Bytes;
-use edgecall_proto::room::{ConnId, Member, Room, RoomConfig};
+use edgecall_proto::room::{ConnId, LinkKind, Member, Room, RoomConfig};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Debug, Arbitrary)]
 enum Step {
     Join { conn: u8, name: String },
-    JoinLink { conn: u8 },
+    JoinLink { conn: u8, mesh: bool },
     Message { conn: u8, data: Vec<u8> },
     Closed { conn: u8 },
     Backlog { conn: u8, queued: u32 },
@@ -42,7 +42,12 @@ fuzz_target!(|script: Script| {
     for step in script.steps {
         match step {
             Step::Join { conn, name } => room.join(ConnId(conn.into()), Member::new(name), now),
-            Step::JoinLink { conn } => room.join_link(ConnId(conn.into()), "peer", now),
+            Step::JoinLink { conn, mesh } => room.join_link(
+                ConnId(conn.into()),
+                "peer",
+                if mesh { LinkKind::Mesh } else { LinkKind::Tree },
+                now,
+            ),
             Step::Message { conn, data } => {
                 room.message(ConnId(conn.into()), Bytes::from(data), now)
             }

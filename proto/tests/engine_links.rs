@@ -3,7 +3,7 @@
 mod common;
 
 use common::{audio, selective, video, Host};
-use edgecall_proto::room::{ConnId, ConnState, Room, RoomConfig};
+use edgecall_proto::room::{ConnId, ConnState, LinkKind, Room, RoomConfig};
 use edgecall_proto::wire::{self, client_message, link_message, server_message, Track};
 
 const LINK_ON_A: u64 = 100;
@@ -291,4 +291,113 @@ fn a_link_and_its_participants_survive_restore() {
     a2.clear();
     a2.send_link(LINK_ON_A, link_message::Msg::Media(frame));
     assert_eq!(a2.media_received(1).len(), 1);
+}
+
+/// Hosts joined by links, each end given as (host index, conn on that host).
+struct Net {
+    hosts: Vec<Host>,
+    wires: Vec<((usize, u64), (usize, u64))>,
+}
+
+impl Net {
+    fn new(n: usize) -> Self {
+        Self {
+            hosts: (0..n).map(|_| Host::new(RoomConfig::default())).collect(),
+            wires: Vec::new(),
+        }
+    }
+
+    /// Links hosts `a` and `b` with links of `kind`.
+    fn link(&mut self, a: usize, b: usize, kind: LinkKind) {
+        let (ca, cb) = (100 + b as u64, 100 + a as u64);
+        self.hosts[a].join_link_kind(ca, &format!("host-{a}"), kind);
+        self.hosts[b].join_link_kind(cb, &format!("host-{b}"), kind);
+        self.wires.push(((a, ca), (b, cb)));
+        self.carry();
+    }
+
+    /// Delivers link traffic until every host is quiet.
+    fn carry(&mut self) {
+        loop {
+            let mut moved = false;
+            for &((a, ca), (b, cb)) in &self.wires.clone() {
+                for (from, cf, to, ct) in [(a, ca, b, cb), (b, cb, a, ca)] {
+                    let out = self.hosts[from].take(cf);
+                    moved |= !out.is_empty();
+                    for d in out {
+                        self.hosts[to].raw(ct, d.data);
+                    }
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+}
+
+#[test]
+fn a_mesh_of_three_hosts_sees_each_participant_once() {
+    let mut net = Net::new(3);
+    net.link(0, 1, LinkKind::Mesh);
+    net.link(1, 2, LinkKind::Mesh);
+    net.link(0, 2, LinkKind::Mesh);
+    for (i, name) in ["ann", "ben", "cat"].iter().enumerate() {
+        net.hosts[i].join(1, name);
+        net.carry();
+    }
+    for host in &net.hosts {
+        let mut names: Vec<String> = host.room.participants().map(|p| p.name).collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["ann", "ben", "cat"],
+            "no duplicates through the mesh"
+        );
+    }
+    for host in &mut net.hosts {
+        host.clear();
+    }
+    net.hosts[0].media(1, audio(1, 10));
+    net.carry();
+    for i in [1, 2] {
+        assert_eq!(
+            net.hosts[i].media_received(1).len(),
+            1,
+            "host {i} hears ann once"
+        );
+    }
+}
+
+#[test]
+fn a_trunk_carries_the_whole_mesh_and_the_mesh_the_trunk() {
+    // Hosts 0 and 1 are relays in a mesh; host 0 holds a trunk to host 2
+    // (the edge).
+    let mut net = Net::new(3);
+    net.link(0, 1, LinkKind::Mesh);
+    net.link(0, 2, LinkKind::Tree);
+    net.hosts[1].join(1, "ben");
+    net.hosts[2].join(1, "eve");
+    net.carry();
+    for host in &net.hosts {
+        let mut names: Vec<String> = host.room.participants().map(|p| p.name).collect();
+        names.sort();
+        assert_eq!(names, ["ben", "eve"]);
+    }
+    for host in &mut net.hosts {
+        host.clear();
+    }
+    net.hosts[1].media(1, audio(1, 10));
+    net.hosts[2].media(1, audio(1, 10));
+    net.carry();
+    assert_eq!(
+        net.hosts[2].media_received(1).len(),
+        1,
+        "ben reaches the edge via the trunk"
+    );
+    assert_eq!(
+        net.hosts[1].media_received(1).len(),
+        1,
+        "eve reaches the second relay via the first"
+    );
 }

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
 use common::{audio, video, START_MS};
-use edgecall_proto::room::{Action, ConnId, Member, ParticipantId, Room, RoomConfig};
+use edgecall_proto::room::{Action, ConnId, LinkKind, Member, ParticipantId, Room, RoomConfig};
 use edgecall_proto::wire::{
     self, client_message, link_message, server_message, ClientMessage, LinkMessage, ServerMessage,
     Track,
@@ -121,7 +121,7 @@ fn rank(
 impl Model {
     fn new(config: RoomConfig) -> Self {
         let mut room = Room::new("prop", config.clone()).expect("room");
-        room.join_link(LINK, "peer", START_MS);
+        room.join_link(LINK, "peer", LinkKind::Tree, START_MS);
         for remote in 1..=REMOTES {
             let joined = link_message::Msg::Joined(wire::Participant {
                 id: remote,
@@ -628,7 +628,7 @@ proptest! {
     fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2_048)) {
         let mut room = Room::new("fuzz", RoomConfig::default()).expect("room");
         room.join(ConnId(1), Member::new("a"), START_MS);
-        room.join_link(ConnId(2), "peer", START_MS);
+        room.join_link(ConnId(2), "peer", LinkKind::Mesh, START_MS);
         room.message(ConnId(1), Bytes::from(data.clone()), START_MS);
         room.message(ConnId(2), Bytes::from(data), START_MS);
         room.tick(START_MS + 1);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use edgecall_proto::room::{ConnId, Delivery, Room};
+use edgecall_proto::room::{ConnId, Delivery, LinkKind, Room};
 use edgecall_proto::wire::{self, link_message, LinkMessage, Track};
 use futures::StreamExt;
 use prost::Message;
@@ -197,7 +197,8 @@ impl ClusterRoom {
         self.links.insert(conn, relay.to_owned());
         let audio = subjects::media_audio(&self.room, relay, Track::Audio as i32);
         self.set_media_subscriptions(relay, HashSet::from([audio]));
-        room.join_link(conn, &self.cluster.relay_id, now_ms);
+        // Every relay of a room links to every other: a full mesh.
+        room.join_link(conn, &self.cluster.relay_id, LinkKind::Mesh, now_ms);
         Some(conn)
     }
 

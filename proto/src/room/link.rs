@@ -10,8 +10,8 @@ use std::collections::HashMap;
 
 use super::media::check_link_frame;
 use super::{
-    validate_name, CloseCode, ConnId, ConnState, Delivery, LinkState, LinkWantState, MediaFlags,
-    Member, Origin, Participant, ParticipantId, RemoteParticipant, Rights, Role, Room,
+    validate_name, CloseCode, ConnId, ConnState, Delivery, LinkKind, LinkState, LinkWantState,
+    MediaFlags, Member, Origin, Participant, ParticipantId, RemoteParticipant, Rights, Role, Room,
     SubscriptionState, TrackKind, MAX_LAYER,
 };
 use crate::wire::{self, link_message};
@@ -20,6 +20,7 @@ use crate::PROTOCOL_VERSION;
 /// Engine-side state of one link.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Link {
+    kind: LinkKind,
     peer_host: Option<String>,
     /// Far-end id → this host's id.
     remote: HashMap<u32, ParticipantId>,
@@ -30,8 +31,20 @@ pub(super) struct Link {
 }
 
 impl Link {
+    pub(super) fn new(kind: LinkKind) -> Self {
+        Self {
+            kind,
+            ..Self::default()
+        }
+    }
+
+    pub(super) fn kind(&self) -> LinkKind {
+        self.kind
+    }
+
     pub(super) fn restore(state: &LinkState) -> Self {
         Self {
+            kind: state.kind,
             peer_host: state.peer_host.clone(),
             remote: state
                 .remote
@@ -73,7 +86,7 @@ impl Room {
         let announce: Vec<wire::Participant> = self
             .participants
             .values()
-            .filter(|p| !matches!(p.origin, Origin::Remote { link, .. } if link == conn))
+            .filter(|p| self.link_carries(conn, p.origin))
             .map(Participant::wire)
             .collect();
         for p in announce {
@@ -146,9 +159,12 @@ impl Room {
                     .link(conn)
                     .and_then(|l| l.remote.get(&chat.sender).copied());
                 let fits = chat.text.chars().count() <= self.config.max_chat_chars;
-                if let (Some(sender), true) = (sender, fits) {
+                let origin = sender
+                    .and_then(|s| self.participants.get(&s))
+                    .map(|p| p.origin);
+                if let (Some(sender), Some(origin), true) = (sender, origin, fits) {
                     chat.sender = sender;
-                    self.broadcast_chat(chat, Some(conn));
+                    self.broadcast_chat(chat, origin);
                 }
             }
             link_message::Msg::Ping(ping) => {
@@ -197,8 +213,9 @@ impl Room {
             client_limit: None,
         };
         let joined = participant.wire();
+        let origin = participant.origin;
         self.add_participant(participant);
-        self.announce_joined(joined, Some(conn));
+        self.announce_joined(joined, origin);
         self.persist_link(conn);
     }
 
@@ -211,7 +228,7 @@ impl Room {
             let ours = self
                 .participants
                 .get(&w.participant)
-                .is_some_and(|p| !matches!(p.origin, Origin::Remote { link, .. } if link == conn));
+                .is_some_and(|p| self.link_carries(conn, p.origin));
             let mask = u8::try_from(w.layer_mask & 0b111).unwrap_or(0);
             if ours && mask != 0 {
                 parsed.insert((w.participant, track), mask);
@@ -296,6 +313,7 @@ impl Room {
             .collect();
         wants.sort_by_key(|w| (w.participant, w.track));
         LinkState {
+            kind: link.kind,
             peer_host: link.peer_host.clone(),
             remote,
             wants,

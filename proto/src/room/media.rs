@@ -214,7 +214,7 @@ impl Room {
         let Some(s) = self.participants.get(&sender) else {
             return 0;
         };
-        if matches!(s.origin, Origin::Remote { link, .. } if link == conn) {
+        if !self.link_carries(conn, s.origin) {
             return 0;
         }
         let congestion = entry.congestion.limit();

@@ -49,8 +49,8 @@ pub use config::{
     MAX_ROOM_ID_CHARS,
 };
 pub use state::{
-    ClientLimit, ConnState, LinkState, LinkWantState, MediaFlags, Member, ParticipantState,
-    RemoteParticipant, Rights, SubscriptionEntry, SubscriptionState,
+    ClientLimit, ConnState, LinkKind, LinkState, LinkWantState, MediaFlags, Member,
+    ParticipantState, RemoteParticipant, Rights, SubscriptionEntry, SubscriptionState,
 };
 pub use track::{TrackKind, LAYERS, MAX_LAYER};
 
@@ -384,13 +384,15 @@ impl Room {
         self.persist(conn, ConnState::Pending(member));
     }
 
-    /// A connection to another host of this meeting was opened. Both ends
-    /// announce their participants and what they want from each other.
-    pub fn join_link(&mut self, conn: ConnId, host_id: &str, now_ms: u64) {
+    /// A connection to another host of this meeting was opened (`host_id`
+    /// is this host's own id, sent in the greeting). Both ends announce
+    /// their participants and what they want from each other; `kind` says
+    /// whether the link is part of a tree or of a full mesh.
+    pub fn join_link(&mut self, conn: ConnId, host_id: &str, kind: LinkKind, now_ms: u64) {
         if self.conns.contains_key(&conn) {
             self.closed(conn, now_ms);
         }
-        let entry = self.new_conn(Role::Link(Box::default()), now_ms);
+        let entry = self.new_conn(Role::Link(Box::new(Link::new(kind))), now_ms);
         self.conns.insert(conn, entry);
         self.link_opened(conn, host_id);
     }
@@ -655,7 +657,7 @@ impl Room {
             }),
         });
         self.send_server(conn, welcome, Delivery::Reliable);
-        self.announce_joined(joined, None);
+        self.announce_joined(joined, Origin::Local(conn));
         self.persist_participant(id);
     }
 
@@ -743,7 +745,7 @@ impl Room {
                 text,
                 server_time_ms: now_ms,
             },
-            None,
+            Origin::Local(conn),
         );
     }
 
@@ -820,16 +822,12 @@ impl Room {
         } else {
             self.apply_ranking_change(change);
         }
-        let skip_link = match participant.origin {
-            Origin::Remote { link, .. } => Some(link),
-            Origin::Local(_) => None,
-        };
         let left = wire::ParticipantLeft {
             id,
             reason: reason.to_owned(),
         };
         self.broadcast_server(server_message::Msg::Left(left), None);
-        self.broadcast_link(link_message::Msg::Left(id), skip_link);
+        self.broadcast_link(link_message::Msg::Left(id), participant.origin);
     }
 
     /// Forgets a connection and everything bound to it.
@@ -872,10 +870,7 @@ impl Room {
             return;
         }
         p.media = media;
-        let skip_link = match p.origin {
-            Origin::Remote { link, .. } => Some(link),
-            Origin::Local(_) => None,
-        };
+        let origin = p.origin;
         let updated = p.wire();
         self.broadcast_server(
             server_message::Msg::Updated(wire::ParticipantUpdated {
@@ -883,10 +878,10 @@ impl Room {
             }),
             None,
         );
-        self.broadcast_link(link_message::Msg::Updated(updated), skip_link);
+        self.broadcast_link(link_message::Msg::Updated(updated), origin);
     }
 
-    fn announce_joined(&mut self, joined: wire::Participant, skip_link: Option<ConnId>) {
+    fn announce_joined(&mut self, joined: wire::Participant, origin: Origin) {
         let id = joined.id;
         let msg = server_message::Msg::Joined(wire::ParticipantJoined {
             participant: Some(joined.clone()),
@@ -898,12 +893,12 @@ impl Room {
             .filter_map(Participant::local_conn)
             .collect();
         self.push_fanout(receivers, encode_server(msg), Delivery::Reliable);
-        self.broadcast_link(link_message::Msg::Joined(joined), skip_link);
+        self.broadcast_link(link_message::Msg::Joined(joined), origin);
     }
 
-    fn broadcast_chat(&mut self, chat: wire::ChatMessage, skip_link: Option<ConnId>) {
+    fn broadcast_chat(&mut self, chat: wire::ChatMessage, origin: Origin) {
         self.broadcast_server(server_message::Msg::Chat(chat.clone()), None);
-        self.broadcast_link(link_message::Msg::Chat(chat), skip_link);
+        self.broadcast_link(link_message::Msg::Chat(chat), origin);
     }
 
     // ------------------------------------------------------------------ output helpers
@@ -994,16 +989,38 @@ impl Room {
         }
     }
 
-    /// Sends one message, encoded once, to every link but `skip`.
-    fn broadcast_link(&mut self, msg: link_message::Msg, skip: Option<ConnId>) {
+    /// Sends one message about something from `origin`, encoded once, to
+    /// every link that carries it.
+    fn broadcast_link(&mut self, msg: link_message::Msg, origin: Origin) {
         let links: Vec<ConnId> = self
             .conns
             .iter()
-            .filter(|(id, c)| matches!(c.role, Role::Link(_)) && Some(**id) != skip)
+            .filter(|(id, c)| matches!(c.role, Role::Link(_)) && self.link_carries(**id, origin))
             .map(|(id, _)| *id)
             .collect();
         if !links.is_empty() {
             self.push_fanout(links, encode_link(msg), Delivery::Reliable);
+        }
+    }
+
+    /// Whether link `link` carries participants (and their media, chat and
+    /// roster changes) from `origin`: never back over their own link, and
+    /// never from one mesh link into another.
+    fn link_carries(&self, link: ConnId, origin: Origin) -> bool {
+        match origin {
+            Origin::Local(_) => true,
+            Origin::Remote { link: from, .. } => {
+                from != link
+                    && !(self.link_kind(link) == Some(LinkKind::Mesh)
+                        && self.link_kind(from) == Some(LinkKind::Mesh))
+            }
+        }
+    }
+
+    fn link_kind(&self, conn: ConnId) -> Option<LinkKind> {
+        match &self.conns.get(&conn)?.role {
+            Role::Link(link) => Some(link.kind()),
+            _ => None,
         }
     }
 

@@ -165,9 +165,25 @@ pub struct LinkWantState {
     pub layer_mask: u8,
 }
 
+/// How a link relates to the other links of a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum LinkKind {
+    /// Part of a tree (a relay's trunk to the edge): the link carries
+    /// everyone not behind it, whichever link they came from.
+    #[default]
+    Tree,
+    /// Part of a full mesh (relays of one NATS cluster, each linked to
+    /// every other): every host hears each peer directly, so a mesh link
+    /// never carries what came in over another mesh link.
+    Mesh,
+}
+
 /// A link to another host carrying many participants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkState {
+    /// Tree or mesh.
+    #[serde(default)]
+    pub kind: LinkKind,
     /// The other host's self-declared id (from `LinkHello`), once known.
     pub peer_host: Option<String>,
     /// Participants behind the link.

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use bytes::Bytes;
 use edgecall_proto::room::{
-    Action, CloseCode, ConnId, ConnState, Delivery, Member, ParticipantId, Room, RoomConfig,
+    Action, CloseCode, ConnId, ConnState, Delivery, LinkKind, Member, ParticipantId, Room,
+    RoomConfig,
 };
 use edgecall_proto::wire::{
     self, client_message, link_message, server_message, ClientMessage, LinkMessage, MediaFrame,
@@ -127,8 +128,13 @@ impl Host {
 
     /// Opens a link connection.
     pub fn join_link(&mut self, conn: u64, host_id: &str) {
+        self.join_link_kind(conn, host_id, LinkKind::Tree);
+    }
+
+    /// Opens a link connection of `kind`.
+    pub fn join_link_kind(&mut self, conn: u64, host_id: &str, kind: LinkKind) {
         self.links.insert(ConnId(conn));
-        self.room.join_link(ConnId(conn), host_id, self.now);
+        self.room.join_link(ConnId(conn), host_id, kind, self.now);
         self.pump();
     }
 
