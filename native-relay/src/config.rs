@@ -130,6 +130,16 @@ impl Settings {
         Self::resolve(Args::parse())
     }
 
+    /// Parses `args` (the first one is the program name) like the command
+    /// line, with the environment and `--config` file under them.
+    pub fn from_args<I, T>(args: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Self::resolve(Args::try_parse_from(args).context("parsing the relay's arguments")?)
+    }
+
     /// Merges flags over the TOML file over defaults.
     pub fn resolve(args: Args) -> Result<Self> {
         let file = match &args.config {

@@ -12,7 +12,7 @@
 //! certificates), [`admission`] (tokens and paths), [`quic`]
 //! (WebTransport listener), [`http`] (WebSocket + HTTP endpoints),
 //! [`host`] (room tasks, per-connection send queues), [`cluster`] (NATS),
-//! [`metrics`] (Prometheus).
+//! [`metrics`] (Prometheus), [`process`] (the relay as a child process).
 
 pub mod admission;
 pub mod cert;
@@ -21,6 +21,7 @@ pub mod config;
 pub mod host;
 pub mod http;
 pub mod metrics;
+pub mod process;
 pub mod quic;
 
 use std::net::SocketAddr;
@@ -33,9 +34,30 @@ use tokio::net::TcpListener;
 
 use crate::admission::Admission;
 use crate::cert::CertStore;
-use crate::config::{CertSource, Settings};
+use crate::config::{CertSource, LogFormat, Settings};
 use crate::host::Rooms;
 use crate::metrics::Metrics;
+
+/// The relay process: logs to stderr (`RUST_LOG`, default `info`, in
+/// `settings.log_format`), then [`run`]s on a multi-threaded runtime. Used
+/// by the `edgecall-relay` binary and by the `relay-load` bench tool, which
+/// starts this same code as its child process.
+pub fn run_process(settings: Settings) -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match settings.log_format {
+        LogFormat::Json => subscriber.json().init(),
+        LogFormat::Text => subscriber.init(),
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?
+        .block_on(run(settings))
+}
 
 /// Runs the relay until SIGTERM or Ctrl-C, then shuts down gracefully:
 /// stops accepting, tells every client to reconnect elsewhere
@@ -113,10 +135,12 @@ pub async fn run(settings: Settings) -> Result<()> {
     );
     // One machine-readable line for scripts and tests.
     println!(
-        "edgecall-relay ready url=https://{local} http={} cert_sha256={cert_sha256}",
-        plain_addr
-            .map(|a| format!("http://{a}"))
-            .unwrap_or_else(|| "-".into())
+        "{}",
+        process::ReadyLine {
+            url: format!("https://{local}"),
+            http: plain_addr.map(|a| format!("http://{a}")),
+            cert_sha256,
+        }
     );
 
     wait_for_signal().await?;

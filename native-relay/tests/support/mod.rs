@@ -2,7 +2,6 @@
 //! loopback ports, stopped by PID; clients from `edgecall-stream`.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,36 +24,16 @@ pub struct Relay {
 impl Relay {
     /// Starts a relay on free loopback ports with `extra` flags.
     pub fn start(extra: &[&str]) -> Relay {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_edgecall-relay"))
-            .args(["--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
-            .args(extra)
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start edgecall-relay");
-        let stdout = child.stdout.take().expect("relay stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the relay's ready line");
-        assert!(
-            line.starts_with("edgecall-relay ready"),
-            "unexpected relay output: {line:?}"
-        );
-        let field = |key: &str| {
-            line.split_whitespace()
-                .find_map(|part| part.strip_prefix(&format!("{key}=")))
-                .unwrap_or_else(|| panic!("{key} missing in {line:?}"))
-                .to_owned()
-        };
+        let (child, ready) = edgecall_relay::process::spawn(
+            Command::new(env!("CARGO_BIN_EXE_edgecall-relay"))
+                .args(["--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+                .args(extra),
+        )
+        .expect("start edgecall-relay");
         Relay {
-            url: field("url"),
-            http: field("http"),
-            cert_sha256: field("cert_sha256"),
+            url: ready.url,
+            http: ready.http.expect("the plain HTTP address"),
+            cert_sha256: ready.cert_sha256,
             child,
         }
     }
@@ -217,13 +196,7 @@ pub fn frame(track: Track, sequence: u64, keyframe: bool, payload_len: usize) ->
     }
 }
 
-/// Microseconds since the Unix epoch.
-pub fn now_us() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or_default()
-}
+pub use edgecall_relay::process::now_us;
 
 /// Receives until `pick` returns something, or panics after `timeout`.
 pub async fn expect<T>(
