@@ -25,9 +25,12 @@
 //! frame on its own unidirectional stream.
 
 mod backoff;
+pub mod bots;
 mod config;
 mod error;
 pub mod framing;
+pub mod media;
+pub mod publish;
 mod session;
 mod tls;
 mod ws;

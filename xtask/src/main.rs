@@ -35,6 +35,7 @@ Commands:
       --cargo-tools  worker-build, wasm-bindgen-cli (cargo install)
       --node         Node 22, wrangler, binaryen (npm)
       --apt          Debian packages (chromium, nats-server, ...)
+      --media        only the Debian packages the streamer's media crates build against
       --edge         what the edge needs: --rust --cargo-tools --node
       --check        only report what is installed; fail if anything is missing
   help           show this
@@ -89,6 +90,10 @@ fn parse(args: &[String]) -> Result<Task> {
                     },
                     "--apt" => Groups {
                         apt: true,
+                        ..Groups::default()
+                    },
+                    "--media" => Groups {
+                        media: true,
                         ..Groups::default()
                     },
                     "--check" => {

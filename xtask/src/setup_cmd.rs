@@ -5,7 +5,9 @@ use anyhow::{bail, Result};
 
 use crate::cache::Cache;
 use crate::setup::{self, Report};
-use crate::tools::{APT_PACKAGES, CARGO_TOOLS, NPM_PACKAGES, RUST_COMPONENTS, WASM_TARGET};
+use crate::tools::{
+    APT_PACKAGES, CARGO_TOOLS, MEDIA_APT_PACKAGES, NPM_PACKAGES, RUST_COMPONENTS, WASM_TARGET,
+};
 
 /// Which groups of tools to set up.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +20,9 @@ pub struct Groups {
     pub node: bool,
     /// Debian packages (chromium, nats-server, native media build deps).
     pub apt: bool,
+    /// Only the Debian packages the streamer's media crates build against
+    /// (a subset of `apt`; CI installs these before clippy).
+    pub media: bool,
 }
 
 impl Groups {
@@ -27,6 +32,7 @@ impl Groups {
         cargo_tools: true,
         node: true,
         apt: true,
+        media: true,
     };
 
     /// What building and running the edge (Worker + Durable Object) needs.
@@ -35,6 +41,7 @@ impl Groups {
         cargo_tools: true,
         node: true,
         apt: false,
+        media: false,
     };
 
     /// Both sets of groups.
@@ -44,6 +51,7 @@ impl Groups {
             cargo_tools: self.cargo_tools || other.cargo_tools,
             node: self.node || other.node,
             apt: self.apt || other.apt,
+            media: self.media || other.media,
         }
     }
 
@@ -123,6 +131,18 @@ pub fn setup(cache: &Cache, groups: Groups, check_only: bool) -> Result<()> {
             setup::check_apt(APT_PACKAGES)
         } else {
             setup::ensure_apt(APT_PACKAGES)?
+        };
+        for report in reports {
+            show(&mut all, report);
+        }
+    }
+
+    if groups.media && !groups.apt {
+        section("Debian packages for native media (apt)");
+        let reports = if check_only {
+            setup::check_apt(MEDIA_APT_PACKAGES)
+        } else {
+            setup::ensure_apt(MEDIA_APT_PACKAGES)?
         };
         for report in reports {
             show(&mut all, report);

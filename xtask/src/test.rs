@@ -9,7 +9,7 @@ use std::process::Command;
 use anyhow::Result;
 
 use crate::steps::Steps;
-use crate::tools::WASM_TARGET;
+use crate::tools::{MEDIA_APT_PACKAGES, WASM_TARGET};
 use crate::{cmd, edge, setup, Ctx};
 
 /// Runs the whole test suite; fails on the first failing step.
@@ -37,6 +37,14 @@ pub fn test(ctx: &Ctx) -> Result<()> {
     )?;
     steps.run("build the edge (Worker + Room Durable Object)", || {
         edge::build(ctx).map(drop)
+    })?;
+
+    // The streamer's media crates: openh264's assembly, libopus.
+    steps.run("set-up: native media build deps (apt)", || {
+        for report in setup::ensure_apt(MEDIA_APT_PACKAGES)? {
+            println!("{report}");
+        }
+        Ok(())
     })?;
 
     // The relay's cluster tests start a real nats-server on a free port.

@@ -1,0 +1,178 @@
+//! Test harness: a real relay process on free loopback ports, the
+//! `edgecall-stream` binary, and a receiving client that decodes what it
+//! gets with openh264 and libopus.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use edgecall_proto::e2ee::RoomKey;
+use edgecall_proto::wire::{server_message, Track};
+use edgecall_stream::{JoinConfig, Session, TransportKind, Trust};
+use openh264::decoder::Decoder;
+use openh264::formats::YUVSource;
+
+/// The `edgecall-relay` binary, built next to ours by
+/// `cargo test --workspace` (or `cargo build -p edgecall-relay`).
+fn relay_binary() -> PathBuf {
+    let ours = PathBuf::from(env!("CARGO_BIN_EXE_edgecall-stream"));
+    let relay = ours.with_file_name("edgecall-relay");
+    assert!(
+        relay.exists(),
+        "{} is missing: run `cargo build -p edgecall-relay` first (cargo test --workspace builds it)",
+        relay.display()
+    );
+    relay
+}
+
+/// A running relay (killed on drop).
+pub struct Relay {
+    child: Child,
+    /// `https://127.0.0.1:<port>`.
+    pub url: String,
+    /// The self-signed certificate's SHA-256.
+    pub cert_sha256: String,
+}
+
+impl Relay {
+    /// Starts a relay with `extra` flags and waits for its ready line.
+    pub fn start(extra: &[&str]) -> Relay {
+        let mut child = Command::new(relay_binary())
+            .args(["--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start edgecall-relay");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("relay stdout"))
+            .read_line(&mut line)
+            .expect("read the relay's ready line");
+        let field = |key: &str| {
+            line.split_whitespace()
+                .find_map(|part| part.strip_prefix(&format!("{key}=")))
+                .unwrap_or_else(|| panic!("{key} missing in {line:?}"))
+                .to_owned()
+        };
+        Relay {
+            url: field("url"),
+            cert_sha256: field("cert_sha256"),
+            child,
+        }
+    }
+
+    /// A pinned join of `room` as `name`.
+    pub fn join(&self, room: &str, name: &str, transport: TransportKind) -> JoinConfig {
+        JoinConfig::new(&self.url, room, name)
+            .expect("valid URL")
+            .transport(transport)
+            .trust(Trust::cert_hash_hex(&self.cert_sha256).expect("valid hash"))
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `edgecall-stream` with `args` to completion.
+pub fn streamer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_edgecall-stream"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run edgecall-stream")
+}
+
+/// Runs `edgecall-stream` in the background.
+pub fn spawn_streamer(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_edgecall-stream"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start edgecall-stream")
+}
+
+/// What a receiver decoded.
+#[derive(Debug, Default)]
+pub struct Decoded {
+    /// Decoded video pictures.
+    pub video_frames: usize,
+    /// Sizes of the decoded pictures.
+    pub sizes: Vec<(usize, usize)>,
+    /// Decoded 20 ms audio frames.
+    pub audio_frames: usize,
+    /// Audio levels from the frame headers.
+    pub levels: Vec<u32>,
+    /// Frames whose payload was sealed.
+    pub sealed: usize,
+}
+
+/// Receives until the session is idle for `idle` (after at least one frame)
+/// and decodes every media frame; opens sealed payloads with `key`.
+pub async fn receive_and_decode(
+    session: &mut Session,
+    key: Option<(&RoomKey, &str)>,
+    idle: Duration,
+    give_up: Duration,
+) -> Decoded {
+    let mut decoder = Decoder::new().expect("openh264 decoder");
+    let mut opus = opus::Decoder::new(48_000, opus::Channels::Mono).expect("opus decoder");
+    let mut pcm = vec![0i16; 5760];
+    let mut decoded = Decoded::default();
+    let started = tokio::time::Instant::now();
+    loop {
+        let wait = if decoded.video_frames + decoded.audio_frames == 0 {
+            give_up.saturating_sub(started.elapsed())
+        } else {
+            idle
+        };
+        let message = match tokio::time::timeout(wait, session.recv()).await {
+            Ok(Ok(message)) => message,
+            Ok(Err(_)) | Err(_) => return decoded,
+        };
+        let Some(server_message::Msg::Media(frame)) = message.msg else {
+            continue;
+        };
+        let payload = if frame.sealed {
+            decoded.sealed += 1;
+            let (key, sender) = key.expect("a key for sealed frames");
+            key.open(sender, frame.sequence, &frame.payload)
+                .expect("the payload opens with the room key")
+        } else {
+            frame.payload.to_vec()
+        };
+        if frame.track == Track::Camera as i32 {
+            if let Some(picture) = decoder.decode(&payload).expect("valid H.264") {
+                decoded.video_frames += 1;
+                decoded.sizes.push(picture.dimensions());
+            }
+        } else if frame.track == Track::Audio as i32 {
+            let samples = opus.decode(&payload, &mut pcm, false).expect("valid Opus");
+            assert_eq!(samples, 960, "20 ms at 48 kHz");
+            decoded.audio_frames += 1;
+            decoded.levels.push(frame.audio_level);
+        }
+    }
+}
+
+/// The counts the streamer printed in its last line:
+/// `done: V video frames, A audio frames, …`.
+pub fn sent_counts(stderr: &str) -> (usize, usize) {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("done:"))
+        .unwrap_or_else(|| panic!("no summary in {stderr:?}"));
+    let numbers: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    (numbers[0], numbers[1])
+}
