@@ -12,16 +12,19 @@
 //! certificates), [`admission`] (tokens and paths), [`quic`]
 //! (WebTransport listener), [`http`] (WebSocket + HTTP endpoints),
 //! [`host`] (room tasks, per-connection send queues), [`cluster`] (NATS),
-//! [`metrics`] (Prometheus).
+//! [`metrics`] (Prometheus), [`registry`] (publishing this relay for the
+//! directory), [`directory`] (the `edgecall-directory` Lambda's logic).
 
 pub mod admission;
 pub mod cert;
 pub mod cluster;
 pub mod config;
+pub mod directory;
 pub mod host;
 pub mod http;
 pub mod metrics;
 pub mod quic;
+pub mod registry;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -54,6 +57,14 @@ pub async fn run(settings: Settings) -> Result<()> {
         None => None,
     };
     let rooms = Rooms::new(settings.room.clone(), metrics.clone(), cluster.clone());
+    // Open the registry before listening, so a wrong --publish-to fails fast.
+    let registry = match &settings.publish {
+        Some(publish) => Some((
+            registry::Registry::open(&publish.target).await?,
+            publish.clone(),
+        )),
+        None => None,
+    };
 
     let (endpoint, tcp) = bind(settings.listen, &certs).await?;
     let local = endpoint.local_addr().context("reading the bound address")?;
@@ -93,7 +104,7 @@ pub async fn run(settings: Settings) -> Result<()> {
     let plain_addr = match plain {
         Some(listener) => {
             let addr = listener.local_addr().ok();
-            tasks.spawn(http::serve_plain(listener, router, stop_rx));
+            tasks.spawn(http::serve_plain(listener, router, stop_rx.clone()));
             addr
         }
         None => None,
@@ -101,6 +112,15 @@ pub async fn run(settings: Settings) -> Result<()> {
     if let CertSource::SelfSigned { hosts } = &settings.cert {
         cert::spawn_rotation(certs.clone(), hosts.clone());
     }
+    let publisher = registry.map(|(registry, publish)| {
+        tokio::spawn(registry::run_publisher(
+            registry,
+            publish,
+            certs.clone(),
+            matches!(settings.cert, CertSource::SelfSigned { .. }),
+            stop_rx.clone(),
+        ))
+    });
 
     let cert_sha256 = certs.sha256_hex();
     tracing::info!(
@@ -123,6 +143,10 @@ pub async fn run(settings: Settings) -> Result<()> {
     tracing::info!("shutting down: refusing new sessions, sending clients away");
     stopping.store(true, Ordering::Relaxed);
     let _ = stop_tx.send(true);
+    if let Some(publisher) = publisher {
+        // Mark this relay draining so the directory stops sending clients.
+        let _ = tokio::time::timeout(Duration::from_secs(3), publisher).await;
+    }
     let started = tokio::time::Instant::now();
     rooms.shutdown(settings.shutdown_grace).await;
     // Sessions close themselves once their last messages are delivered.
