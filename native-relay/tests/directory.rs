@@ -2,6 +2,8 @@
 //! URL events in `tests/fixtures/apigw/` (the JSON AWS delivers, parsed by
 //! `lambda_http` exactly as in production) over a real file registry.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -245,4 +247,64 @@ async fn lookup_latency_over_fifty_relays_is_measured() {
     }
     let each = started.elapsed() / runs;
     println!("directory handler: {each:?} per lookup over 50 relays (file registry, debug build)");
+}
+
+#[tokio::test]
+async fn a_publishing_relay_is_found_joinable_and_dropped_once_it_drains() {
+    let (dir, registry) = TempRegistry::with("e2e", &[]).await;
+    let port = support::free_port();
+    let public_url = format!("https://127.0.0.1:{port}");
+    let publish_to = format!("file://{}", dir.0.display());
+    let mut relay = support::Relay::start_on(
+        &format!("127.0.0.1:{port}"),
+        &[
+            "--publish-to",
+            &publish_to,
+            "--public-url",
+            &public_url,
+            "--relay-id",
+            "relay-a",
+        ],
+    );
+    let directory = Directory::new(registry, None);
+
+    // The record is written before the relay reports ready or shortly after.
+    let mut body = serde_json::Value::Null;
+    for _ in 0..50 {
+        let response = directory
+            .handle(fixture("function_url_get_relay_without_name.json"))
+            .await;
+        if response.status() == 200 {
+            body = json_of(&response);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(body["relay_id"], "relay-a", "directory answer: {body}");
+    assert_eq!(
+        body["webtransport_url"],
+        format!("{public_url}/api/rooms/standup")
+    );
+    assert_eq!(body["cert_sha256"], relay.cert_sha256.as_str());
+
+    // What the directory handed out is enough to join: URL and pinned hash.
+    let join = edgecall_stream::JoinConfig::new(&public_url, "standup", "ada")
+        .unwrap()
+        .transport(edgecall_stream::TransportKind::WebTransport)
+        .trust(
+            edgecall_stream::Trust::cert_hash_hex(body["cert_sha256"].as_str().unwrap()).unwrap(),
+        );
+    let session = edgecall_stream::Session::connect(&join).await.unwrap();
+    drop(session);
+
+    // A graceful shutdown marks the relay draining: no healthy relay left.
+    relay.terminate();
+    assert!(
+        relay.wait(Duration::from_secs(15)).is_some(),
+        "relay did not exit"
+    );
+    let response = directory
+        .handle(fixture("function_url_get_relay_without_name.json"))
+        .await;
+    assert_eq!(response.status(), 503);
 }

@@ -10,6 +10,7 @@ mod run;
 mod setup;
 mod setup_cmd;
 mod steps;
+mod terraform;
 mod test;
 mod tools;
 
@@ -35,6 +36,7 @@ Commands:
       --cargo-tools  worker-build, wasm-bindgen-cli (cargo install)
       --node         Node 22, wrangler, binaryen (npm)
       --apt          Debian packages (chromium, nats-server, ...)
+      --terraform    hclfmt (built from Debian's HCL sources), python-hcl2 (venv)
       --edge         what the edge needs: --rust --cargo-tools --node
       --check        only report what is installed; fail if anything is missing
   help           show this
@@ -89,6 +91,10 @@ fn parse(args: &[String]) -> Result<Task> {
                     },
                     "--apt" => Groups {
                         apt: true,
+                        ..Groups::default()
+                    },
+                    "--terraform" => Groups {
+                        terraform: true,
                         ..Groups::default()
                     },
                     "--check" => {

@@ -5,7 +5,9 @@ use anyhow::{bail, Result};
 
 use crate::cache::Cache;
 use crate::setup::{self, Report};
-use crate::tools::{APT_PACKAGES, CARGO_TOOLS, NPM_PACKAGES, RUST_COMPONENTS, WASM_TARGET};
+use crate::tools::{
+    APT_PACKAGES, CARGO_TOOLS, NPM_PACKAGES, PYTHON_PACKAGES, RUST_COMPONENTS, WASM_TARGET,
+};
 
 /// Which groups of tools to set up.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +20,8 @@ pub struct Groups {
     pub node: bool,
     /// Debian packages (chromium, nats-server, native media build deps).
     pub apt: bool,
+    /// The offline Terraform checks: hclfmt, python-hcl2 (venv).
+    pub terraform: bool,
 }
 
 impl Groups {
@@ -27,6 +31,7 @@ impl Groups {
         cargo_tools: true,
         node: true,
         apt: true,
+        terraform: true,
     };
 
     /// What building and running the edge (Worker + Durable Object) needs.
@@ -35,6 +40,7 @@ impl Groups {
         cargo_tools: true,
         node: true,
         apt: false,
+        terraform: false,
     };
 
     /// Both sets of groups.
@@ -44,6 +50,7 @@ impl Groups {
             cargo_tools: self.cargo_tools || other.cargo_tools,
             node: self.node || other.node,
             apt: self.apt || other.apt,
+            terraform: self.terraform || other.terraform,
         }
     }
 
@@ -126,6 +133,21 @@ pub fn setup(cache: &Cache, groups: Groups, check_only: bool) -> Result<()> {
         };
         for report in reports {
             show(&mut all, report);
+        }
+    }
+
+    if groups.terraform {
+        section("terraform checks (hclfmt, python-hcl2)");
+        if check_only {
+            show(&mut all, setup::check_hclfmt(cache));
+            for report in setup::check_python_packages(cache, PYTHON_PACKAGES) {
+                show(&mut all, report);
+            }
+        } else {
+            show(&mut all, setup::ensure_hclfmt(cache)?);
+            for report in setup::ensure_python_packages(cache, PYTHON_PACKAGES)? {
+                show(&mut all, report);
+            }
         }
     }
 
