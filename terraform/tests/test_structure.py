@@ -14,6 +14,7 @@ in a venv under ~/.cache/edgecall with the pinned python-hcl2).
 
 import pathlib
 import re
+import tomllib
 import unittest
 
 import hcl2
@@ -21,6 +22,7 @@ import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RELAY = ROOT / "modules" / "relay"
+RELAY_CONFIG_RS = ROOT.parent / "native-relay" / "src" / "config.rs"
 DIRECTORY = ROOT / "modules" / "directory"
 
 
@@ -292,12 +294,39 @@ class CloudInit(unittest.TestCase):
         self.assertIn('listen = "0.0.0.0:443"', text)
         self.assertIn("sha256sum -c -", text)
 
+    def relay_args(self):
+        """(TOML keys, environment variables) the relay's `Args` accepts."""
+        source = RELAY_CONFIG_RS.read_text(encoding="utf-8")
+        body = source[source.index("pub struct Args {") :]
+        body = body[: body.index("\n}\n")]
+        keys = {f.replace("_", "-") for f in re.findall(r"pub (\w+):", body)}
+        envs = set(re.findall(r'env = "(\w+)"', body))
+        return keys, envs
+
+    CERTIFICATE_MODE = {
+        "public_host": "relay-0.example.com",
+        "tls_cert_line": 'cert = "/etc/edgecall/tls/fullchain.pem"',
+        "tls_key_line": 'key = "/etc/edgecall/tls/privkey.pem"',
+    }
+
+    def test_the_relay_toml_uses_only_keys_the_relay_accepts_in_both_tls_modes(self):
+        keys, _ = self.relay_args()
+        for overrides in ({}, self.CERTIFICATE_MODE):
+            data = yaml.safe_load(self.render(**overrides))
+            toml_text = next(f["content"] for f in data["write_files"] if f["path"] == "/etc/edgecall/relay.toml")
+            config = tomllib.loads(toml_text)
+            with self.subTest(mode="certificate" if overrides else "self-signed"):
+                self.assertEqual(set(config) - keys, set())
+                self.assertEqual("cert" in config, bool(overrides))
+
+    def test_relay_env_file_sets_only_variables_the_relay_reads(self):
+        _, envs = self.relay_args()
+        written = set(re.findall(r"(EDGECALL_\w+)=", self.render()))
+        self.assertTrue(written)
+        self.assertEqual(written - envs, set())
+
     def test_certificate_mode_writes_the_pem_paths(self):
-        text = self.render(
-            public_host="relay-0.example.com",
-            tls_cert_line='cert = "/etc/edgecall/tls/fullchain.pem"',
-            tls_key_line='key = "/etc/edgecall/tls/privkey.pem"',
-        )
+        text = self.render(**self.CERTIFICATE_MODE)
         self.assertIn('      cert = "/etc/edgecall/tls/fullchain.pem"\n      key = ', text)
         self.assertIn("host='relay-0.example.com'", text)
 
