@@ -25,6 +25,7 @@ pub const SELF_SIGNED_ROTATION: Duration = Duration::from_secs(6 * 24 * 3600);
 #[derive(Debug)]
 pub struct CertStore {
     current: RwLock<Current>,
+    rotated: tokio::sync::Notify,
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +43,7 @@ impl CertStore {
         };
         Ok(Arc::new(Self {
             current: RwLock::new(current),
+            rotated: tokio::sync::Notify::new(),
         }))
     }
 
@@ -56,7 +58,14 @@ impl CertStore {
         let hash = hex::encode(fresh.sha256);
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = fresh;
         tracing::info!(cert_sha256 = %hash, "rotated the self-signed certificate");
+        self.rotated.notify_one();
         Ok(())
+    }
+
+    /// Completes after the next rotation (or at once if one happened since
+    /// the last call): the registry publisher republishes the new hash.
+    pub async fn rotated(&self) {
+        self.rotated.notified().await
     }
 
     fn read(&self) -> Current {

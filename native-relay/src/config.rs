@@ -10,6 +10,8 @@ use clap::Parser;
 use edgecall_proto::room::RoomConfig;
 use serde::Deserialize;
 
+use crate::registry::Target;
+
 /// Command-line flags (each also readable from an environment variable,
 /// and — without the `--` — from the TOML file given by `--config`).
 #[derive(Debug, Default, Parser, Deserialize)]
@@ -65,6 +67,20 @@ pub struct Args {
     /// How long a graceful shutdown waits for clients to leave. [default: 5000]
     #[arg(long, env = "EDGECALL_RELAY_SHUTDOWN_GRACE_MS")]
     pub shutdown_grace_ms: Option<u64>,
+    /// Publish this relay for the directory Lambda: `dynamodb://<table>`
+    /// (build with `--features aws`) or `file:///dir`. Rewritten at
+    /// start-up, every 30 s, on certificate rotation, and marked draining
+    /// on shutdown. Needs `--public-url`.
+    #[arg(long, env = "EDGECALL_RELAY_PUBLISH_TO", requires = "public_url")]
+    pub publish_to: Option<String>,
+    /// The URL clients reach this relay at, `https://host:port` (what the
+    /// directory hands out).
+    #[arg(long, env = "EDGECALL_RELAY_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Stable id in the registry (e.g. the EC2 instance id).
+    /// [default: the host of --public-url]
+    #[arg(long, env = "EDGECALL_RELAY_ID")]
+    pub relay_id: Option<String>,
     /// Log format: `text` or `json`. [default: text]
     #[arg(long, env = "EDGECALL_RELAY_LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -122,6 +138,45 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Engine configuration for every room.
     pub room: RoomConfig,
+    /// Where and as what to publish this relay, if anywhere.
+    pub publish: Option<Publish>,
+}
+
+/// Publishing settings (`--publish-to`, `--public-url`, `--relay-id`).
+#[derive(Debug, Clone)]
+pub struct Publish {
+    /// The registry.
+    pub target: Target,
+    /// Public base URL, `https://host:port`.
+    pub public_url: String,
+    /// Registry id.
+    pub relay_id: String,
+}
+
+fn resolve_publish(
+    target: Option<String>,
+    public_url: Option<String>,
+    relay_id: Option<String>,
+) -> Result<Option<Publish>> {
+    let Some(target) = target.filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let target: Target = target.parse()?;
+    let public_url = public_url
+        .context("--publish-to needs --public-url https://host:port (what clients connect to)")?;
+    let parsed = url::Url::parse(&public_url)
+        .with_context(|| format!("--public-url {public_url:?} is not a URL"))?;
+    let host = match (parsed.scheme(), parsed.host_str(), parsed.path()) {
+        ("https", Some(host), "/") => host.to_owned(),
+        _ => bail!("--public-url {public_url:?} must look like https://host:port (no path)"),
+    };
+    let relay_id = relay_id.filter(|id| !id.is_empty()).unwrap_or(host);
+    crate::registry::validate_id(&relay_id).context("--relay-id")?;
+    Ok(Some(Publish {
+        target,
+        public_url: public_url.trim_end_matches('/').to_owned(),
+        relay_id,
+    }))
 }
 
 impl Settings {
@@ -197,6 +252,11 @@ impl Settings {
             ),
             log_format,
             room: args.room.or(file.room).unwrap_or_default(),
+            publish: resolve_publish(
+                args.publish_to.or(file.publish_to),
+                args.public_url.or(file.public_url),
+                args.relay_id.or(file.relay_id),
+            )?,
         })
     }
 }
@@ -240,6 +300,31 @@ mod tests {
     #[test]
     fn unknown_file_keys_are_refused() {
         assert!(toml::from_str::<Args>("listne = \"x\"").is_err());
+    }
+
+    #[test]
+    fn publishing_needs_an_https_public_url_and_defaults_the_id_to_its_host() {
+        let args = Args::parse_from([
+            "edgecall-relay",
+            "--publish-to",
+            "file:///tmp/relays",
+            "--public-url",
+            "https://203.0.113.7:443",
+        ]);
+        let publish = Settings::resolve(args).unwrap().publish.unwrap();
+        assert_eq!(publish.relay_id, "203.0.113.7");
+        assert_eq!(publish.target, Target::File("/tmp/relays".into()));
+        let file_without_url: Args = toml::from_str("publish-to = \"file:///tmp/r\"").unwrap();
+        let err = Settings::resolve(file_without_url).unwrap_err();
+        assert!(err.to_string().contains("--public-url"), "{err}");
+        let plain_http = Args::parse_from([
+            "edgecall-relay",
+            "--publish-to",
+            "file:///tmp/relays",
+            "--public-url",
+            "http://203.0.113.7:443",
+        ]);
+        assert!(Settings::resolve(plain_http).is_err());
     }
 
     #[test]

@@ -12,17 +12,21 @@
 //! certificates), [`admission`] (tokens and paths), [`quic`]
 //! (WebTransport listener), [`http`] (WebSocket + HTTP endpoints),
 //! [`host`] (room tasks, per-connection send queues), [`cluster`] (NATS),
-//! [`metrics`] (Prometheus), [`process`] (the relay as a child process).
+//! [`metrics`] (Prometheus), [`process`] (the relay as a child process),
+//! [`registry`] (publishing this relay for the directory), [`directory`]
+//! (the `edgecall-directory` Lambda's logic).
 
 pub mod admission;
 pub mod cert;
 pub mod cluster;
 pub mod config;
+pub mod directory;
 pub mod host;
 pub mod http;
 pub mod metrics;
 pub mod process;
 pub mod quic;
+pub mod registry;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -76,6 +80,14 @@ pub async fn run(settings: Settings) -> Result<()> {
         None => None,
     };
     let rooms = Rooms::new(settings.room.clone(), metrics.clone(), cluster.clone());
+    // Open the registry before listening, so a wrong --publish-to fails fast.
+    let registry = match &settings.publish {
+        Some(publish) => Some((
+            registry::Registry::open(&publish.target).await?,
+            publish.clone(),
+        )),
+        None => None,
+    };
 
     let (endpoint, tcp) = bind(settings.listen, &certs).await?;
     let local = endpoint.local_addr().context("reading the bound address")?;
@@ -115,7 +127,7 @@ pub async fn run(settings: Settings) -> Result<()> {
     let plain_addr = match plain {
         Some(listener) => {
             let addr = listener.local_addr().ok();
-            tasks.spawn(http::serve_plain(listener, router, stop_rx));
+            tasks.spawn(http::serve_plain(listener, router, stop_rx.clone()));
             addr
         }
         None => None,
@@ -123,6 +135,15 @@ pub async fn run(settings: Settings) -> Result<()> {
     if let CertSource::SelfSigned { hosts } = &settings.cert {
         cert::spawn_rotation(certs.clone(), hosts.clone());
     }
+    let publisher = registry.map(|(registry, publish)| {
+        tokio::spawn(registry::run_publisher(
+            registry,
+            publish,
+            certs.clone(),
+            matches!(settings.cert, CertSource::SelfSigned { .. }),
+            stop_rx.clone(),
+        ))
+    });
 
     let cert_sha256 = certs.sha256_hex();
     tracing::info!(
@@ -147,6 +168,10 @@ pub async fn run(settings: Settings) -> Result<()> {
     tracing::info!("shutting down: refusing new sessions, sending clients away");
     stopping.store(true, Ordering::Relaxed);
     let _ = stop_tx.send(true);
+    if let Some(publisher) = publisher {
+        // Mark this relay draining so the directory stops sending clients.
+        let _ = tokio::time::timeout(Duration::from_secs(3), publisher).await;
+    }
     let started = tokio::time::Instant::now();
     rooms.shutdown(settings.shutdown_grace).await;
     // Sessions close themselves once their last messages are delivered.

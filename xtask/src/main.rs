@@ -10,6 +10,7 @@ mod run;
 mod setup;
 mod setup_cmd;
 mod steps;
+mod terraform;
 mod test;
 mod tools;
 
@@ -36,6 +37,7 @@ Commands:
       --node         Node 22, wrangler, binaryen (npm)
       --apt          Debian packages (chromium, nats-server, ...)
       --media        only the Debian packages the streamer's media crates build against
+      --terraform    hclfmt (built from Debian's HCL sources), python-hcl2 (venv)
       --edge         what the edge needs: --rust --cargo-tools --node
       --check        only report what is installed; fail if anything is missing
   help           show this
@@ -94,6 +96,10 @@ fn parse(args: &[String]) -> Result<Task> {
                     },
                     "--media" => Groups {
                         media: true,
+                        ..Groups::default()
+                    },
+                    "--terraform" => Groups {
+                        terraform: true,
                         ..Groups::default()
                     },
                     "--check" => {

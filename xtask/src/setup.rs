@@ -14,7 +14,9 @@ use anyhow::{bail, ensure, Context, Result};
 
 use crate::cache::Cache;
 use crate::cmd;
-use crate::tools::{CargoTool, NODE_VERSION};
+use crate::tools::{
+    CargoTool, HCLFMT_APT_PACKAGES, HCLFMT_IMPORT_PATH, HCL_SOURCE_PACKAGE, NODE_VERSION,
+};
 
 /// What set-up found or did for one tool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -429,6 +431,157 @@ pub fn ensure_apt(packages: &[&str]) -> Result<Vec<Report>> {
     }
     let after = check_apt(packages);
     after
+        .into_iter()
+        .zip(before)
+        .map(|(after, before)| {
+            if before.is_present() {
+                Ok(before)
+            } else {
+                let what = after.what.clone();
+                recheck(after, &what)
+            }
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------------ hclfmt --
+
+/// Where `hclfmt` is built: `<cache>/hclfmt/bin/hclfmt`.
+pub fn hclfmt_bin(cache: &Cache) -> PathBuf {
+    cache.root().join("hclfmt").join("bin").join("hclfmt")
+}
+
+/// Records which version of the Debian HCL sources the binary came from.
+fn hclfmt_stamp(cache: &Cache) -> PathBuf {
+    cache.root().join("hclfmt").join("built-from")
+}
+
+/// Whether `hclfmt` is built from the installed Debian HCL sources.
+pub fn check_hclfmt(cache: &Cache) -> Report {
+    let source = dpkg_version(HCL_SOURCE_PACKAGE);
+    let bin = hclfmt_bin(cache);
+    let built = bin
+        .is_file()
+        .then(|| fs::read_to_string(hclfmt_stamp(cache)).ok())
+        .flatten()
+        .map(|s| s.trim().to_owned());
+    let mut report = settle(Report::new("hclfmt", source.as_deref()), built);
+    report.location = Some(bin);
+    report
+}
+
+/// Makes sure `hclfmt` is built: installs Go and the HCL v2 sources with
+/// apt, then `go build`s it in GOPATH mode from `/usr/share/gocode` (no
+/// module download), into the cache.
+pub fn ensure_hclfmt(cache: &Cache) -> Result<Report> {
+    let report = check_hclfmt(cache);
+    if report.is_present() {
+        return Ok(report);
+    }
+    for apt in ensure_apt(HCLFMT_APT_PACKAGES)? {
+        println!("{apt}");
+    }
+    let bin = hclfmt_bin(cache);
+    let dir = bin.parent().context("hclfmt has a parent directory")?;
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    cmd::run(
+        Command::new("go")
+            .arg("build")
+            .arg("-o")
+            .arg(&bin)
+            .arg(HCLFMT_IMPORT_PATH)
+            .env("GO111MODULE", "off")
+            .env("GOPATH", "/usr/share/gocode")
+            .env("GOCACHE", cache.root().join("hclfmt").join("go-build"))
+            .env("GOFLAGS", ""),
+    )?;
+    let source = dpkg_version(HCL_SOURCE_PACKAGE)
+        .with_context(|| format!("{HCL_SOURCE_PACKAGE} is not installed after apt"))?;
+    fs::write(hclfmt_stamp(cache), &source)
+        .with_context(|| format!("writing {}", hclfmt_stamp(cache).display()))?;
+    recheck(check_hclfmt(cache), "hclfmt")
+}
+
+// ------------------------------------------------------------------ python --
+
+/// The venv for Python test tools: `<cache>/python`.
+pub fn python_venv(cache: &Cache) -> PathBuf {
+    cache.root().join("python")
+}
+
+/// The venv's interpreter.
+pub fn venv_python(cache: &Cache) -> PathBuf {
+    python_venv(cache).join("bin").join("python")
+}
+
+/// Installed versions in the venv, one `name version` (or `name -`) line per
+/// package, from a single interpreter start.
+fn venv_package_versions(cache: &Cache, names: &[&str]) -> Vec<Option<String>> {
+    const SCRIPT: &str = "import sys, importlib.metadata as m\nfor n in sys.argv[1:]:\n    try: print(m.version(n))\n    except m.PackageNotFoundError: print('-')\n";
+    let out = cmd::probe(
+        Command::new(venv_python(cache))
+            .args(["-c", SCRIPT])
+            .args(names),
+    );
+    let lines: Vec<Option<String>> = out
+        .as_deref()
+        .unwrap_or("")
+        .lines()
+        .map(|l| (l.trim() != "-").then(|| l.trim().to_owned()))
+        .collect();
+    (0..names.len())
+        .map(|i| lines.get(i).cloned().flatten())
+        .collect()
+}
+
+/// Whether each `(name, version)` PyPI package is in the cache's venv at
+/// that exact version.
+pub fn check_python_packages(cache: &Cache, packages: &[(&str, &str)]) -> Vec<Report> {
+    let names: Vec<&str> = packages.iter().map(|(n, _)| *n).collect();
+    packages
+        .iter()
+        .zip(venv_package_versions(cache, &names))
+        .map(|(&(name, version), found)| {
+            let mut report = settle(Report::new(format!("{name} (pip)"), Some(version)), found);
+            report.location = Some(python_venv(cache));
+            report
+        })
+        .collect()
+}
+
+/// Makes sure the venv exists (`python3 -m venv`, installing Debian's
+/// `python3-venv` if that fails) and holds each package at its pinned
+/// version (`pip install name==version` for the missing ones).
+pub fn ensure_python_packages(cache: &Cache, packages: &[(&str, &str)]) -> Result<Vec<Report>> {
+    let before = check_python_packages(cache, packages);
+    if before.iter().all(Report::is_present) {
+        return Ok(before);
+    }
+    if !venv_python(cache).is_file() {
+        let mut venv = Command::new("python3");
+        venv.arg("-m").arg("venv").arg(python_venv(cache));
+        if cmd::run(&mut venv).is_err() {
+            println!("python3 -m venv failed; installing Debian's python3-venv and retrying");
+            ensure_apt(&["python3-venv"])?;
+            cmd::run(&mut venv)?;
+        }
+    }
+    let specs: Vec<String> = packages
+        .iter()
+        .map(|(name, version)| format!("{name}=={version}"))
+        .collect();
+    cmd::run(
+        Command::new(venv_python(cache))
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(&specs),
+    )?;
+    check_python_packages(cache, packages)
         .into_iter()
         .zip(before)
         .map(|(after, before)| {

@@ -6,7 +6,8 @@ use anyhow::{bail, Result};
 use crate::cache::Cache;
 use crate::setup::{self, Report};
 use crate::tools::{
-    APT_PACKAGES, CARGO_TOOLS, MEDIA_APT_PACKAGES, NPM_PACKAGES, RUST_COMPONENTS, WASM_TARGET,
+    APT_PACKAGES, CARGO_TOOLS, MEDIA_APT_PACKAGES, NPM_PACKAGES, PYTHON_PACKAGES, RUST_COMPONENTS,
+    WASM_TARGET,
 };
 
 /// Which groups of tools to set up.
@@ -23,6 +24,8 @@ pub struct Groups {
     /// Only the Debian packages the streamer's media crates build against
     /// (a subset of `apt`; CI installs these before clippy).
     pub media: bool,
+    /// The offline Terraform checks: hclfmt, python-hcl2 (venv).
+    pub terraform: bool,
 }
 
 impl Groups {
@@ -33,6 +36,7 @@ impl Groups {
         node: true,
         apt: true,
         media: true,
+        terraform: true,
     };
 
     /// What building and running the edge (Worker + Durable Object) needs.
@@ -42,6 +46,7 @@ impl Groups {
         node: true,
         apt: false,
         media: false,
+        terraform: false,
     };
 
     /// Both sets of groups.
@@ -52,6 +57,7 @@ impl Groups {
             node: self.node || other.node,
             apt: self.apt || other.apt,
             media: self.media || other.media,
+            terraform: self.terraform || other.terraform,
         }
     }
 
@@ -146,6 +152,21 @@ pub fn setup(cache: &Cache, groups: Groups, check_only: bool) -> Result<()> {
         };
         for report in reports {
             show(&mut all, report);
+        }
+    }
+
+    if groups.terraform {
+        section("terraform checks (hclfmt, python-hcl2)");
+        if check_only {
+            show(&mut all, setup::check_hclfmt(cache));
+            for report in setup::check_python_packages(cache, PYTHON_PACKAGES) {
+                show(&mut all, report);
+            }
+        } else {
+            show(&mut all, setup::ensure_hclfmt(cache)?);
+            for report in setup::ensure_python_packages(cache, PYTHON_PACKAGES)? {
+                show(&mut all, report);
+            }
         }
     }
 

@@ -9,8 +9,8 @@ use std::process::Command;
 use anyhow::Result;
 
 use crate::steps::Steps;
-use crate::tools::{MEDIA_APT_PACKAGES, WASM_TARGET};
-use crate::{cmd, edge, setup, Ctx};
+use crate::tools::{MEDIA_APT_PACKAGES, PYTHON_PACKAGES, WASM_TARGET};
+use crate::{cmd, edge, setup, terraform, Ctx};
 
 /// Runs the whole test suite; fails on the first failing step.
 pub fn test(ctx: &Ctx) -> Result<()> {
@@ -103,6 +103,35 @@ pub fn test(ctx: &Ctx) -> Result<()> {
         edge::deploy_dry_run(ctx)?;
         edge::report_size(&ctx.root.join("worker/build/index_bg.wasm"))
     })?;
+
+    // Deployment (terraform/ and the directory Lambda), all offline: no
+    // terraform binary is installable here, so HashiCorp's HCL parser
+    // checks syntax and formatting, and Python tests check structure.
+    steps.run(
+        "set-up: hclfmt (built from Debian's HCL v2 sources)",
+        || {
+            println!("{}", setup::ensure_hclfmt(&ctx.cache)?);
+            Ok(())
+        },
+    )?;
+    steps.run(
+        "hclfmt -check -require-no-change: every .tf/.tfvars in terraform/",
+        || terraform::check_format(ctx),
+    )?;
+    steps.run("set-up: python venv (python-hcl2, PyYAML)", || {
+        for report in setup::ensure_python_packages(&ctx.cache, PYTHON_PACKAGES)? {
+            println!("{report}");
+        }
+        Ok(())
+    })?;
+    steps.command(
+        Command::new(setup::venv_python(&ctx.cache))
+            .args(["-m", "unittest", "discover", "-s", "terraform/tests"])
+            .current_dir(&ctx.root),
+    )?;
+    // Also part of the workspace run above; named here so a deploy-only
+    // change shows its own step.
+    steps.command(cargo().args(["test", "-p", "edgecall-relay", "--test", "directory"]))?;
 
     steps.finish();
     Ok(())

@@ -76,3 +76,26 @@ pub const APT_PACKAGES: &[&str] = &[
 /// ~4x slower) and libopus for the `opus` crate (found with pkg-config;
 /// linking Debian's library is quicker than building it with cmake).
 pub const MEDIA_APT_PACKAGES: &[&str] = &["nasm", "pkg-config", "libopus-dev"];
+/// Debian packages `hclfmt` is built from: Go, and HashiCorp's HCL v2
+/// sources (the parser Terraform itself uses). `cargo xtask test` checks the
+/// syntax and formatting of every `.tf` file with it; no terraform binary is
+/// installable here (see TOOLCHAIN.md).
+pub const HCLFMT_APT_PACKAGES: &[&str] = &["golang-go", "golang-github-hashicorp-hcl-v2-dev"];
+
+/// The Debian package whose version the built `hclfmt` is stamped with
+/// (a newer package means a rebuild).
+pub const HCL_SOURCE_PACKAGE: &str = "golang-github-hashicorp-hcl-v2-dev";
+
+/// Go import path of `hclfmt` inside those sources.
+pub const HCLFMT_IMPORT_PATH: &str = "github.com/hashicorp/hcl/v2/cmd/hclfmt";
+
+/// PyPI packages for the structural tests of `terraform/`, installed into a
+/// venv in the cache, as `(name, exact version)`.
+pub const PYTHON_PACKAGES: &[(&str, &str)] = &[
+    // Parses HCL into data (variables, resources, policy documents).
+    ("python-hcl2", "8.1.4"),
+    // python-hcl2's parser generator, pinned so parses are reproducible.
+    ("lark", "1.3.1"),
+    // Loads the rendered cloud-init file.
+    ("PyYAML", "6.0.3"),
+];

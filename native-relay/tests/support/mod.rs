@@ -24,9 +24,14 @@ pub struct Relay {
 impl Relay {
     /// Starts a relay on free loopback ports with `extra` flags.
     pub fn start(extra: &[&str]) -> Relay {
+        Self::start_on("127.0.0.1:0", extra)
+    }
+
+    /// Starts a relay listening on `listen` (QUIC + TLS) with `extra` flags.
+    pub fn start_on(listen: &str, extra: &[&str]) -> Relay {
         let (child, ready) = edgecall_relay::process::spawn(
             Command::new(env!("CARGO_BIN_EXE_edgecall-relay"))
-                .args(["--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+                .args(["--listen", listen, "--http-listen", "127.0.0.1:0"])
                 .args(extra),
         )
         .expect("start edgecall-relay");

@@ -1,0 +1,283 @@
+//! The relay directory (the `edgecall-directory` Lambda's logic):
+//! `GET /v1/rooms/<room>/relay[?name=<name>]` answers which relay a client
+//! should use for a room, and — when a join-token secret is configured — a
+//! freshly minted join token for `name`.
+//!
+//! The relay is chosen by rendezvous (highest-random-weight) hashing of the
+//! room id over the live relays in the [`Registry`]: every client of a room
+//! lands on the same relay while the set of relays is stable, and when a
+//! relay leaves only its own rooms move. Rooms still span relays through
+//! NATS when clients are routed otherwise (edge trunk, stale answers).
+
+use std::time::Duration;
+
+use edgecall_proto::room::{validate_name, validate_room_id, RoomConfig};
+use edgecall_proto::token::{mint, JoinClaims};
+use http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::registry::{unix_now, Registry, RelayRecord, STALE_AFTER};
+
+/// Default lifetime of a minted join token.
+pub const TOKEN_TTL: Duration = Duration::from_secs(10 * 60);
+
+/// The rendezvous weight of `relay_id` for `room`: the first 8 bytes of
+/// SHA-256(room ‖ 0x00 ‖ relay_id). Stable across processes and builds.
+pub fn rendezvous_weight(room: &str, relay_id: &str) -> u64 {
+    let digest = Sha256::new()
+        .chain_update(room.as_bytes())
+        .chain_update([0u8])
+        .chain_update(relay_id.as_bytes())
+        .finalize();
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(head)
+}
+
+/// The relay with the highest weight for `room` (ties broken by id), or
+/// `None` when `relays` is empty.
+pub fn choose<'a>(room: &str, relays: &'a [RelayRecord]) -> Option<&'a RelayRecord> {
+    relays
+        .iter()
+        .max_by_key(|r| (rendezvous_weight(room, &r.id), r.id.as_str()))
+}
+
+/// Directory configuration (from the Lambda's environment).
+#[derive(Debug, Clone)]
+pub struct Directory {
+    /// Where relays publish.
+    pub registry: Registry,
+    /// HS256 secret for minting join tokens (`None`: no tokens; the relays
+    /// run open).
+    pub token_secret: Option<Vec<u8>>,
+    /// Records older than this are skipped.
+    pub stale_after: Duration,
+    /// Lifetime of minted tokens.
+    pub token_ttl: Duration,
+}
+
+/// The answer to a successful lookup.
+#[derive(Debug, Serialize)]
+struct RelayAnswer<'a> {
+    room: &'a str,
+    relay_id: &'a str,
+    webtransport_url: String,
+    websocket_url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cert_sha256: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_expires_at: Option<u64>,
+}
+
+impl Directory {
+    /// A directory over `registry` with the default staleness and token
+    /// lifetime.
+    pub fn new(registry: Registry, token_secret: Option<Vec<u8>>) -> Self {
+        Self {
+            registry,
+            token_secret: token_secret.filter(|s| !s.is_empty()),
+            stale_after: STALE_AFTER,
+            token_ttl: TOKEN_TTL,
+        }
+    }
+
+    /// Handles one HTTP request (the Lambda handler). Never fails: every
+    /// problem becomes a JSON `{"error": …}` response with a fitting status.
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        let started = std::time::Instant::now();
+        let path = request.uri().path().to_owned();
+        let response = match self.route(&request).await {
+            Ok(response) => response,
+            Err((status, message)) => error(status, &message),
+        };
+        tracing::info!(
+            method = %request.method(),
+            %path,
+            status = response.status().as_u16(),
+            micros = started.elapsed().as_micros() as u64,
+            "directory request"
+        );
+        response
+    }
+
+    async fn route(&self, request: &Request) -> Result<Response<Body>, (StatusCode, String)> {
+        let room = request
+            .uri()
+            .path()
+            .strip_prefix("/v1/rooms/")
+            .and_then(|rest| rest.strip_suffix("/relay"))
+            .ok_or_else(|| {
+                (
+                    StatusCode::NOT_FOUND,
+                    format!(
+                        "no such endpoint {:?}; use GET /v1/rooms/<room>/relay?name=<name>",
+                        request.uri().path()
+                    ),
+                )
+            })?;
+        if request.method() != Method::GET {
+            return Err((
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("{} is not allowed here; use GET", request.method()),
+            ));
+        }
+        validate_room_id(room).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
+        let name = query_param(request, "name");
+
+        let relays = self.registry.list().await.map_err(|err| {
+            tracing::error!(error = %format!("{err:#}"), "reading the relay registry failed");
+            (
+                StatusCode::BAD_GATEWAY,
+                "the relay registry could not be read; see the directory's logs".to_owned(),
+            )
+        })?;
+        let now = unix_now();
+        let live: Vec<RelayRecord> = relays
+            .into_iter()
+            .filter(|r| r.is_live(now, self.stale_after))
+            .collect();
+        let relay = choose(room, &live).ok_or_else(|| {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "no healthy relay: none has published within the last {} s; check that the relays run with --publish-to",
+                    self.stale_after.as_secs()
+                ),
+            )
+        })?;
+
+        let (token, token_expires_at) = match &self.token_secret {
+            None => (None, None),
+            Some(secret) => {
+                let name = name.ok_or_else(|| {
+                    (
+                        StatusCode::BAD_REQUEST,
+                        "add ?name=<your name>: the directory mints a join token for it".to_owned(),
+                    )
+                })?;
+                validate_name(&name, RoomConfig::default().max_name_chars)
+                    .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
+                let exp = now + self.token_ttl.as_secs();
+                let mut claims = JoinClaims::new(room, name, exp);
+                claims.iat = Some(now);
+                let token = mint(secret, &claims).map_err(|err| {
+                    tracing::error!(error = %err, "minting a join token failed");
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "could not mint a join token; see the directory's logs".to_owned(),
+                    )
+                })?;
+                (Some(token), Some(exp))
+            }
+        };
+        let answer = RelayAnswer {
+            room,
+            relay_id: &relay.id,
+            webtransport_url: relay.webtransport_url(room),
+            websocket_url: relay.websocket_url(room),
+            cert_sha256: relay.cert_sha256.as_deref(),
+            token,
+            token_expires_at,
+        };
+        Ok(json(StatusCode::OK, &answer))
+    }
+}
+
+fn query_param(request: &Request, key: &str) -> Option<String> {
+    let query = request.uri().query()?;
+    form_urlencoded_pairs(query)
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+/// `application/x-www-form-urlencoded` pairs of a query string.
+fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    url::form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned()))
+}
+
+fn json(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
+    let mut response = Response::new(Body::Text(text));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    // Answers depend on relay health and carry tokens: never cache.
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+fn error(status: StatusCode, message: &str) -> Response<Body> {
+    json(status, &serde_json::json!({ "error": message }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::tests::record;
+
+    #[test]
+    fn a_room_always_maps_to_the_same_relay_whatever_the_list_order() {
+        let relays: Vec<_> = (0..5).map(|i| record(&format!("r{i}"), 1)).collect();
+        let mut reversed = relays.clone();
+        reversed.reverse();
+        for room in ["a", "standup", "room-42"] {
+            assert_eq!(
+                choose(room, &relays).map(|r| &r.id),
+                choose(room, &reversed).map(|r| &r.id)
+            );
+        }
+        assert!(choose("a", &[]).is_none());
+    }
+
+    #[test]
+    fn removing_a_relay_moves_only_its_own_rooms() {
+        let relays: Vec<_> = (0..4).map(|i| record(&format!("r{i}"), 1)).collect();
+        let without_r2: Vec<_> = relays.iter().filter(|r| r.id != "r2").cloned().collect();
+        for i in 0..500 {
+            let room = format!("room-{i}");
+            let before = &choose(&room, &relays).unwrap().id;
+            let after = &choose(&room, &without_r2).unwrap().id;
+            if before != "r2" {
+                assert_eq!(before, after, "{room} moved off a surviving relay");
+            }
+        }
+    }
+
+    #[test]
+    fn rooms_spread_roughly_evenly_over_relays() {
+        let relays: Vec<_> = (0..4).map(|i| record(&format!("r{i}"), 1)).collect();
+        let mut counts = std::collections::HashMap::new();
+        for i in 0..4000 {
+            *counts
+                .entry(choose(&format!("room-{i}"), &relays).unwrap().id.clone())
+                .or_insert(0u32) += 1;
+        }
+        for relay in &relays {
+            let n = counts.get(&relay.id).copied().unwrap_or(0);
+            assert!((800..1200).contains(&n), "{}: {n} of 4000 rooms", relay.id);
+        }
+    }
+
+    #[test]
+    fn weights_are_pinned_so_hash_changes_are_deliberate() {
+        // Relays and directory instances of different builds must agree,
+        // or one room's clients would be split across relays.
+        assert_eq!(
+            rendezvous_weight("standup", "i-0abc"),
+            15_968_641_645_776_393_983
+        );
+        assert_ne!(
+            rendezvous_weight("standup", "i-0abc"),
+            rendezvous_weight("standup", "i-0abd")
+        );
+    }
+}
