@@ -43,9 +43,13 @@ impl Drop for TempDir {
     }
 }
 
-/// The repository root.
+/// The repository root: from the manifest directory cargo sets when it
+/// runs tests and binaries, so a test binary reused from a build of another
+/// checkout still finds this one.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from(".."))

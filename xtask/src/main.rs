@@ -14,7 +14,7 @@ mod terraform;
 mod test;
 mod tools;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
@@ -129,7 +129,12 @@ pub struct Ctx {
 
 impl Ctx {
     fn new() -> Result<Self> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        // Prefer the directory cargo names at run time: a binary reused from
+        // a build of another checkout still has that checkout's path baked in.
+        let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+        let root = manifest_dir
             .parent()
             .context("xtask/ has no parent directory")?
             .to_path_buf();
