@@ -129,9 +129,6 @@ pub fn test(ctx: &Ctx) -> Result<()> {
             .args(["-m", "unittest", "discover", "-s", "terraform/tests"])
             .current_dir(&ctx.root),
     )?;
-    // Also part of the workspace run above; named here so a deploy-only
-    // change shows its own step.
-    steps.command(cargo().args(["test", "-p", "edgecall-relay", "--test", "directory"]))?;
 
     steps.finish();
     Ok(())
