@@ -22,22 +22,23 @@ pub struct RelayProcess {
     pub cert_sha256: String,
 }
 
-/// The relay binary next to this test binary (built by `cargo test
-/// --workspace` / `cargo xtask test`).
+/// The relay binary of the same build: next to this executable (a bin) or
+/// one folder up (a test in `deps/`). `cargo test --workspace` and `cargo
+/// xtask test` build it.
 fn relay_binary() -> Result<PathBuf> {
-    let exe = std::env::current_exe().context("locating the test binary")?;
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .context("test binary has no target directory")?;
-    let bin = dir.join("edgecall-relay");
-    if !bin.exists() {
-        bail!(
-            "{} missing: build it first (`cargo build -p edgecall-relay`; `cargo xtask test` does)",
-            bin.display()
-        );
+    let exe = std::env::current_exe().context("locating this executable")?;
+    let candidates: Vec<PathBuf> = exe
+        .ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join("edgecall-relay"))
+        .collect();
+    match candidates.iter().find(|bin| bin.exists()) {
+        Some(bin) => Ok(bin.clone()),
+        None => bail!(
+            "edgecall-relay not found in {candidates:?}: build it first (`cargo build -p edgecall-relay`, with the same profile)"
+        ),
     }
-    Ok(bin)
 }
 
 impl RelayProcess {
