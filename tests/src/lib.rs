@@ -9,6 +9,7 @@ pub mod frames;
 pub mod load;
 pub mod proxy;
 pub mod relay;
+pub mod trials;
 
 /// Finds a free TCP port on 127.0.0.1.
 pub fn free_port() -> anyhow::Result<u16> {

@@ -13,10 +13,11 @@ use anyhow::{ensure, Context, Result};
 use edgecall_e2e::client::{upgrade_status, Client, Event, Trunk};
 use edgecall_e2e::edge::Edge;
 use edgecall_e2e::frames::{audio, camera};
+use edgecall_e2e::trials::{trial, unique_room};
 use edgecall_proto::room::CloseCode;
 use edgecall_proto::token::{mint, JoinClaims};
 use edgecall_proto::wire::{self, client_message, link_message, server_message, ErrorCode, Track};
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::Arguments;
 use prost::Message as _;
 
 const SECRET: &str = "e2e-join-secret";
@@ -25,44 +26,12 @@ const TRUNK_SECRET: &str = "e2e-trunk-secret";
 const SHORT_HEARTBEAT_MS: u64 = 3_000;
 const QUIET: Duration = Duration::from_millis(1_500);
 
-fn run_async<F, Fut>(edge: Arc<Edge>, case: F) -> Result<(), Failed>
-where
-    F: FnOnce(Arc<Edge>) -> Fut,
-    Fut: Future<Output = Result<()>>,
-{
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Failed::from(e.to_string()))?;
-    let log = edge.clone();
-    runtime
-        .block_on(case(edge))
-        .map_err(|e| Failed::from(format!("{e:#}\n--- wrangler log ---\n{}", log.log_tail())))
-}
-
-fn trial<F, Fut>(name: &str, edge: &Arc<Edge>, case: F) -> Trial
-where
-    F: FnOnce(Arc<Edge>) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<()>>,
-{
-    let edge = edge.clone();
-    Trial::test(name, move || run_async(edge, case))
-}
-
 fn join_url(edge: &Edge, room: &str, name: &str) -> String {
     format!("{}/api/rooms/{room}/ws?name={name}", edge.ws_base())
 }
 
 async fn join(edge: &Edge, room: &str, name: &str) -> Result<Client> {
     Client::join(&join_url(edge, room, name)).await
-}
-
-fn unique_room(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}",
-        edgecall_e2e::frames::now_us() % 1_000_000_000
-    )
 }
 
 // ------------------------------------------------------------------ rooms

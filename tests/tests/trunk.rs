@@ -4,7 +4,6 @@
 //! clients (edgecall-stream) on the relays.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,9 +13,10 @@ use edgecall_e2e::edge::Edge;
 use edgecall_e2e::frames::{audio, camera};
 use edgecall_e2e::proxy::Proxy;
 use edgecall_e2e::relay::{NatsServer, RelayProcess};
+use edgecall_e2e::trials::{trial, unique_room};
 use edgecall_proto::wire::{self, server_message, MediaFrame, Track};
 use edgecall_stream::Session;
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::Arguments;
 
 const TRUNK_SECRET: &str = "e2e-trunk-secret";
 /// Long engine heartbeats on both sides: the test clients do not ping.
@@ -25,38 +25,6 @@ const NATS_HEARTBEAT_MS: u64 = 200;
 const NATS_TIMEOUT_MS: u64 = 1_500;
 /// Generous bound for rosters to converge (trunk backoff is capped at 10 s).
 const CONVERGE: Duration = Duration::from_secs(30);
-
-fn run_async<F, Fut>(edge: Arc<Edge>, case: F) -> Result<(), Failed>
-where
-    F: FnOnce(Arc<Edge>) -> Fut,
-    Fut: Future<Output = Result<()>>,
-{
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Failed::from(e.to_string()))?;
-    let log = edge.clone();
-    runtime
-        .block_on(case(edge))
-        .map_err(|e| Failed::from(format!("{e:#}\n--- wrangler log ---\n{}", log.log_tail())))
-}
-
-fn trial<F, Fut>(name: &str, edge: &Arc<Edge>, case: F) -> Trial
-where
-    F: FnOnce(Arc<Edge>) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<()>>,
-{
-    let edge = edge.clone();
-    Trial::test(name, move || run_async(edge, case))
-}
-
-fn unique_room(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}",
-        edgecall_e2e::frames::now_us() % 1_000_000_000
-    )
-}
 
 /// A relay config file with a long engine heartbeat.
 fn relay_config() -> Result<std::path::PathBuf> {

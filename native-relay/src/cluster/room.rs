@@ -138,12 +138,14 @@ impl ClusterRoom {
         }
     }
 
-    /// NATS reconnected: rebuild every link under the new epoch.
+    /// NATS reconnected: rebuild every link under the new epoch (and let
+    /// the peers be heard again before electing a trunk holder).
     pub fn resync(&mut self, room: &mut Room, now_ms: u64) {
         let peers: Vec<String> = self.peers.keys().cloned().collect();
         for relay in peers {
             self.drop_peer(&relay, room, now_ms);
         }
+        self.started = Instant::now();
         self.heartbeat(room, false, now_ms);
     }
 

@@ -51,7 +51,9 @@ fn parse_args() -> Result<Args> {
             "--seconds" => args.seconds = value()?.parse()?,
             "--size" => args.size = value()?.parse()?,
             "--help" | "-h" => {
-                println!("trunk-load [--receivers N] [--rate frames/s] [--seconds S] [--size bytes]");
+                println!(
+                    "trunk-load [--receivers N] [--rate frames/s] [--seconds S] [--size bytes]"
+                );
                 std::process::exit(0);
             }
             other => anyhow::bail!("unknown flag {other}"),
@@ -147,7 +149,11 @@ async fn measure(hosts: &Hosts, from: Side, to: Side, args: &Args) -> Result<Out
     let mut sender = hosts.join(from, &room, "sender").await?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     for i in 0..args.receivers {
-        receive(i, hosts.join(to, &room, &format!("r{i}")).await?, tx.clone());
+        receive(
+            i,
+            hosts.join(to, &room, &format!("r{i}")).await?,
+            tx.clone(),
+        );
     }
     drop(tx);
     let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate.max(1)));
