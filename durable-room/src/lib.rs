@@ -12,6 +12,7 @@
 
 mod config;
 mod host;
+mod trunk;
 
 use std::cell::RefCell;
 
@@ -44,6 +45,7 @@ pub struct Room {
 
 impl DurableObject for Room {
     fn new(state: State, env: Env) -> Self {
+        trunk::answer_keepalives(&state);
         let host = Host::wake(&state, room_config(&env));
         Self {
             state,
@@ -122,7 +124,11 @@ impl DurableObject for Room {
         {
             let mut host = self.host.borrow_mut();
             host.alarm_fired();
+            let keepalives = trunk::last_keepalives(&self.state);
             if let Some(engine) = host.engine_mut() {
+                for (conn, at) in keepalives {
+                    engine.message(conn, Bytes::from(trunk::pong()), at);
+                }
                 engine.tick(now_ms());
             }
             host.carry_out();
@@ -162,7 +168,10 @@ impl Room {
     }
 
     /// Upgrades a relay's trunk the Worker already authenticated: a link
-    /// carrying the relay's participants of this room.
+    /// carrying the relay's participants of this room. A trunk the same
+    /// relay still has open here is stale (the relay reconnected before the
+    /// old socket was noticed gone): it is closed and its participants
+    /// leave before the new link announces them again.
     async fn accept_trunk(&self, req: &Request, room: &str) -> Result<Response> {
         let peer = req.headers().get(TRUNK_HOST_HEADER)?.unwrap_or_default();
         let pair = WebSocketPair::new()?;
@@ -171,9 +180,23 @@ impl Room {
             if let Err(err) = host.ensure_room(room) {
                 return Response::error(err, 400);
             }
+            for stale in trunk::from_relay(&self.state, &peer) {
+                let _ = stale.close(
+                    Some(CloseCode::Replaced.code()),
+                    Some("replaced by a newer trunk from the same relay"),
+                );
+                if let Some(old) = conn_of(&self.state, &stale) {
+                    worker::console_log!("trunk from relay {peer}: connection {} replaced", old.0);
+                    host.forget(old);
+                    if let Some(engine) = host.engine_mut() {
+                        engine.closed(old, now_ms());
+                    }
+                }
+            }
             let conn = host.next_conn();
-            self.state
-                .accept_websocket_with_tags(&pair.server, &[&conn.0.to_string()]);
+            let tags = trunk::tags(conn, &peer);
+            let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+            self.state.accept_websocket_with_tags(&pair.server, &tags);
             host.remember(conn, pair.server);
             if let Some(engine) = host.engine_mut() {
                 // The edge is the root of the tree its trunks hang from.

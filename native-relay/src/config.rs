@@ -64,6 +64,14 @@ pub struct Args {
     /// participants leave. [default: 5000]
     #[arg(long, env = "EDGECALL_RELAY_NATS_TIMEOUT_MS")]
     pub nats_timeout_ms: Option<u64>,
+    /// Base URL of the edge (`https://…` or `http://…`). With a trunk
+    /// secret, each room with local participants keeps one trunk WebSocket
+    /// to the edge's room (one relay per room in cluster mode).
+    #[arg(long, env = "EDGECALL_RELAY_EDGE")]
+    pub edge: Option<String>,
+    /// The edge's `TRUNK_SECRET`, sent as `Authorization: Bearer …`.
+    #[arg(long, env = "EDGECALL_RELAY_TRUNK_SECRET", hide_env_values = true)]
+    pub trunk_secret: Option<String>,
     /// How long a graceful shutdown waits for clients to leave. [default: 5000]
     #[arg(long, env = "EDGECALL_RELAY_SHUTDOWN_GRACE_MS")]
     pub shutdown_grace_ms: Option<u64>,
@@ -115,6 +123,15 @@ pub enum CertSource {
     },
 }
 
+/// Where the relay's trunks go.
+#[derive(Debug, Clone)]
+pub struct TrunkSettings {
+    /// The edge's base URL (http, https, ws or wss).
+    pub edge: url::Url,
+    /// The edge's trunk secret.
+    pub secret: String,
+}
+
 /// The resolved configuration.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -132,6 +149,8 @@ pub struct Settings {
     pub nats_heartbeat: Duration,
     /// Cluster peer timeout.
     pub nats_timeout: Duration,
+    /// The edge to trunk rooms to, if any.
+    pub trunk: Option<TrunkSettings>,
     /// Graceful shutdown budget.
     pub shutdown_grace: Duration,
     /// Log format.
@@ -231,6 +250,12 @@ impl Settings {
         if heartbeat_ms == 0 || timeout_ms <= heartbeat_ms {
             bail!("--nats-timeout-ms ({timeout_ms}) must exceed --nats-heartbeat-ms ({heartbeat_ms}), which must be positive");
         }
+        let trunk = trunk_settings(
+            args.edge.or(file.edge).filter(|s| !s.is_empty()),
+            args.trunk_secret
+                .or(file.trunk_secret)
+                .filter(|s| !s.is_empty()),
+        )?;
         Ok(Self {
             listen: args
                 .listen
@@ -245,6 +270,7 @@ impl Settings {
             nats: args.nats.or(file.nats).filter(|s| !s.is_empty()),
             nats_heartbeat: Duration::from_millis(heartbeat_ms),
             nats_timeout: Duration::from_millis(timeout_ms),
+            trunk,
             shutdown_grace: Duration::from_millis(
                 args.shutdown_grace_ms
                     .or(file.shutdown_grace_ms)
@@ -259,6 +285,23 @@ impl Settings {
             )?,
         })
     }
+}
+
+fn trunk_settings(edge: Option<String>, secret: Option<String>) -> Result<Option<TrunkSettings>> {
+    let (edge, secret) = match (edge, secret) {
+        (None, _) => return Ok(None),
+        (Some(_), None) => {
+            bail!("--edge needs --trunk-secret (EDGECALL_RELAY_TRUNK_SECRET): the edge's TRUNK_SECRET")
+        }
+        (Some(edge), Some(secret)) => (edge, secret),
+    };
+    let url = url::Url::parse(&edge).with_context(|| {
+        format!("--edge {edge:?}: not a URL (use e.g. https://edge.example.com)")
+    })?;
+    if !matches!(url.scheme(), "http" | "https" | "ws" | "wss") || url.host_str().is_none() {
+        bail!("--edge {edge:?}: use an http(s) or ws(s) URL with a host");
+    }
+    Ok(Some(TrunkSettings { edge: url, secret }))
 }
 
 fn read_file(path: &Path) -> Result<Args> {
@@ -295,6 +338,18 @@ mod tests {
         assert_eq!(settings.room.max_participants, 7);
         assert!(matches!(settings.cert, CertSource::SelfSigned { .. }));
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_edge_needs_a_trunk_secret_and_a_web_url() {
+        let file = |text: &str| Settings::resolve(toml::from_str::<Args>(text).unwrap());
+        assert!(file("edge = \"https://edge.example\"").is_err());
+        assert!(file("edge = \"ftp://edge.example\"\ntrunk-secret = \"s\"").is_err());
+        let settings = file("edge = \"https://edge.example\"\ntrunk-secret = \"s\"").unwrap();
+        let trunk = settings.trunk.expect("trunk settings");
+        assert_eq!(trunk.edge.as_str(), "https://edge.example/");
+        assert_eq!(trunk.secret, "s");
+        assert!(file("").unwrap().trunk.is_none());
     }
 
     #[test]

@@ -6,15 +6,17 @@
 //! `wss://host:port/api/rooms/<room>/ws` (same paths as the edge), checks
 //! HS256 join tokens (or runs open), serves `/healthz`, `/metrics` and
 //! `/cert-hash`, and in cluster mode (`--nats`) spans rooms across relays
-//! over NATS. It holds no room logic: every routing rule is the engine's.
+//! over NATS. With `--edge` and `--trunk-secret` it joins each room to the
+//! edge's room of the same id over a trunk WebSocket ([`trunk`]). It holds
+//! no room logic: every routing rule is the engine's.
 //!
 //! Modules, one job each: [`config`] (flags/env/TOML), [`cert`] (TLS
 //! certificates), [`admission`] (tokens and paths), [`quic`]
 //! (WebTransport listener), [`http`] (WebSocket + HTTP endpoints),
 //! [`host`] (room tasks, per-connection send queues), [`cluster`] (NATS),
-//! [`metrics`] (Prometheus), [`process`] (the relay as a child process),
-//! [`registry`] (publishing this relay for the directory), [`directory`]
-//! (the `edgecall-directory` Lambda's logic).
+//! [`trunk`] (the edge), [`metrics`] (Prometheus), [`process`] (the relay
+//! as a child process), [`registry`] (publishing this relay for the
+//! directory), [`directory`] (the `edgecall-directory` Lambda's logic).
 
 pub mod admission;
 pub mod cert;
@@ -27,6 +29,7 @@ pub mod metrics;
 pub mod process;
 pub mod quic;
 pub mod registry;
+pub mod trunk;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -79,7 +82,20 @@ pub async fn run(settings: Settings) -> Result<()> {
         ),
         None => None,
     };
-    let rooms = Rooms::new(settings.room.clone(), metrics.clone(), cluster.clone());
+    let relay_id = match &cluster {
+        Some(cluster) => cluster.relay_id().to_owned(),
+        None => format!("r{:016x}", rand::random::<u64>()),
+    };
+    let trunk = settings.trunk.as_ref().map(|trunk| {
+        tracing::info!(edge = %trunk.edge, %relay_id, "rooms trunk to the edge");
+        Arc::new(trunk::TrunkTarget::new(trunk, &relay_id))
+    });
+    let rooms = Rooms::new(
+        settings.room.clone(),
+        metrics.clone(),
+        cluster.clone(),
+        trunk,
+    );
     // Open the registry before listening, so a wrong --publish-to fails fast.
     let registry = match &settings.publish {
         Some(publish) => Some((
@@ -151,7 +167,8 @@ pub async fn run(settings: Settings) -> Result<()> {
         websocket = %format!("wss://{local}/api/rooms/<room>/ws"),
         http = ?plain_addr,
         %cert_sha256,
-        cluster = cluster.as_ref().map(|c| c.relay_id()),
+        %relay_id,
+        cluster = cluster.is_some(),
         "relay listening"
     );
     // One machine-readable line for scripts and tests.

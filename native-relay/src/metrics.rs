@@ -22,15 +22,18 @@ pub enum DropReason {
     ControlOverflow,
     /// A cluster message could not be queued for NATS.
     Cluster,
+    /// A message for the edge could not be queued on the trunk.
+    Trunk,
 }
 
 impl DropReason {
-    const ALL: [DropReason; 5] = [
+    const ALL: [DropReason; 6] = [
         DropReason::QueueFull,
         DropReason::Stale,
         DropReason::Datagram,
         DropReason::ControlOverflow,
         DropReason::Cluster,
+        DropReason::Trunk,
     ];
 
     fn label(self) -> &'static str {
@@ -40,6 +43,7 @@ impl DropReason {
             DropReason::Datagram => "datagram",
             DropReason::ControlOverflow => "control_overflow",
             DropReason::Cluster => "cluster",
+            DropReason::Trunk => "trunk",
         }
     }
 }
@@ -55,13 +59,17 @@ pub struct RoomSnapshot {
     pub queued_bytes: u64,
     /// The engine's counters.
     pub stats: RoomStats,
+    /// Whether the room's trunk to the edge is connected.
+    pub trunk_up: bool,
 }
 
 /// Process-wide metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    drops: [AtomicU64; 5],
+    drops: [AtomicU64; 6],
     rejected: AtomicU64,
+    trunk_connects: AtomicU64,
+    trunk_failures: AtomicU64,
     rooms: Mutex<HashMap<String, RoomSnapshot>>,
     retired: Mutex<RoomStats>,
 }
@@ -80,6 +88,16 @@ impl Metrics {
     /// Counts one refused join (bad token, wrong path).
     pub fn rejected(&self) {
         self.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one trunk connection established.
+    pub fn trunk_connected(&self) {
+        self.trunk_connects.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one trunk connection refused, failed or lost.
+    pub fn trunk_failed(&self) {
+        self.trunk_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Records a room's latest snapshot.
@@ -106,7 +124,9 @@ impl Metrics {
         let mut connections = 0;
         let mut queued = 0;
         let mut max_queued = 0;
+        let mut trunks = 0;
         for snapshot in rooms.values() {
+            trunks += u64::from(snapshot.trunk_up);
             add(&mut totals, &snapshot.stats);
             participants += snapshot.participants;
             connections += snapshot.connections;
@@ -192,6 +212,24 @@ impl Metrics {
             "Bytes queued to receivers in the busiest room.",
             max_queued,
         );
+        metric(
+            "edgecall_trunks",
+            "gauge",
+            "Rooms whose trunk to the edge is connected from this relay.",
+            trunks,
+        );
+        metric(
+            "edgecall_trunk_connects_total",
+            "counter",
+            "Trunk connections to the edge established.",
+            self.trunk_connects.load(Ordering::Relaxed),
+        );
+        metric(
+            "edgecall_trunk_failures_total",
+            "counter",
+            "Trunk connections to the edge refused, failed or lost.",
+            self.trunk_failures.load(Ordering::Relaxed),
+        );
         let _ = writeln!(out, "# HELP edgecall_drops_total Messages the relay dropped, by reason.\n# TYPE edgecall_drops_total counter");
         for reason in DropReason::ALL {
             let _ = writeln!(
@@ -234,12 +272,14 @@ mod tests {
                 connections: 2,
                 queued_bytes: 10,
                 stats,
+                trunk_up: true,
             },
         );
         metrics.dropped(DropReason::Stale);
         let text = metrics.render();
         assert!(text.contains("edgecall_rooms 1"), "{text}");
         assert!(text.contains("edgecall_participants 2"), "{text}");
+        assert!(text.contains("edgecall_trunks 1"), "{text}");
         assert!(
             text.contains("edgecall_drops_total{reason=\"stale\"} 1"),
             "{text}"

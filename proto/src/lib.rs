@@ -23,3 +23,10 @@ pub mod wire {
 
 /// The wire protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Keep-alive a relay sends on its trunk as a WebSocket *text* frame. The
+/// edge answers it with [`TRUNK_PONG`] through the platform's WebSocket
+/// auto-response, without waking a hibernated Durable Object.
+pub const TRUNK_PING: &str = "edgecall-trunk-ping";
+/// The edge's automatic answer to [`TRUNK_PING`].
+pub const TRUNK_PONG: &str = "edgecall-trunk-pong";

@@ -1,5 +1,7 @@
 //! A native WebSocket client speaking the edgecall protocol, for tests.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -224,6 +226,7 @@ impl Client {
 pub struct Trunk {
     sink: SplitSink<Ws, Message>,
     inbox: mpsc::UnboundedReceiver<Option<wire::link_message::Msg>>,
+    pongs: Arc<AtomicU64>,
 }
 
 impl Trunk {
@@ -245,9 +248,14 @@ impl Trunk {
         };
         let (sink, mut stream) = ws.split();
         let (tx, inbox) = mpsc::unbounded_channel();
+        let pongs = Arc::new(AtomicU64::new(0));
+        let counter = pongs.clone();
         tokio::spawn(async move {
             while let Some(Ok(frame)) = stream.next().await {
                 match frame {
+                    Message::Text(text) if text.as_str() == edgecall_proto::TRUNK_PONG => {
+                        counter.fetch_add(1, Ordering::Relaxed);
+                    }
                     Message::Binary(data) => {
                         if let Ok(wire::LinkMessage { msg: Some(msg) }) =
                             wire::LinkMessage::decode(data)
@@ -263,7 +271,20 @@ impl Trunk {
             }
             let _ = tx.send(None);
         });
-        Ok(Self { sink, inbox })
+        Ok(Self { sink, inbox, pongs })
+    }
+
+    /// Sends a text frame (e.g. the keep-alive [`edgecall_proto::TRUNK_PING`]).
+    pub async fn send_text(&mut self, text: &str) -> Result<()> {
+        self.sink
+            .send(Message::text(text))
+            .await
+            .context("sending text on the trunk")
+    }
+
+    /// Keep-alive answers ([`edgecall_proto::TRUNK_PONG`]) received so far.
+    pub fn pongs(&self) -> u64 {
+        self.pongs.load(Ordering::Relaxed)
     }
 
     /// Sends one link message.

@@ -205,6 +205,11 @@ impl Edge {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The address it listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
     /// `ws://127.0.0.1:<port>`.
     pub fn ws_base(&self) -> String {
         format!("ws://127.0.0.1:{}", self.port)

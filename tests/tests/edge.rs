@@ -13,10 +13,11 @@ use anyhow::{ensure, Context, Result};
 use edgecall_e2e::client::{upgrade_status, Client, Event, Trunk};
 use edgecall_e2e::edge::Edge;
 use edgecall_e2e::frames::{audio, camera};
+use edgecall_e2e::trials::{trial, unique_room};
 use edgecall_proto::room::CloseCode;
 use edgecall_proto::token::{mint, JoinClaims};
 use edgecall_proto::wire::{self, client_message, link_message, server_message, ErrorCode, Track};
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::Arguments;
 use prost::Message as _;
 
 const SECRET: &str = "e2e-join-secret";
@@ -25,44 +26,12 @@ const TRUNK_SECRET: &str = "e2e-trunk-secret";
 const SHORT_HEARTBEAT_MS: u64 = 3_000;
 const QUIET: Duration = Duration::from_millis(1_500);
 
-fn run_async<F, Fut>(edge: Arc<Edge>, case: F) -> Result<(), Failed>
-where
-    F: FnOnce(Arc<Edge>) -> Fut,
-    Fut: Future<Output = Result<()>>,
-{
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Failed::from(e.to_string()))?;
-    let log = edge.clone();
-    runtime
-        .block_on(case(edge))
-        .map_err(|e| Failed::from(format!("{e:#}\n--- wrangler log ---\n{}", log.log_tail())))
-}
-
-fn trial<F, Fut>(name: &str, edge: &Arc<Edge>, case: F) -> Trial
-where
-    F: FnOnce(Arc<Edge>) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<()>>,
-{
-    let edge = edge.clone();
-    Trial::test(name, move || run_async(edge, case))
-}
-
 fn join_url(edge: &Edge, room: &str, name: &str) -> String {
     format!("{}/api/rooms/{room}/ws?name={name}", edge.ws_base())
 }
 
 async fn join(edge: &Edge, room: &str, name: &str) -> Result<Client> {
     Client::join(&join_url(edge, room, name)).await
-}
-
-fn unique_room(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}",
-        edgecall_e2e::frames::now_us() % 1_000_000_000
-    )
 }
 
 // ------------------------------------------------------------------ rooms
@@ -587,14 +556,17 @@ async fn a_room_holding_only_a_trunk_hibernates_and_keeps_its_roster(
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = edge.room_info(&room)?;
     ensure!(before["participants"] == 1, "{before}");
-    // The trunk keeps the link alive with pings only; the object may sleep.
-    for nonce in 0..3 {
-        tokio::time::sleep(Duration::from_secs(12)).await;
-        trunk
-            .send(link_message::Msg::Ping(wire::Ping { nonce }))
-            .await?;
+    // The trunk keeps itself alive with text keep-alives the runtime
+    // answers on its own: they must not keep the object awake.
+    for _ in 0..12 {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        trunk.send_text(edgecall_proto::TRUNK_PING).await?;
     }
-    tokio::time::sleep(Duration::from_secs(25)).await;
+    ensure!(
+        trunk.pongs() >= 10,
+        "keep-alives answered: {}",
+        trunk.pongs()
+    );
     let dave = join(&edge, &room, "dave").await?;
     let names: Vec<&str> = dave
         .welcome
@@ -610,6 +582,90 @@ async fn a_room_holding_only_a_trunk_hibernates_and_keeps_its_roster(
     ensure!(
         after["restored"] == true,
         "not evicted and restored: {before} → {after}"
+    );
+    Ok(())
+}
+
+async fn text_keepalives_hold_a_trunk_past_the_heartbeat_timeout(edge: Arc<Edge>) -> Result<()> {
+    let room = unique_room("trunk-keepalive");
+    let mut trunk = Trunk::connect(&trunk_url(&edge, &room), TRUNK_SECRET).await?;
+    trunk
+        .send(link_message::Msg::Joined(wire::Participant {
+            id: 4,
+            name: "dora".into(),
+            media_state: None,
+            remote: false,
+            can_publish: true,
+        }))
+        .await?;
+    // Three heartbeat timeouts with nothing but auto-answered keep-alives.
+    let rounds = 3 * SHORT_HEARTBEAT_MS / 500;
+    for _ in 0..rounds {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        trunk.send_text(edgecall_proto::TRUNK_PING).await?;
+    }
+    ensure!(trunk.pongs() > rounds / 2, "answered: {}", trunk.pongs());
+    let info = edge.room_info(&room)?;
+    ensure!(
+        info["participants"] == 1 && info["connections"] == 1,
+        "the trunk timed out despite its keep-alives: {info}"
+    );
+    // Without them it times out like any silent connection.
+    tokio::time::sleep(Duration::from_millis(SHORT_HEARTBEAT_MS * 3)).await;
+    let info = edge.room_info(&room)?;
+    ensure!(info["participants"] == 0, "a silent trunk stayed: {info}");
+    Ok(())
+}
+
+async fn a_reconnecting_relay_replaces_its_stale_trunk(edge: Arc<Edge>) -> Result<()> {
+    let room = unique_room("trunk-replace");
+    let mut eve = join(&edge, &room, "eve").await?;
+    let ray = || {
+        link_message::Msg::Joined(wire::Participant {
+            id: 1,
+            name: "ray".into(),
+            media_state: None,
+            remote: false,
+            can_publish: true,
+        })
+    };
+    let mut old = Trunk::connect(&trunk_url(&edge, &room), TRUNK_SECRET).await?;
+    old.send(ray()).await?;
+    let first = eve
+        .wait_for(QUIET * 4, |m| match m {
+            server_message::Msg::Joined(j) => j.participant.clone(),
+            _ => None,
+        })
+        .await?;
+    // The same relay (same host id) comes back while its old socket is
+    // still open: the old link goes, its participant leaves, then the new
+    // link announces it again — never two "ray"s at once.
+    let mut new = Trunk::connect(&trunk_url(&edge, &room), TRUNK_SECRET).await?;
+    let left = eve
+        .wait_for(QUIET * 4, |m| match m {
+            server_message::Msg::Left(l) => Some(l.id),
+            _ => None,
+        })
+        .await?;
+    ensure!(left == first.id, "left {left}, first ray {}", first.id);
+    ensure!(
+        old.wait_for(QUIET * 4, |_| None::<()>)
+            .await
+            .is_err_and(|e| e.to_string().contains("closed")),
+        "the stale trunk was not closed"
+    );
+    new.send(ray()).await?;
+    let again = eve
+        .wait_for(QUIET * 4, |m| match m {
+            server_message::Msg::Joined(j) => j.participant.clone(),
+            _ => None,
+        })
+        .await?;
+    ensure!(again.name == "ray" && again.id != first.id, "{again:?}");
+    let info = edge.room_info(&room)?;
+    ensure!(
+        info["participants"] == 2 && info["connections"] == 2,
+        "{info}"
     );
     Ok(())
 }
@@ -714,6 +770,16 @@ fn main() {
             "a_trunk_joins_relay_participants_to_the_edge_room",
             &secured,
             a_trunk_joins_relay_participants_to_the_edge_room,
+        ),
+        trial(
+            "text_keepalives_hold_a_trunk_past_the_heartbeat_timeout",
+            &secured,
+            text_keepalives_hold_a_trunk_past_the_heartbeat_timeout,
+        ),
+        trial(
+            "a_reconnecting_relay_replaces_its_stale_trunk",
+            &open,
+            a_reconnecting_relay_replaces_its_stale_trunk,
         ),
         trial(
             "a_room_holding_only_a_trunk_hibernates_and_keeps_its_roster",

@@ -5,7 +5,11 @@
 //!   (workerd), open rooms (no token secret), port 8787 or `$EDGECALL_EDGE_PORT`;
 //! - the native relay in self-signed mode: WebTransport and WebSocket on
 //!   127.0.0.1:4443, plain HTTP (/healthz, /metrics, /cert-hash) on
-//!   127.0.0.1:4480.
+//!   127.0.0.1:4480;
+//! - a trunk between them: the relay joins each of its rooms to the edge's
+//!   room of the same id, authenticated with a dev trunk secret generated
+//!   per run (given to wrangler with `--var TRUNK_SECRET:…`), so one
+//!   meeting spans both.
 //!
 //! Services started here share xtask's process group, so Ctrl-C reaches
 //! them all; if one exits, the others are stopped.
@@ -46,7 +50,11 @@ pub fn run(ctx: &Ctx) -> Result<()> {
 
     let edge_port =
         std::env::var("EDGECALL_EDGE_PORT").unwrap_or_else(|_| DEFAULT_EDGE_PORT.into());
-    let mut services = vec![start_edge(ctx, &edge_port)?, start_relay(ctx)?];
+    let trunk_secret = dev_secret()?;
+    let mut services = vec![
+        start_edge(ctx, &edge_port, &trunk_secret)?,
+        start_relay(ctx, &edge_port, &trunk_secret)?,
+    ];
 
     println!("\nedgecall is running (Ctrl-C stops everything):");
     println!("  edge     http://127.0.0.1:{edge_port}   (open rooms: no JOIN_TOKEN_SECRET)");
@@ -62,10 +70,21 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     );
     println!("           self-signed: certificate hash at http://127.0.0.1:4480/cert-hash");
     println!("           http://127.0.0.1:4480/healthz, /metrics");
+    println!("  trunk    relay → edge with a dev secret: a meeting id is one meeting on both");
     supervise(&mut services)
 }
 
-fn start_relay(ctx: &Ctx) -> Result<Running> {
+/// A random trunk secret for this run (hex of 16 bytes from the OS).
+fn dev_secret() -> Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("reading /dev/urandom for the dev trunk secret")?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn start_relay(ctx: &Ctx, edge_port: &str, trunk_secret: &str) -> Result<Running> {
     let child = cmd::cargo()
         .current_dir(&ctx.root)
         .args(["run", "--quiet", "-p", "edgecall-relay", "--"])
@@ -75,6 +94,10 @@ fn start_relay(ctx: &Ctx) -> Result<Running> {
             "--http-listen",
             "127.0.0.1:4480",
         ])
+        .arg("--edge")
+        .arg(format!("http://127.0.0.1:{edge_port}"))
+        // Through the environment, so it does not show in `ps`.
+        .env("EDGECALL_RELAY_TRUNK_SECRET", trunk_secret)
         .spawn()
         .context("starting the relay")?;
     Ok(Running {
@@ -83,12 +106,14 @@ fn start_relay(ctx: &Ctx) -> Result<Running> {
     })
 }
 
-fn start_edge(ctx: &Ctx, port: &str) -> Result<Running> {
+fn start_edge(ctx: &Ctx, port: &str, trunk_secret: &str) -> Result<Running> {
     std::fs::create_dir_all(ctx.root.join("dist/web")).context("creating dist/web")?;
     let child = Command::new(edge::node(&ctx.cache))
         .arg(edge::wrangler(&ctx.cache))
         .args(["dev", "--ip", "127.0.0.1", "--port", port])
         .arg("--show-interactive-dev-session=false")
+        .arg("--var")
+        .arg(format!("TRUNK_SECRET:{trunk_secret}"))
         .envs(edge::wrangler_env())
         .current_dir(&ctx.root)
         .spawn()

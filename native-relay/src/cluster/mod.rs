@@ -7,7 +7,9 @@
 //! - **presence**: every relay with local participants in a room publishes
 //!   a heartbeat on the room's presence subject; a relay first heard
 //!   becomes a link (`Room::join_link`), one silent for the timeout (or
-//!   saying `bye`) is closed and its participants leave;
+//!   saying `bye`) is closed and its participants leave. A heartbeat also
+//!   says whether its sender holds the room's trunk to the edge, which is
+//!   how the relays elect one holder (`crate::trunk::election`);
 //! - **control**: reliable link messages (roster, wants, keyframe
 //!   requests, chat) go to the peer's control inbox;
 //! - **media**: a frame the engine forwards to any links is published once
@@ -42,6 +44,8 @@ pub enum ClusterEvent {
         epoch: u64,
         /// `false` for `bye`.
         alive: bool,
+        /// Whether the peer holds the room's trunk to the edge.
+        trunk: bool,
     },
     /// A control link message from `from`.
     Control {

@@ -40,6 +40,8 @@ struct Peer {
     epoch: u64,
     last_seen: Instant,
     media: HashSet<String>,
+    /// Whether its last heartbeat claimed the room's trunk to the edge.
+    claims_trunk: bool,
 }
 
 /// The cluster side of one room task.
@@ -49,6 +51,7 @@ pub struct ClusterRoom {
     worker: mpsc::Sender<Cmd>,
     peers: HashMap<String, Peer>,
     links: HashMap<ConnId, String>,
+    started: Instant,
 }
 
 impl ClusterRoom {
@@ -66,6 +69,7 @@ impl ClusterRoom {
             worker,
             peers: HashMap::new(),
             links: HashMap::new(),
+            started: Instant::now(),
             cluster,
         };
         this.command(Cmd::Subscribe(subjects::presence(room), SubKind::Presence));
@@ -98,9 +102,28 @@ impl ClusterRoom {
         }
     }
 
-    /// Announces this relay and forgets peers that went silent.
-    pub fn heartbeat(&mut self, room: &mut Room, now_ms: u64) {
-        let line = format!("alive {} {}", self.cluster.relay_id, self.cluster.epoch());
+    /// Whether this relay should hold the room's trunk to the edge (see
+    /// [`crate::trunk::election`]); `claiming` says whether it does now.
+    /// Undecided (`false`) until the peers have had two heartbeats to be
+    /// heard, so a room just opened does not trunk next to a holder.
+    pub fn elects_me_for_trunk(&self, claiming: bool) -> bool {
+        if !claiming && self.started.elapsed() < self.cluster.heartbeat * 2 {
+            return false;
+        }
+        let peers = self
+            .peers
+            .iter()
+            .map(|(id, peer)| (id.as_str(), peer.claims_trunk));
+        crate::trunk::election::holds_trunk(&self.cluster.relay_id, claiming, peers)
+    }
+
+    /// Announces this relay (and whether it holds the room's trunk) and
+    /// forgets peers that went silent.
+    pub fn heartbeat(&mut self, room: &mut Room, holds_trunk: bool, now_ms: u64) {
+        let mut line = format!("alive {} {}", self.cluster.relay_id, self.cluster.epoch());
+        if holds_trunk {
+            line.push_str(" trunk");
+        }
         self.command(Cmd::Publish(subjects::presence(&self.room), line.into()));
         let timeout = self.cluster.timeout;
         let dead: Vec<String> = self
@@ -115,13 +138,15 @@ impl ClusterRoom {
         }
     }
 
-    /// NATS reconnected: rebuild every link under the new epoch.
+    /// NATS reconnected: rebuild every link under the new epoch (and let
+    /// the peers be heard again before electing a trunk holder).
     pub fn resync(&mut self, room: &mut Room, now_ms: u64) {
         let peers: Vec<String> = self.peers.keys().cloned().collect();
         for relay in peers {
             self.drop_peer(&relay, room, now_ms);
         }
-        self.heartbeat(room, now_ms);
+        self.started = Instant::now();
+        self.heartbeat(room, false, now_ms);
     }
 
     /// Handles one message from NATS.
@@ -131,6 +156,7 @@ impl ClusterRoom {
                 relay,
                 epoch,
                 alive,
+                trunk,
             } => {
                 if relay == self.cluster.relay_id {
                     return;
@@ -139,6 +165,9 @@ impl ClusterRoom {
                     tracing::info!(room = %self.room, %relay, "peer relay left the room");
                     self.drop_peer(&relay, room, now_ms);
                 } else if let Some(conn) = self.ensure_peer(&relay, epoch, room, ctx, now_ms) {
+                    if let Some(peer) = self.peers.get_mut(&relay) {
+                        peer.claims_trunk = trunk;
+                    }
                     // Counts as traffic for the engine's link heartbeat.
                     let pong = LinkMessage {
                         msg: Some(link_message::Msg::Pong(wire::Pong { nonce: 0 })),
@@ -192,6 +221,7 @@ impl ClusterRoom {
                 epoch,
                 last_seen: Instant::now(),
                 media: HashSet::new(),
+                claims_trunk: false,
             },
         );
         self.links.insert(conn, relay.to_owned());
@@ -375,10 +405,12 @@ fn parse(kind: SubKind, room: &str, subject: &str, payload: Bytes) -> Option<Clu
             };
             let relay = parts.next()?.to_owned();
             let epoch = parts.next()?.parse().ok()?;
+            let trunk = parts.next() == Some("trunk");
             Some(ClusterEvent::Presence {
                 relay,
                 epoch,
                 alive,
+                trunk,
             })
         }
         SubKind::Control => match subjects::tail(subject, room)?.as_slice() {

@@ -3,7 +3,7 @@
 //!
 //! | subject | carries |
 //! |---|---|
-//! | `edgecall.<room>.presence` | `alive <relay> <epoch>` heartbeats and `bye <relay> <epoch>` |
+//! | `edgecall.<room>.presence` | `alive <relay> <epoch> [trunk]` heartbeats and `bye <relay> <epoch>` |
 //! | `edgecall.<room>.ctl.<to>.<from>.<epoch>` | one reliable `LinkMessage` from relay `from` to relay `to` |
 //! | `edgecall.<room>.media.<origin>.<participant>.<track>.<layer>` | one media `LinkMessage`, published once by its origin relay |
 

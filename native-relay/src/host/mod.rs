@@ -17,6 +17,7 @@ use tokio::task::JoinSet;
 
 use crate::cluster::{Cluster, ClusterEvent};
 use crate::metrics::Metrics;
+use crate::trunk::{TrunkEvent, TrunkTarget};
 pub use outbox::Outbox;
 
 /// Events queued to one room task before readers wait.
@@ -56,6 +57,8 @@ pub enum RoomEvent {
     },
     /// Something arrived from the cluster.
     Cluster(ClusterEvent),
+    /// Something happened on the room's trunk to the edge.
+    Trunk(TrunkEvent),
     /// The relay is shutting down: tell everyone to reconnect.
     Shutdown,
 }
@@ -68,6 +71,8 @@ pub struct HostCtx {
     pub metrics: Arc<Metrics>,
     /// The cluster, in cluster mode.
     pub cluster: Option<Arc<Cluster>>,
+    /// The edge to trunk rooms to, if configured.
+    pub trunk: Option<Arc<TrunkTarget>>,
     next_conn: AtomicU64,
 }
 
@@ -91,12 +96,14 @@ impl Rooms {
         room_config: RoomConfig,
         metrics: Arc<Metrics>,
         cluster: Option<Arc<Cluster>>,
+        trunk: Option<Arc<TrunkTarget>>,
     ) -> Arc<Self> {
         Arc::new(Self {
             ctx: Arc::new(HostCtx {
                 room_config,
                 metrics,
                 cluster,
+                trunk,
                 next_conn: AtomicU64::new(1),
             }),
             open: Mutex::new(HashMap::new()),

@@ -14,6 +14,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use super::{Outbox, RoomEvent, Rooms};
 use crate::cluster::ClusterRoom;
 use crate::metrics::RoomSnapshot;
+use crate::trunk::RoomTrunk;
 
 /// How often queued bytes are reported to the engine and metrics.
 const REPORT_INTERVAL: Duration = Duration::from_millis(100);
@@ -32,6 +33,7 @@ struct Host {
     room: Room,
     outboxes: HashMap<ConnId, Outbox>,
     cluster: Option<ClusterRoom>,
+    trunk: Option<RoomTrunk>,
     rooms: Arc<Rooms>,
 }
 
@@ -50,6 +52,10 @@ pub(super) async fn run(
             return;
         }
     };
+    let trunk = ctx
+        .trunk
+        .as_ref()
+        .map(|target| RoomTrunk::new(target.clone(), &id, ctx.clone(), events_tx.clone()));
     let cluster = ctx
         .cluster
         .as_ref()
@@ -64,6 +70,7 @@ pub(super) async fn run(
         room,
         outboxes: HashMap::new(),
         cluster,
+        trunk,
         rooms,
     };
     tracing::info!(room = %id, "room opened");
@@ -93,8 +100,9 @@ pub(super) async fn run(
             _ = tokio::time::sleep_until(deadline) => host.room.tick(now_ms()),
             _ = report.tick() => host.report(),
             _ = heartbeat.tick(), if host.cluster.is_some() => {
+                let claims = host.trunk.as_ref().is_some_and(RoomTrunk::is_running);
                 if let Some(cluster) = host.cluster.as_mut() {
-                    cluster.heartbeat(&mut host.room, now_ms());
+                    cluster.heartbeat(&mut host.room, claims, now_ms());
                 }
             }
             Some(()) = async { match resync.as_mut() { Some(rx) => rx.recv().await.ok(), None => None } } => {
@@ -103,6 +111,7 @@ pub(super) async fn run(
                 }
             }
         }
+        host.steer_trunk(shutting_down);
         host.carry_out();
         if shutting_down || (host.outboxes.is_empty() && host.rooms.retire_if_idle(&id, &events)) {
             break;
@@ -111,6 +120,8 @@ pub(super) async fn run(
     if shutting_down {
         host.rooms.retire_if_idle(&id, &events);
     }
+    host.steer_trunk(true);
+    host.carry_out();
     if let Some(cluster) = host.cluster.take() {
         cluster.stop();
     }
@@ -148,6 +159,11 @@ impl Host {
                     cluster.on_event(event, &mut self.room, rooms.ctx(), now);
                 }
             }
+            RoomEvent::Trunk(event) => {
+                if let Some(trunk) = self.trunk.as_mut() {
+                    trunk.on_event(event, &mut self.room, now);
+                }
+            }
             RoomEvent::Shutdown => {
                 let conns: Vec<ConnId> = self.outboxes.keys().copied().collect();
                 for conn in conns {
@@ -162,6 +178,21 @@ impl Host {
             }
         }
         false
+    }
+
+    /// Opens the room's trunk while this relay should hold it (it has local
+    /// participants and, in a cluster, won the election), closes it
+    /// otherwise.
+    fn steer_trunk(&mut self, stopping: bool) {
+        let Some(trunk) = self.trunk.as_mut() else {
+            return;
+        };
+        let elected = match &self.cluster {
+            Some(cluster) => cluster.elects_me_for_trunk(trunk.is_running()),
+            None => true,
+        };
+        let wanted = !stopping && !self.outboxes.is_empty() && elected;
+        trunk.set_wanted(wanted, &mut self.room, now_ms());
     }
 
     /// A host-initiated close: an `Error` message, then the close code.
@@ -198,8 +229,13 @@ impl Host {
                     if let Some(outbox) = self.outboxes.remove(&conn) {
                         tracing::info!(room = %self.room.id(), conn = conn.0, code = code.code(), %reason, "closing connection");
                         outbox.close(code, reason);
-                    } else if let Some(cluster) = self.cluster.as_mut() {
-                        cluster.link_closed(conn);
+                    } else {
+                        let trunk = self.trunk.as_mut();
+                        if !trunk.is_some_and(|t| t.closed_by_engine(conn, &reason)) {
+                            if let Some(cluster) = self.cluster.as_mut() {
+                                cluster.link_closed(conn);
+                            }
+                        }
                     }
                 }
                 Action::Persist { .. } => {}
@@ -208,6 +244,9 @@ impl Host {
         for conn in overflowed {
             tracing::warn!(room = %self.room.id(), conn = conn.0, "receiver stopped reading; closing it");
             self.room.closed(conn, now);
+            if let Some(trunk) = self.trunk.as_mut() {
+                trunk.closed_by_engine(conn, "the edge stopped reading the trunk");
+            }
             if let Some(outbox) = self.outboxes.remove(&conn) {
                 outbox.close(
                     CloseCode::HeartbeatTimeout,
@@ -232,7 +271,15 @@ impl Host {
                         overflowed.push(*conn);
                     }
                 }
-                None => links.push(*conn),
+                None => match self
+                    .trunk
+                    .as_ref()
+                    .and_then(|t| t.deliver(*conn, &data, delivery))
+                {
+                    Some(true) => {}
+                    Some(false) => overflowed.push(*conn),
+                    None => links.push(*conn),
+                },
             }
         }
         if let (false, Some(cluster)) = (links.is_empty(), self.cluster.as_mut()) {
@@ -248,6 +295,10 @@ impl Host {
             queued += bytes;
             self.room.backlog(*conn, bytes, now);
         }
+        let trunk_up = self.trunk.as_ref().is_some_and(RoomTrunk::is_up);
+        if let Some((conn, bytes)) = self.trunk.as_ref().and_then(RoomTrunk::backlog) {
+            self.room.backlog(conn, bytes, now);
+        }
         self.rooms.ctx().metrics.report(
             self.room.id(),
             RoomSnapshot {
@@ -255,6 +306,7 @@ impl Host {
                 connections: self.outboxes.len(),
                 queued_bytes: queued,
                 stats: self.room.stats(),
+                trunk_up,
             },
         );
     }

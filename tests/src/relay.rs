@@ -1,0 +1,176 @@
+//! Native relays (`edgecall-relay`) and a `nats-server` as real processes
+//! on loopback ports, for tests that span the edge and relays.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use edgecall_stream::{JoinConfig, Session, TransportKind, Trust};
+
+/// A running relay. Dropping it kills the process.
+pub struct RelayProcess {
+    child: Child,
+    log: PathBuf,
+    /// `https://127.0.0.1:<port>` (WebTransport and WebSocket over TLS).
+    pub url: String,
+    /// `http://127.0.0.1:<port>` (`/metrics`, `/healthz`).
+    pub http: String,
+    /// The self-signed certificate's SHA-256 (hex).
+    pub cert_sha256: String,
+}
+
+/// The relay binary of the same build: next to this executable (a bin) or
+/// one folder up (a test in `deps/`). `cargo test --workspace` and `cargo
+/// xtask test` build it.
+fn relay_binary() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating this executable")?;
+    let candidates: Vec<PathBuf> = exe
+        .ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join("edgecall-relay"))
+        .collect();
+    match candidates.iter().find(|bin| bin.exists()) {
+        Some(bin) => Ok(bin.clone()),
+        None => bail!(
+            "edgecall-relay not found in {candidates:?}: build it first (`cargo build -p edgecall-relay`, with the same profile)"
+        ),
+    }
+}
+
+impl RelayProcess {
+    /// Starts a relay on free loopback ports with `extra` flags; its log
+    /// (stderr) goes to a file readable with [`RelayProcess::log`].
+    pub fn start(extra: &[&str]) -> Result<Self> {
+        let log = std::env::temp_dir().join(format!(
+            "edgecall-relay-{}-{}.log",
+            std::process::id(),
+            crate::frames::now_us()
+        ));
+        let log_file = fs::File::create(&log).context("creating the relay log")?;
+        let mut child = Command::new(relay_binary()?)
+            .args(["--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+            .args(extra)
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,edgecall_relay=info".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .context("starting edgecall-relay")?;
+        let stdout = child.stdout.take().context("relay stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .context("reading the relay's ready line")?;
+        if !line.starts_with("edgecall-relay ready") {
+            let _ = child.kill();
+            let text = fs::read_to_string(&log).unwrap_or_default();
+            bail!("relay did not start: {line:?}\n{text}");
+        }
+        let field = |key: &str| -> Result<String> {
+            line.split_whitespace()
+                .find_map(|part| part.strip_prefix(&format!("{key}=")))
+                .map(str::to_owned)
+                .with_context(|| format!("{key} missing in {line:?}"))
+        };
+        Ok(Self {
+            url: field("url")?,
+            http: field("http")?,
+            cert_sha256: field("cert_sha256")?,
+            child,
+            log,
+        })
+    }
+
+    /// Joins `room` as `name` over WebTransport, trusting this relay's
+    /// certificate.
+    pub async fn join(&self, room: &str, name: &str) -> Result<Session> {
+        let config = JoinConfig::new(&self.url, room, name)?
+            .transport(TransportKind::WebTransport)
+            .trust(Trust::cert_hash_hex(&self.cert_sha256)?);
+        Session::connect(&config)
+            .await
+            .with_context(|| format!("{name} joining {room} on {}", self.url))
+    }
+
+    /// One unlabelled metric from `/metrics`.
+    pub fn metric(&self, name: &str) -> Result<u64> {
+        let text = ureq::get(&format!("{}/metrics", self.http))
+            .call()
+            .context("GET /metrics")?
+            .into_string()?;
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|value| value.trim().parse().ok())
+            .with_context(|| format!("{name} missing from /metrics"))
+    }
+
+    /// Everything the relay logged so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills it at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = fs::remove_file(&self.log);
+    }
+}
+
+/// A `nats-server` on a free loopback port. Dropping it kills it.
+pub struct NatsServer {
+    child: Child,
+    port: u16,
+}
+
+impl NatsServer {
+    /// Starts nats-server (`cargo xtask setup --apt` installs it).
+    pub fn start() -> Result<Self> {
+        let port = crate::free_port()?;
+        let child = Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting nats-server (cargo xtask setup --apt installs it)")?;
+        let server = Self { child, port };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if started.elapsed() > Duration::from_secs(10) {
+                bail!("nats-server did not listen on {port}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(server)
+    }
+
+    /// `nats://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
