@@ -369,18 +369,30 @@ pub fn edge_tool_env(cache: &Cache) -> Vec<(&'static str, PathBuf)> {
 
 // --------------------------------------------------------------------- apt --
 
-/// The installed version of a Debian package according to `dpkg -s`.
+/// The installed version of a Debian package according to `dpkg-query`.
+///
+/// A bare name means the machine's own architecture (or `all`): with
+/// multiarch (e.g. `libopus-dev:arm64` for the Pi cross build) a bare name
+/// has several instances and `dpkg -s` refuses it as ambiguous. A name with
+/// `:arch` asks for that architecture.
 fn dpkg_version(package: &str) -> Option<String> {
-    let status = cmd::probe(Command::new("dpkg").args(["-s", package]))?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(name))
-            .map(str::trim)
+    let listing = cmd::probe(Command::new("dpkg-query").args([
+        "-W",
+        "-f",
+        "${Architecture} ${db:Status-Abbrev} ${Version}\n",
+        package,
+    ]))?;
+    let wanted_arch = match package.split_once(':') {
+        Some((_, arch)) => arch.to_owned(),
+        None => cmd::probe(Command::new("dpkg").arg("--print-architecture"))?
+            .trim()
+            .to_owned(),
     };
-    (field("Status:")? == "install ok installed")
-        .then(|| field("Version:").map(str::to_owned))
-        .flatten()
+    listing.lines().find_map(|line| {
+        let mut fields = line.split_whitespace();
+        let (arch, status, version) = (fields.next()?, fields.next()?, fields.next()?);
+        (status == "ii" && (arch == wanted_arch || arch == "all")).then(|| version.to_owned())
+    })
 }
 
 /// Whether each Debian package is installed (any version).
