@@ -65,6 +65,11 @@ pub struct Args {
     /// How long a graceful shutdown waits for clients to leave. [default: 5000]
     #[arg(long, env = "EDGECALL_RELAY_SHUTDOWN_GRACE_MS")]
     pub shutdown_grace_ms: Option<u64>,
+    /// Directory holding the browser client (`cargo xtask build-web` writes
+    /// `dist/web`): served on both HTTP listeners, with `index.html` for
+    /// `/meeting/<username>/<meeting-id>`.
+    #[arg(long, env = "EDGECALL_RELAY_WEB_ROOT")]
+    pub web_root: Option<PathBuf>,
     /// Log format: `text` or `json`. [default: text]
     #[arg(long, env = "EDGECALL_RELAY_LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -118,6 +123,8 @@ pub struct Settings {
     pub nats_timeout: Duration,
     /// Graceful shutdown budget.
     pub shutdown_grace: Duration,
+    /// The browser client's directory, if served.
+    pub web_root: Option<PathBuf>,
     /// Log format.
     pub log_format: LogFormat,
     /// Engine configuration for every room.
@@ -185,6 +192,7 @@ impl Settings {
                     .or(file.shutdown_grace_ms)
                     .unwrap_or(5_000),
             ),
+            web_root: args.web_root.or(file.web_root),
             log_format,
             room: args.room.or(file.room).unwrap_or_default(),
         })

@@ -22,6 +22,7 @@ pub mod host;
 pub mod http;
 pub mod metrics;
 pub mod quic;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,6 +43,11 @@ use crate::metrics::Metrics;
 /// (`CloseCode::ShuttingDown`), waits for rooms to drain.
 pub async fn run(settings: Settings) -> Result<()> {
     let certs = CertStore::new(&settings.cert)?;
+    let web_root = settings
+        .web_root
+        .as_deref()
+        .map(web::WebRoot::open)
+        .transpose()?;
     let admission = Arc::new(Admission::new(settings.token_secret.as_deref())?);
     if admission.is_open() {
         tracing::warn!("OPEN MODE: no token secret configured; anyone can join any room under any name. Set --token-secret (EDGECALL_TOKEN_SECRET) in production.");
@@ -74,7 +80,13 @@ pub async fn run(settings: Settings) -> Result<()> {
         metrics,
         stopping: stopping.clone(),
     };
-    let router = http::router(state);
+    let router = http::router(state, web_root.as_ref());
+    let listener = |tls| {
+        axum::Extension(web::Listener {
+            tls,
+            quic_port: local.port(),
+        })
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(certs.server_config(b"http/1.1")?));
     let mut tasks = tokio::task::JoinSet::new();
@@ -87,13 +99,17 @@ pub async fn run(settings: Settings) -> Result<()> {
     tasks.spawn(http::serve_tls(
         tcp,
         acceptor,
-        router.clone(),
+        router.clone().layer(listener(true)),
         stop_rx.clone(),
     ));
     let plain_addr = match plain {
-        Some(listener) => {
-            let addr = listener.local_addr().ok();
-            tasks.spawn(http::serve_plain(listener, router, stop_rx));
+        Some(plain) => {
+            let addr = plain.local_addr().ok();
+            tasks.spawn(http::serve_plain(
+                plain,
+                router.layer(listener(false)),
+                stop_rx,
+            ));
             addr
         }
         None => None,
@@ -109,6 +125,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         http = ?plain_addr,
         %cert_sha256,
         cluster = cluster.as_ref().map(|c| c.relay_id()),
+        web_root = ?web_root.as_ref().map(|w| w.dir().display().to_string()),
         "relay listening"
     );
     // One machine-readable line for scripts and tests.
