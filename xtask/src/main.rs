@@ -3,6 +3,7 @@
 //! into the per-user cache described in [`cache`].
 
 mod bench;
+mod browser;
 mod cache;
 mod cmd;
 mod edge;
@@ -33,7 +34,7 @@ Commands:
       --all          every group (the default)
       --rust         rustup target wasm32-unknown-unknown, rustfmt, clippy
       --cargo-tools  worker-build, wasm-bindgen-cli (cargo install)
-      --node         Node 22, wrangler, binaryen (npm)
+      --node         Node 22, wrangler, binaryen, playwright-core (npm)
       --apt          Debian packages (chromium, nats-server, ...)
       --edge         what the edge needs: --rust --cargo-tools --node
       --check        only report what is installed; fail if anything is missing

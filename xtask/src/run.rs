@@ -5,7 +5,7 @@
 //!   (workerd), open rooms (no token secret), port 8787 or `$EDGECALL_EDGE_PORT`;
 //! - the native relay in self-signed mode: WebTransport and WebSocket on
 //!   127.0.0.1:4443, plain HTTP (/healthz, /metrics, /cert-hash) on
-//!   127.0.0.1:4480.
+//!   127.0.0.1:4480, and the browser client from `dist/web` on both.
 //!
 //! Services started here share xtask's process group, so Ctrl-C reaches
 //! them all; if one exits, the others are stopped.
@@ -62,11 +62,16 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     );
     println!("           self-signed: certificate hash at http://127.0.0.1:4480/cert-hash");
     println!("           http://127.0.0.1:4480/healthz, /metrics");
+    println!("  meetings http://127.0.0.1:{edge_port}/meeting/<username>/<meeting-id>   (edge, WebSocket)");
+    println!(
+        "           http://127.0.0.1:4480/meeting/<username>/<meeting-id>   (relay, WebTransport)"
+    );
     supervise(&mut services)
 }
 
 fn start_relay(ctx: &Ctx) -> Result<Running> {
-    let child = cmd::cargo()
+    let mut relay = cmd::cargo();
+    relay
         .current_dir(&ctx.root)
         .args(["run", "--quiet", "-p", "edgecall-relay", "--"])
         .args([
@@ -74,9 +79,14 @@ fn start_relay(ctx: &Ctx) -> Result<Running> {
             "127.0.0.1:4443",
             "--http-listen",
             "127.0.0.1:4480",
-        ])
-        .spawn()
-        .context("starting the relay")?;
+        ]);
+    // The relay serves the browser client too once it is built.
+    if ctx.root.join("dist/web/index.html").is_file() {
+        relay.args(["--web-root", "dist/web"]);
+    } else {
+        println!("dist/web has no client yet: the relay serves no pages");
+    }
+    let child = relay.spawn().context("starting the relay")?;
     Ok(Running {
         name: "relay",
         child,

@@ -10,7 +10,7 @@ use anyhow::Result;
 
 use crate::steps::Steps;
 use crate::tools::WASM_TARGET;
-use crate::{cmd, edge, setup, Ctx};
+use crate::{browser, cmd, edge, setup, Ctx};
 
 /// Runs the whole test suite; fails on the first failing step.
 pub fn test(ctx: &Ctx) -> Result<()> {
@@ -42,6 +42,15 @@ pub fn test(ctx: &Ctx) -> Result<()> {
     // The relay's cluster tests start a real nats-server on a free port.
     steps.run("set-up: nats-server (apt)", || {
         for report in setup::ensure_apt(&["nats-server"])? {
+            println!("{report}");
+        }
+        Ok(())
+    })?;
+
+    // The browser end-to-end tests (tests/tests/browser.rs) drive Debian's
+    // Chromium with playwright-core.
+    steps.run("set-up: browser tests (chromium, playwright-core)", || {
+        for report in browser::ensure_tools(&ctx.cache)? {
             println!("{report}");
         }
         Ok(())
