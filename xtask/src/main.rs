@@ -13,6 +13,7 @@ mod setup_cmd;
 mod steps;
 mod test;
 mod tools;
+mod web;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -29,6 +30,7 @@ Commands:
   run            set up, build and start edgecall locally
   test           set up and run every test (what CI runs)
   build-edge     build the Worker wasm if its sources changed (wrangler's build command)
+  build-web      build the browser client into dist/web if its sources changed
   bench-edge     load the edge under workerd (1→3, 1→10, 10→10) beside a bare broadcast baseline
   setup [FLAGS]  install the tools the project needs into the cache
       --all          every group (the default)
@@ -49,6 +51,7 @@ enum Task {
     Run,
     Test,
     BuildEdge,
+    BuildWeb,
     BenchEdge,
     Setup { groups: Groups, check_only: bool },
     Help,
@@ -67,6 +70,7 @@ fn parse(args: &[String]) -> Result<Task> {
         "run" => no_flags(Task::Run),
         "test" => no_flags(Task::Test),
         "build-edge" => no_flags(Task::BuildEdge),
+        "build-web" => no_flags(Task::BuildWeb),
         "bench-edge" => no_flags(Task::BenchEdge),
         "help" | "-h" | "--help" => no_flags(Task::Help),
         "setup" => {
@@ -151,6 +155,7 @@ fn main() -> ExitCode {
         Task::Run => Ctx::new().and_then(|ctx| run::run(&ctx)),
         Task::Test => Ctx::new().and_then(|ctx| test::test(&ctx)),
         Task::BuildEdge => Ctx::new().and_then(|ctx| edge::build(&ctx).map(drop)),
+        Task::BuildWeb => Ctx::new().and_then(|ctx| web::build(&ctx)),
         Task::BenchEdge => Ctx::new().and_then(|ctx| bench::bench_edge(&ctx)),
         Task::Setup { groups, check_only } => {
             Ctx::new().and_then(|ctx| setup_cmd::setup(&ctx.cache, groups, check_only))
@@ -179,6 +184,7 @@ mod tests {
         assert_eq!(parse_str("").unwrap(), Task::Help);
         assert_eq!(parse_str("run").unwrap(), Task::Run);
         assert_eq!(parse_str("test").unwrap(), Task::Test);
+        assert_eq!(parse_str("build-web").unwrap(), Task::BuildWeb);
         assert!(parse_str("test --all").is_err());
         assert!(parse_str("deploy").is_err());
     }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use crate::steps::Steps;
-use crate::{cmd, edge, Ctx};
+use crate::{cmd, edge, web, Ctx};
 
 const DEFAULT_EDGE_PORT: &str = "8787";
 
@@ -36,6 +36,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         }
         Ok(())
     })?;
+    steps.run("build the web client", || web::build(ctx))?;
     steps.run("build the edge", || edge::build(ctx).map(drop))?;
     let mut build_relay = cmd::cargo();
     build_relay

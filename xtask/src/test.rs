@@ -10,7 +10,7 @@ use anyhow::Result;
 
 use crate::steps::Steps;
 use crate::tools::WASM_TARGET;
-use crate::{browser, cmd, edge, setup, Ctx};
+use crate::{browser, cmd, edge, setup, web, Ctx};
 
 /// Runs the whole test suite; fails on the first failing step.
 pub fn test(ctx: &Ctx) -> Result<()> {
@@ -35,6 +35,8 @@ pub fn test(ctx: &Ctx) -> Result<()> {
             Ok(())
         },
     )?;
+    // Before the edge tests: the Worker's `[assets]` directory is dist/web.
+    steps.run("build the web client (dist/web)", || web::build(ctx))?;
     steps.run("build the edge (Worker + Room Durable Object)", || {
         edge::build(ctx).map(drop)
     })?;
