@@ -216,9 +216,9 @@ impl Browser {
             }
             if Instant::now() >= deadline {
                 bail!(
-                    "{name}: {what} not reached within {limit:?}; last state: {}\n--- {name}'s console ---\n{}",
+                    "{name}: {what} not reached within {limit:?}; last state: {}{}",
                     compact(&state),
-                    self.page_log(name)
+                    self.failure_notes(name)
                 );
             }
             std::thread::sleep(Duration::from_millis(250));
@@ -235,9 +235,9 @@ impl Browser {
             }
             if Instant::now() >= deadline {
                 bail!(
-                    "{name}: {what} not reached within {limit:?} (`{expression}` is {value}); state: {}\n--- {name}'s console ---\n{}",
+                    "{name}: {what} not reached within {limit:?} (`{expression}` is {value}); state: {}{}",
                     compact(&self.state(name).unwrap_or(Value::Null)),
-                    self.page_log(name)
+                    self.failure_notes(name)
                 );
             }
             std::thread::sleep(Duration::from_millis(250));
@@ -264,6 +264,19 @@ impl Browser {
         self.call(json!({"op": "close", "name": name}))
             .with_context(|| format!("closing {name}"))
             .map(drop)
+    }
+
+    /// A screenshot of page `name` and the end of its console log, for a
+    /// failure message.
+    fn failure_notes(&self, name: &str) -> String {
+        let shot = match self.screenshot(name, &format!("{name}-failure.png")) {
+            Ok(path) => format!("screenshot {}", path.display()),
+            Err(err) => format!("no screenshot: {err:#}"),
+        };
+        format!(
+            "\n({shot})\n--- {name}'s console ---\n{}",
+            self.page_log(name)
+        )
     }
 
     /// The last lines of page `name`'s console log.
