@@ -4,12 +4,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use edgecall_stream::{Session, TransportKind, Trust};
-use support::Relay;
+use support::{private_ca, Relay};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -113,25 +113,6 @@ fn web_root(tag: &str) -> (PathBuf, PathBuf) {
     std::fs::write(root.join("pkg/edgecall_web.js"), "export default 1;\n").unwrap();
     std::fs::write(dir.join("secret.txt"), "outside the web root").unwrap();
     (dir, root)
-}
-
-/// A private CA and a leaf for 127.0.0.1, written as PEM files in `dir`:
-/// (CA PEM text, cert path, key path).
-fn private_ca(dir: &Path) -> (String, PathBuf, PathBuf) {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let leaf_key = rcgen::KeyPair::generate().unwrap();
-    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&leaf_key, &issuer)
-        .unwrap();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert, leaf.pem()).unwrap();
-    std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
-    (ca_cert.pem(), cert, key)
 }
 
 fn json(fetched: &Fetched) -> serde_json::Value {

@@ -3,6 +3,7 @@
 //! into the per-user cache described in [`cache`].
 
 mod bench;
+mod bench_web;
 mod browser;
 mod cache;
 mod cmd;
@@ -32,6 +33,7 @@ Commands:
   build-edge     build the Worker wasm if its sources changed (wrangler's build command)
   build-web      build the browser client into dist/web if its sources changed
   bench-edge     load the edge under workerd (1→3, 1→10, 10→10) beside a bare broadcast baseline
+  bench-web      web client glass-to-glass latency (edge and relay paths, headless Chromium) and wasm size
   setup [FLAGS]  install the tools the project needs into the cache
       --all          every group (the default)
       --rust         rustup target wasm32-unknown-unknown, rustfmt, clippy
@@ -53,6 +55,7 @@ enum Task {
     BuildEdge,
     BuildWeb,
     BenchEdge,
+    BenchWeb,
     Setup { groups: Groups, check_only: bool },
     Help,
 }
@@ -72,6 +75,7 @@ fn parse(args: &[String]) -> Result<Task> {
         "build-edge" => no_flags(Task::BuildEdge),
         "build-web" => no_flags(Task::BuildWeb),
         "bench-edge" => no_flags(Task::BenchEdge),
+        "bench-web" => no_flags(Task::BenchWeb),
         "help" | "-h" | "--help" => no_flags(Task::Help),
         "setup" => {
             let mut groups = Groups::default();
@@ -157,6 +161,7 @@ fn main() -> ExitCode {
         Task::BuildEdge => Ctx::new().and_then(|ctx| edge::build(&ctx).map(drop)),
         Task::BuildWeb => Ctx::new().and_then(|ctx| web::build(&ctx)),
         Task::BenchEdge => Ctx::new().and_then(|ctx| bench::bench_edge(&ctx)),
+        Task::BenchWeb => Ctx::new().and_then(|ctx| bench_web::bench_web(&ctx)),
         Task::Setup { groups, check_only } => {
             Ctx::new().and_then(|ctx| setup_cmd::setup(&ctx.cache, groups, check_only))
         }
