@@ -89,6 +89,11 @@ pub struct Args {
     /// [default: the host of --public-url]
     #[arg(long, env = "EDGECALL_RELAY_ID")]
     pub relay_id: Option<String>,
+    /// Directory holding the browser client (`cargo xtask build-web` writes
+    /// `dist/web`): served on both HTTP listeners, with `index.html` for
+    /// `/meeting/<username>/<meeting-id>`.
+    #[arg(long, env = "EDGECALL_RELAY_WEB_ROOT")]
+    pub web_root: Option<PathBuf>,
     /// Log format: `text` or `json`. [default: text]
     #[arg(long, env = "EDGECALL_RELAY_LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -153,6 +158,8 @@ pub struct Settings {
     pub trunk: Option<TrunkSettings>,
     /// Graceful shutdown budget.
     pub shutdown_grace: Duration,
+    /// The browser client's directory, if served.
+    pub web_root: Option<PathBuf>,
     /// Log format.
     pub log_format: LogFormat,
     /// Engine configuration for every room.
@@ -276,6 +283,7 @@ impl Settings {
                     .or(file.shutdown_grace_ms)
                     .unwrap_or(5_000),
             ),
+            web_root: args.web_root.or(file.web_root),
             log_format,
             room: args.room.or(file.room).unwrap_or_default(),
             publish: resolve_publish(

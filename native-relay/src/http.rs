@@ -1,7 +1,8 @@
 //! HTTP on TCP: the WebSocket endpoint `/api/rooms/<room>/ws`, `/healthz`,
-//! Prometheus `/metrics` and `/cert-hash` (the SHA-256 of the certificate
-//! in force, for browsers' `serverCertificateHashes`). Served over TLS on
-//! the main port and, optionally, as plain HTTP on a second address.
+//! Prometheus `/metrics`, `/cert-hash` (the SHA-256 of the certificate
+//! in force, for browsers' `serverCertificateHashes`), `/client-config.json`
+//! and, with `--web-root`, the browser client ([`crate::web`]). Served over
+//! TLS on the main port and, optionally, as plain HTTP on a second address.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +24,7 @@ use crate::admission::Admission;
 use crate::cert::CertStore;
 use crate::host::{Outbox, RoomEvent, Rooms};
 use crate::metrics::Metrics;
+use crate::web::{self, WebRoot};
 
 /// A TLS handshake must finish this soon.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -42,15 +44,20 @@ pub struct AppState {
     pub stopping: Arc<AtomicBool>,
 }
 
-/// The routes.
-pub fn router(state: AppState) -> Router {
-    Router::new()
+/// The routes; with `web`, the browser client answers every path the API
+/// does not.
+pub fn router(state: AppState, web: Option<&WebRoot>) -> Router {
+    let api = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/cert-hash", get(cert_hash))
-        .route("/api/rooms/{room}/ws", get(websocket))
-        .fallback(not_found)
-        .with_state(state)
+        .route("/client-config.json", get(web::client_config))
+        .route("/api/rooms/{room}/ws", get(websocket));
+    let api = match web {
+        Some(web) => web.mount(api.route("/api/{*rest}", get(not_found))),
+        None => api.fallback(not_found),
+    };
+    api.with_state(state)
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {

@@ -30,6 +30,7 @@ pub mod process;
 pub mod quic;
 pub mod registry;
 pub mod trunk;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -71,6 +72,11 @@ pub fn run_process(settings: Settings) -> Result<()> {
 /// (`CloseCode::ShuttingDown`), waits for rooms to drain.
 pub async fn run(settings: Settings) -> Result<()> {
     let certs = CertStore::new(&settings.cert)?;
+    let web_root = settings
+        .web_root
+        .as_deref()
+        .map(web::WebRoot::open)
+        .transpose()?;
     let admission = Arc::new(Admission::new(settings.token_secret.as_deref())?);
     if admission.is_open() {
         tracing::warn!("OPEN MODE: no token secret configured; anyone can join any room under any name. Set --token-secret (EDGECALL_TOKEN_SECRET) in production.");
@@ -124,7 +130,13 @@ pub async fn run(settings: Settings) -> Result<()> {
         metrics,
         stopping: stopping.clone(),
     };
-    let router = http::router(state);
+    let router = http::router(state, web_root.as_ref());
+    let listener = |tls| {
+        axum::Extension(web::Listener {
+            tls,
+            quic_port: local.port(),
+        })
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(certs.server_config(b"http/1.1")?));
     let mut tasks = tokio::task::JoinSet::new();
@@ -137,13 +149,17 @@ pub async fn run(settings: Settings) -> Result<()> {
     tasks.spawn(http::serve_tls(
         tcp,
         acceptor,
-        router.clone(),
+        router.clone().layer(listener(true)),
         stop_rx.clone(),
     ));
     let plain_addr = match plain {
-        Some(listener) => {
-            let addr = listener.local_addr().ok();
-            tasks.spawn(http::serve_plain(listener, router, stop_rx.clone()));
+        Some(plain) => {
+            let addr = plain.local_addr().ok();
+            tasks.spawn(http::serve_plain(
+                plain,
+                router.layer(listener(false)),
+                stop_rx.clone(),
+            ));
             addr
         }
         None => None,
@@ -169,6 +185,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         %cert_sha256,
         %relay_id,
         cluster = cluster.is_some(),
+        web_root = ?web_root.as_ref().map(|w| w.dir().display().to_string()),
         "relay listening"
     );
     // One machine-readable line for scripts and tests.

@@ -141,27 +141,14 @@ async fn a_wrong_pinned_hash_is_refused_by_the_client() {
 #[tokio::test]
 async fn pem_certificates_from_a_private_ca_are_served() {
     let dir = std::env::temp_dir().join(format!("edgecall-pem-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let leaf_key = rcgen::KeyPair::generate().unwrap();
-    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&leaf_key, &issuer)
-        .unwrap();
-    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert_path, leaf.pem()).unwrap();
-    std::fs::write(&key_path, leaf_key.serialize_pem()).unwrap();
+    let (ca_pem, cert_path, key_path) = support::private_ca(&dir);
     let relay = Relay::start(&[
         "--cert",
         cert_path.to_str().unwrap(),
         "--key",
         key_path.to_str().unwrap(),
     ]);
-    let trust = Trust::roots_pem(ca_cert.pem().as_bytes()).unwrap();
+    let trust = Trust::roots_pem(ca_pem.as_bytes()).unwrap();
     for transport in [TransportKind::WebTransport, TransportKind::WebSocket] {
         let config = relay
             .join("pem", &format!("{transport:?}"), transport)

@@ -22,10 +22,13 @@ pub struct RelayProcess {
     pub cert_sha256: String,
 }
 
-/// The relay binary of the same build: next to this executable (a bin) or
-/// one folder up (a test in `deps/`). `cargo test --workspace` and `cargo
-/// xtask test` build it.
-fn relay_binary() -> Result<PathBuf> {
+/// The relay binary of the same build: `$EDGECALL_RELAY_BIN`, else next to
+/// this executable (a bin) or one folder up (a test in `deps/`). `cargo
+/// test --workspace` and `cargo xtask test` build it.
+pub fn relay_binary() -> Result<PathBuf> {
+    if let Some(bin) = std::env::var_os("EDGECALL_RELAY_BIN") {
+        return Ok(PathBuf::from(bin));
+    }
     let exe = std::env::current_exe().context("locating this executable")?;
     let candidates: Vec<PathBuf> = exe
         .ancestors()

@@ -3,6 +3,8 @@
 //! into the per-user cache described in [`cache`].
 
 mod bench;
+mod bench_web;
+mod browser;
 mod cache;
 mod cmd;
 mod edge;
@@ -13,6 +15,7 @@ mod steps;
 mod terraform;
 mod test;
 mod tools;
+mod web;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,12 +32,14 @@ Commands:
   run            set up, build and start edgecall locally
   test           set up and run every test (what CI runs)
   build-edge     build the Worker wasm if its sources changed (wrangler's build command)
+  build-web      build the browser client into dist/web if its sources changed
   bench-edge     load the edge under workerd (1→3, 1→10, 10→10) beside a bare broadcast baseline
+  bench-web      web client glass-to-glass latency (edge and relay paths, headless Chromium) and wasm size
   setup [FLAGS]  install the tools the project needs into the cache
       --all          every group (the default)
       --rust         rustup target wasm32-unknown-unknown, rustfmt, clippy
       --cargo-tools  worker-build, wasm-bindgen-cli (cargo install)
-      --node         Node 22, wrangler, binaryen (npm)
+      --node         Node 22, wrangler, binaryen, playwright-core (npm)
       --apt          Debian packages (chromium, nats-server, ...)
       --media        only the Debian packages the streamer's media crates build against
       --terraform    hclfmt (built from Debian's HCL sources), python-hcl2 (venv)
@@ -51,7 +56,9 @@ enum Task {
     Run,
     Test,
     BuildEdge,
+    BuildWeb,
     BenchEdge,
+    BenchWeb,
     Setup { groups: Groups, check_only: bool },
     Help,
 }
@@ -69,7 +76,9 @@ fn parse(args: &[String]) -> Result<Task> {
         "run" => no_flags(Task::Run),
         "test" => no_flags(Task::Test),
         "build-edge" => no_flags(Task::BuildEdge),
+        "build-web" => no_flags(Task::BuildWeb),
         "bench-edge" => no_flags(Task::BenchEdge),
+        "bench-web" => no_flags(Task::BenchWeb),
         "help" | "-h" | "--help" => no_flags(Task::Help),
         "setup" => {
             let mut groups = Groups::default();
@@ -166,7 +175,9 @@ fn main() -> ExitCode {
         Task::Run => Ctx::new().and_then(|ctx| run::run(&ctx)),
         Task::Test => Ctx::new().and_then(|ctx| test::test(&ctx)),
         Task::BuildEdge => Ctx::new().and_then(|ctx| edge::build(&ctx).map(drop)),
+        Task::BuildWeb => Ctx::new().and_then(|ctx| web::build(&ctx)),
         Task::BenchEdge => Ctx::new().and_then(|ctx| bench::bench_edge(&ctx)),
+        Task::BenchWeb => Ctx::new().and_then(|ctx| bench_web::bench_web(&ctx)),
         Task::Setup { groups, check_only } => {
             Ctx::new().and_then(|ctx| setup_cmd::setup(&ctx.cache, groups, check_only))
         }
@@ -194,6 +205,7 @@ mod tests {
         assert_eq!(parse_str("").unwrap(), Task::Help);
         assert_eq!(parse_str("run").unwrap(), Task::Run);
         assert_eq!(parse_str("test").unwrap(), Task::Test);
+        assert_eq!(parse_str("build-web").unwrap(), Task::BuildWeb);
         assert!(parse_str("test --all").is_err());
         assert!(parse_str("deploy").is_err());
     }

@@ -5,7 +5,7 @@
 //!   (workerd), open rooms (no token secret), port 8787 or `$EDGECALL_EDGE_PORT`;
 //! - the native relay in self-signed mode: WebTransport and WebSocket on
 //!   127.0.0.1:4443, plain HTTP (/healthz, /metrics, /cert-hash) on
-//!   127.0.0.1:4480;
+//!   127.0.0.1:4480, and the browser client from `dist/web` on both;
 //! - a trunk between them: the relay joins each of its rooms to the edge's
 //!   room of the same id, authenticated with a dev trunk secret generated
 //!   per run (given to wrangler with `--var TRUNK_SECRET:…`), so one
@@ -21,7 +21,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use crate::steps::Steps;
-use crate::{cmd, edge, Ctx};
+use crate::{cmd, edge, web, Ctx};
 
 const DEFAULT_EDGE_PORT: &str = "8787";
 
@@ -40,6 +40,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         }
         Ok(())
     })?;
+    steps.run("build the web client", || web::build(ctx))?;
     steps.run("build the edge", || edge::build(ctx).map(drop))?;
     let mut build_relay = cmd::cargo();
     build_relay
@@ -71,6 +72,10 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     println!("           self-signed: certificate hash at http://127.0.0.1:4480/cert-hash");
     println!("           http://127.0.0.1:4480/healthz, /metrics");
     println!("  trunk    relay → edge with a dev secret: a meeting id is one meeting on both");
+    println!("  meetings http://127.0.0.1:{edge_port}/meeting/<username>/<meeting-id>   (edge, WebSocket)");
+    println!(
+        "           http://127.0.0.1:4480/meeting/<username>/<meeting-id>   (relay, WebTransport)"
+    );
     supervise(&mut services)
 }
 
@@ -85,7 +90,8 @@ fn dev_secret() -> Result<String> {
 }
 
 fn start_relay(ctx: &Ctx, edge_port: &str, trunk_secret: &str) -> Result<Running> {
-    let child = cmd::cargo()
+    let mut relay = cmd::cargo();
+    relay
         .current_dir(&ctx.root)
         .args(["run", "--quiet", "-p", "edgecall-relay", "--"])
         .args([
@@ -97,9 +103,14 @@ fn start_relay(ctx: &Ctx, edge_port: &str, trunk_secret: &str) -> Result<Running
         .arg("--edge")
         .arg(format!("http://127.0.0.1:{edge_port}"))
         // Through the environment, so it does not show in `ps`.
-        .env("EDGECALL_RELAY_TRUNK_SECRET", trunk_secret)
-        .spawn()
-        .context("starting the relay")?;
+        .env("EDGECALL_RELAY_TRUNK_SECRET", trunk_secret);
+    // The relay serves the browser client too once it is built.
+    if ctx.root.join("dist/web/index.html").is_file() {
+        relay.args(["--web-root", "dist/web"]);
+    } else {
+        println!("dist/web has no client yet: the relay serves no pages");
+    }
+    let child = relay.spawn().context("starting the relay")?;
     Ok(Running {
         name: "relay",
         child,

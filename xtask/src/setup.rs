@@ -103,6 +103,14 @@ fn binary_version(bin: &Path) -> Option<String> {
     cmd::probe(Command::new(bin).arg("--version")).and_then(|out| extract_version(&out))
 }
 
+/// Whether `bin --version` runs and which version it reports (nothing is
+/// pinned: used for system binaries such as Debian's Chromium).
+pub fn check_binary(what: &str, bin: &Path) -> Report {
+    let mut report = settle(Report::new(what, None), binary_version(bin));
+    report.location = Some(bin.to_path_buf());
+    report
+}
+
 fn settle(mut report: Report, found: Option<String>) -> Report {
     let matches = match (&found, &report.wanted) {
         (Some(found), Some(wanted)) => found == wanted,
@@ -412,7 +420,12 @@ fn apt_get(args: &[&str]) -> Command {
         sudo.arg("apt-get");
         sudo
     };
-    command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+    // Wait for another apt/dpkg run (e.g. unattended upgrades) instead of
+    // failing at once on its lock.
+    command
+        .args(["-o", "DPkg::Lock::Timeout=600"])
+        .args(args)
+        .env("DEBIAN_FRONTEND", "noninteractive");
     command
 }
 

@@ -3,11 +3,12 @@
 
 use anyhow::{bail, Result};
 
+use crate::browser;
 use crate::cache::Cache;
 use crate::setup::{self, Report};
 use crate::tools::{
-    APT_PACKAGES, CARGO_TOOLS, MEDIA_APT_PACKAGES, NPM_PACKAGES, PYTHON_PACKAGES, RUST_COMPONENTS,
-    WASM_TARGET,
+    APT_PACKAGES, BROWSER_NPM_PACKAGES, CARGO_TOOLS, MEDIA_APT_PACKAGES, NPM_PACKAGES,
+    PYTHON_PACKAGES, RUST_COMPONENTS, WASM_TARGET,
 };
 
 /// Which groups of tools to set up.
@@ -17,7 +18,7 @@ pub struct Groups {
     pub rust: bool,
     /// `cargo install`ed tools (worker-build, wasm-bindgen-cli).
     pub cargo_tools: bool,
-    /// Node 22 and the npm tools (wrangler, binaryen).
+    /// Node 22 and the npm tools (wrangler, binaryen, playwright-core).
     pub node: bool,
     /// Debian packages (chromium, nats-server, native media build deps).
     pub apt: bool,
@@ -117,15 +118,20 @@ pub fn setup(cache: &Cache, groups: Groups, check_only: bool) -> Result<()> {
             "node + npm tools ({})",
             cache.node_prefix().display()
         ));
+        let packages: Vec<(&str, &str)> = NPM_PACKAGES
+            .iter()
+            .chain(BROWSER_NPM_PACKAGES)
+            .copied()
+            .collect();
         if check_only {
             show(&mut all, setup::check_node22(cache));
-            for report in setup::check_npm_packages(cache, NPM_PACKAGES) {
+            for report in setup::check_npm_packages(cache, &packages) {
                 show(&mut all, report);
             }
         } else {
             let node = setup::ensure_node22(cache)?;
             show(&mut all, node.report().clone());
-            for report in setup::ensure_npm_packages(cache, &node, NPM_PACKAGES)? {
+            for report in setup::ensure_npm_packages(cache, &node, &packages)? {
                 show(&mut all, report);
             }
         }
@@ -141,6 +147,8 @@ pub fn setup(cache: &Cache, groups: Groups, check_only: bool) -> Result<()> {
         for report in reports {
             show(&mut all, report);
         }
+        // The version the browser tests will drive.
+        show(&mut all, browser::check_chromium());
     }
 
     if groups.media && !groups.apt {

@@ -10,7 +10,7 @@ use anyhow::Result;
 
 use crate::steps::Steps;
 use crate::tools::{MEDIA_APT_PACKAGES, PYTHON_PACKAGES, WASM_TARGET};
-use crate::{cmd, edge, setup, terraform, Ctx};
+use crate::{browser, cmd, edge, setup, terraform, web, Ctx};
 
 /// Runs the whole test suite; fails on the first failing step.
 pub fn test(ctx: &Ctx) -> Result<()> {
@@ -35,6 +35,8 @@ pub fn test(ctx: &Ctx) -> Result<()> {
             Ok(())
         },
     )?;
+    // Before the edge tests: the Worker's `[assets]` directory is dist/web.
+    steps.run("build the web client (dist/web)", || web::build(ctx))?;
     steps.run("build the edge (Worker + Room Durable Object)", || {
         edge::build(ctx).map(drop)
     })?;
@@ -50,6 +52,15 @@ pub fn test(ctx: &Ctx) -> Result<()> {
     // The relay's cluster tests start a real nats-server on a free port.
     steps.run("set-up: nats-server (apt)", || {
         for report in setup::ensure_apt(&["nats-server"])? {
+            println!("{report}");
+        }
+        Ok(())
+    })?;
+
+    // The browser end-to-end tests (tests/tests/browser.rs) drive Debian's
+    // Chromium with playwright-core.
+    steps.run("set-up: browser tests (chromium, playwright-core)", || {
+        for report in browser::ensure_tools(&ctx.cache)? {
             println!("{report}");
         }
         Ok(())

@@ -55,6 +55,17 @@ pub const NPM_PACKAGES: &[(&str, &str)] = &[
     ("binaryen", "132.0.0"),
 ];
 
+/// npm packages for the browser end-to-end tests, installed like
+/// [`NPM_PACKAGES`]. `playwright-core` drives the Debian Chromium over CDP
+/// and never downloads a browser (unlike the `playwright` package).
+pub const BROWSER_NPM_PACKAGES: &[(&str, &str)] = &[("playwright-core", "1.65.1")];
+
+/// The Debian package of the browser the end-to-end tests drive, and its
+/// binary (playwright-core's `executablePath`).
+pub const CHROMIUM_PACKAGE: &str = "chromium";
+/// See [`CHROMIUM_PACKAGE`].
+pub const CHROMIUM_BIN: &str = "/usr/bin/chromium";
+
 /// Debian packages, checked with `dpkg -s` and installed with `apt-get`.
 pub const APT_PACKAGES: &[&str] = &[
     // Headless browser for the web-client end-to-end tests.

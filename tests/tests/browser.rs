@@ -1,0 +1,805 @@
+//! The web client end to end in headless Chromium: pages of the built
+//! client (`dist/web`) served by the edge (`wrangler dev`) and by the
+//! relay (`--web-root`), with fake camera and microphone, checked through
+//! the client's test hook (`window.edgecall.state()`) and its DOM.
+//!
+//! The edge and relay fixtures start on first use and stop when the run
+//! ends; each case has its own pages (one Chromium and profile each).
+//! Screenshots and page logs: `dist/test-artifacts/browser/<case>/`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context, Result};
+use edgecall_e2e::browser::Browser;
+use edgecall_e2e::client::{Client, Event};
+use edgecall_e2e::edge::{repo_root, Edge};
+use edgecall_e2e::relay::RelayProcess;
+use edgecall_e2e::web::{
+    self, decoded_from, exists_js, meeting_url, peer, peer_count, phase, text_js, tile, visible_js,
+};
+use edgecall_proto::e2ee::RoomKey;
+use edgecall_proto::token::{mint, JoinClaims};
+use edgecall_proto::wire::{server_message, Codec, MediaFrame, Track};
+use libtest_mimic::{Arguments, Failed, Trial};
+use serde_json::Value;
+
+const JOIN_SECRET: &str = "browser-e2e-join-secret";
+const TRUNK_SECRET: &str = "browser-e2e-trunk-secret";
+/// How long pages may take to join (Chromium start, wasm load, handshake).
+const JOIN: Duration = Duration::from_secs(60);
+/// How long media may take to reach the counts the cases ask for; several
+/// Chromiums encode and decode in software on two shared cores.
+const MEDIA: Duration = Duration::from_secs(120);
+/// What "media flows" means: frames decoded from one peer.
+const VIDEO_FRAMES: u64 = 30;
+const AUDIO_FRAMES: u64 = 50;
+
+/// A component started on first use, shared by the cases that need it.
+struct Lazy<T> {
+    cell: OnceLock<Result<Arc<T>, String>>,
+    start: fn() -> Result<T>,
+}
+
+impl<T> Lazy<T> {
+    const fn new(start: fn() -> Result<T>) -> Self {
+        Self {
+            cell: OnceLock::new(),
+            start,
+        }
+    }
+
+    fn get(&self) -> Result<Arc<T>> {
+        self.cell
+            .get_or_init(|| (self.start)().map(Arc::new).map_err(|e| format!("{e:#}")))
+            .clone()
+            .map_err(anyhow::Error::msg)
+    }
+}
+
+/// Everything the cases share; dropped (stopping every process) before
+/// the test binary exits.
+struct Fixtures {
+    /// Open rooms; accepts trunks.
+    edge: Lazy<Edge>,
+    /// Join tokens required.
+    secured_edge: Lazy<Edge>,
+    /// A standalone relay serving the client.
+    relay: Lazy<RelayProcess>,
+}
+
+impl Fixtures {
+    fn new() -> Self {
+        Self {
+            edge: Lazy::new(|| Edge::start(&[("TRUNK_SECRET", TRUNK_SECRET)])),
+            secured_edge: Lazy::new(|| Edge::start(&[("JOIN_TOKEN_SECRET", JOIN_SECRET)])),
+            relay: Lazy::new(|| {
+                let root = web::ensure_built()?;
+                RelayProcess::start(&["--web-root", &root.display().to_string()])
+            }),
+        }
+    }
+}
+
+/// Where a case keeps screenshots and page logs (gitignored).
+fn artifacts(case: &str) -> PathBuf {
+    repo_root().join("dist/test-artifacts/browser").join(case)
+}
+
+fn unique_room(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        edgecall_e2e::frames::now_us() % 1_000_000_000
+    )
+}
+
+/// Opens one page per `(name, url)`; with `join`, waits until each is in
+/// the call.
+fn open_all(browser: &Browser, pages: &[(&str, String)], join: bool) -> Result<()> {
+    for (name, url) in pages {
+        browser.open(name, url)?;
+    }
+    if join {
+        for (name, _) in pages {
+            browser.wait_state(name, "in the call", JOIN, |s| {
+                (phase(s) == "in-call").then_some(())
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Waits until each of `names` is in the call and has decoded the agreed
+/// amount of camera and audio frames from every other one.
+fn wait_media_between(browser: &Browser, names: &[&str]) -> Result<()> {
+    for me in names {
+        for other in names.iter().filter(|n| *n != me) {
+            browser.wait_state(
+                me,
+                &format!("{VIDEO_FRAMES} video + {AUDIO_FRAMES} audio frames from {other}"),
+                MEDIA,
+                |s| decoded_from(s, other, VIDEO_FRAMES, AUDIO_FRAMES).then_some(()),
+            )?;
+        }
+        let state = browser.state(me)?;
+        println!(
+            "    {me}: {} rtt {} ms, decoded (video, audio) {:?}",
+            state["transport"],
+            state["rtt_ms"],
+            names
+                .iter()
+                .filter(|n| *n != me)
+                .map(|n| (
+                    *n,
+                    peer_count(&state, n, "video_frames_decoded"),
+                    peer_count(&state, n, "audio_frames_decoded")
+                ))
+                .collect::<Vec<_>>()
+        );
+    }
+    Ok(())
+}
+
+fn transport_of(browser: &Browser, name: &str) -> Result<String> {
+    Ok(browser.state(name)?["transport"]
+        .as_str()
+        .unwrap_or("none")
+        .to_owned())
+}
+
+// ------------------------------------------------------------- serving --
+
+fn the_edge_serves_the_client_as_a_single_page_app(fx: &Fixtures, _: &Browser) -> Result<()> {
+    let root = web::ensure_built()?;
+    let edge = fx.edge.get()?;
+    let index = std::fs::read_to_string(root.join("index.html"))?;
+    for path in [
+        "/meeting/ada/serving-check",
+        "/meeting/ada/serving-check?token=abc&autojoin=1",
+    ] {
+        let page = ureq::get(&format!("{}{path}", edge.http_base()))
+            .call()
+            .with_context(|| format!("GET {path}"))?
+            .into_string()?;
+        ensure!(page == index, "{path} is not dist/web/index.html");
+    }
+    let wasm = ureq::get(&format!("{}/pkg/edgecall_web_bg.wasm", edge.http_base())).call()?;
+    ensure!(
+        wasm.content_type() == "application/wasm",
+        "wasm served as {}",
+        wasm.content_type()
+    );
+    // The page configuration is the relay's; the Worker answers 404 (the
+    // client then uses its defaults) rather than the SPA's index.html.
+    match ureq::get(&format!("{}/client-config.json", edge.http_base())).call() {
+        Err(ureq::Error::Status(404, _)) => {}
+        other => bail!("/client-config.json on the edge: {other:?}"),
+    }
+    let health = ureq::get(&format!("{}/healthz", edge.http_base()))
+        .call()?
+        .into_string()?;
+    ensure!(health.trim() == "ok", "healthz: {health:?}");
+    let info: Value = ureq::get(&format!("{}/api/rooms/serving-check", edge.http_base()))
+        .call()?
+        .into_json()?;
+    ensure!(info["room"] == "serving-check", "room info: {info}");
+    Ok(())
+}
+
+// --------------------------------------------------------------- media --
+
+fn two_pages_exchange_media_through_the_edge(fx: &Fixtures, b: &Browser) -> Result<()> {
+    web::ensure_built()?;
+    let edge = fx.edge.get()?;
+    let room = unique_room("edge-pair");
+    let url = |name| meeting_url(&edge.http_base(), name, &room, &[("autojoin", "1")], None);
+    open_all(b, &[("alice", url("alice")), ("bob", url("bob"))], true)?;
+    wait_media_between(b, &["alice", "bob"])?;
+    for name in ["alice", "bob"] {
+        let transport = transport_of(b, name)?;
+        ensure!(transport == "websocket", "{name} used {transport}");
+    }
+    Ok(())
+}
+
+fn two_pages_exchange_media_through_the_relay_over_webtransport(
+    fx: &Fixtures,
+    b: &Browser,
+) -> Result<()> {
+    let relay = fx.relay.get()?;
+    let room = unique_room("relay-pair");
+    // No transport parameter: the relay's /client-config.json makes its
+    // own pages prefer WebTransport to it.
+    let url = |name| meeting_url(&relay.http, name, &room, &[("autojoin", "1")], None);
+    open_all(b, &[("alice", url("alice")), ("bob", url("bob"))], true)?;
+    wait_media_between(b, &["alice", "bob"]).map_err(|e| e.context(relay.log()))?;
+    for name in ["alice", "bob"] {
+        let transport = transport_of(b, name)?;
+        ensure!(transport == "webtransport", "{name} used {transport}");
+    }
+    Ok(())
+}
+
+fn a_page_on_the_edge_and_one_on_the_relay_meet_over_the_trunk(
+    fx: &Fixtures,
+    b: &Browser,
+) -> Result<()> {
+    let root = web::ensure_built()?;
+    let edge = fx.edge.get()?;
+    let relay = RelayProcess::start(&[
+        "--web-root",
+        &root.display().to_string(),
+        "--edge",
+        &edge.http_base(),
+        "--trunk-secret",
+        TRUNK_SECRET,
+    ])?;
+    let room = unique_room("trunk-pair");
+    let query = [("autojoin", "1")];
+    open_all(
+        b,
+        &[
+            (
+                "alice",
+                meeting_url(&edge.http_base(), "alice", &room, &query, None),
+            ),
+            ("bob", meeting_url(&relay.http, "bob", &room, &query, None)),
+        ],
+        true,
+    )?;
+    wait_media_between(b, &["alice", "bob"]).map_err(|e| e.context(relay.log()))?;
+    ensure!(transport_of(b, "alice")? == "websocket");
+    ensure!(transport_of(b, "bob")? == "webtransport");
+    Ok(())
+}
+
+// ---------------------------------------------------------------- grid --
+
+fn participant_items(b: &Browser, name: &str) -> Result<u64> {
+    b.eval(name, "document.querySelectorAll('#participants li').length")?
+        .as_u64()
+        .context("#participants li count is not a number")
+}
+
+fn a_third_page_joins_and_leaves_and_the_grids_follow(fx: &Fixtures, b: &Browser) -> Result<()> {
+    web::ensure_built()?;
+    let edge = fx.edge.get()?;
+    let room = unique_room("grid");
+    let auto = |name| meeting_url(&edge.http_base(), name, &room, &[("autojoin", "1")], None);
+    open_all(b, &[("alice", auto("alice")), ("bob", auto("bob"))], true)?;
+    wait_media_between(b, &["alice", "bob"])?;
+    let before = [participant_items(b, "alice")?, participant_items(b, "bob")?];
+
+    // Carol comes through the lobby: prefilled from the link, camera preview.
+    b.open(
+        "carol",
+        &meeting_url(&edge.http_base(), "carol", &room, &[], None),
+    )?;
+    b.wait_js("carol", "the lobby", JOIN, &visible_js("#lobby"))?;
+    b.wait_js(
+        "carol",
+        "the camera preview",
+        JOIN,
+        "(() => { const v = document.getElementById('preview'); return !!v && v.videoWidth > 0; })()",
+    )?;
+    let name = b.eval("carol", "document.getElementById('name-input').value")?;
+    let meeting = b.eval("carol", "document.getElementById('meeting-input').value")?;
+    ensure!(
+        name == "carol" && meeting == room.as_str(),
+        "lobby fields: {name} / {meeting}"
+    );
+    let lobby = b.screenshot("carol", "lobby.png")?;
+    println!("    screenshot: {}", lobby.display());
+    b.click("carol", "#join-button")?;
+    b.wait_state("carol", "in the call", JOIN, |s| {
+        (phase(s) == "in-call").then_some(())
+    })?;
+
+    for (i, me) in ["alice", "bob"].into_iter().enumerate() {
+        b.wait_js(me, "carol's tile", JOIN, &exists_js(&tile("carol")))?;
+        let expected = before[i] + 1;
+        b.wait_js(
+            me,
+            "carol in the participant list",
+            JOIN,
+            &format!("document.querySelectorAll('#participants li').length === {expected}"),
+        )?;
+        ensure!(
+            b.eval(me, &text_js("#participants"))?
+                .as_str()
+                .is_some_and(|t| t.contains("carol")),
+            "{me}'s participant list does not name carol"
+        );
+    }
+    wait_media_between(b, &["alice", "bob", "carol"])?;
+    let meeting = b.screenshot("alice", "meeting-3.png")?;
+    println!("    screenshot: {}", meeting.display());
+
+    b.click("carol", "#leave-button")?;
+    b.wait_state("carol", "left", JOIN, |s| {
+        (phase(s) == "left").then_some(())
+    })?;
+    for (i, me) in ["alice", "bob"].into_iter().enumerate() {
+        b.wait_js(
+            me,
+            "carol's tile to go",
+            JOIN,
+            &format!("!({})", exists_js(&tile("carol"))),
+        )?;
+        b.wait_js(
+            me,
+            "the participant list to shrink back",
+            JOIN,
+            &format!(
+                "document.querySelectorAll('#participants li').length === {}",
+                before[i]
+            ),
+        )?;
+        b.wait_state(me, "carol gone from the state", JOIN, |s| {
+            peer(s, "carol").is_none().then_some(())
+        })?;
+        ensure!(
+            peer(&b.state(me)?, if me == "alice" { "bob" } else { "alice" }).is_some(),
+            "{me} lost the other participant"
+        );
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- E2EE --
+
+/// Whether `payload` starts like a coded video keyframe of `codec`: an
+/// H.264 Annex B start code or AVCC length prefix followed by a valid NAL
+/// header, or VP8's keyframe start code.
+fn looks_like_video_keyframe(codec: i32, payload: &[u8]) -> bool {
+    let nal_ok = |header: u8| header & 0x80 == 0 && (1..=23).contains(&(header & 0x1f));
+    if codec == Codec::Vp8 as i32 {
+        return payload.len() > 6 && payload[0] & 1 == 0 && payload[3..6] == [0x9d, 0x01, 0x2a];
+    }
+    if payload.starts_with(&[0, 0, 0, 1]) {
+        return payload.len() > 4 && nal_ok(payload[4]);
+    }
+    if payload.starts_with(&[0, 0, 1]) {
+        return payload.len() > 3 && nal_ok(payload[3]);
+    }
+    if payload.len() > 5 {
+        let len = u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]) as usize;
+        return len >= 1 && len <= payload.len() - 4 && nal_ok(payload[4]);
+    }
+    false
+}
+
+/// What a native observer in the room received: participant names by id
+/// and the media frames the server forwarded to it.
+struct Observed {
+    names: HashMap<u32, String>,
+    media: Vec<MediaFrame>,
+}
+
+/// Joins `room` on the edge as a native participant that publishes nothing
+/// and records everything the server sends it until `stop` fires.
+async fn observe(
+    ws_base: String,
+    room: String,
+    stop: tokio::sync::oneshot::Receiver<()>,
+) -> Result<Observed> {
+    let mut client = Client::join(&format!("{ws_base}/api/rooms/{room}/ws?name=observer")).await?;
+    let mut observed = Observed {
+        names: client
+            .welcome
+            .roster
+            .iter()
+            .map(|p| (p.id, p.name.clone()))
+            .collect(),
+        media: Vec::new(),
+    };
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            event = client.next(Duration::from_secs(5)) => match event {
+                Some(Event::Msg(server_message::Msg::Joined(joined))) => {
+                    if let Some(p) = joined.participant {
+                        observed.names.insert(p.id, p.name);
+                    }
+                }
+                Some(Event::Msg(server_message::Msg::Media(frame))) => observed.media.push(frame),
+                Some(Event::Msg(_)) | None => {}
+                Some(Event::Closed(close)) => bail!("the observer was closed: {close:?}"),
+            },
+        }
+    }
+    let _ = client.leave().await;
+    Ok(observed)
+}
+
+/// Checks that every frame the observer got from `name` is sealed, opens
+/// with `key` under the stamped sender and sequence, and that keyframes
+/// look like video only once opened.
+fn check_sealed(observed: &Observed, name: &str, key: &RoomKey) -> Result<()> {
+    let id = observed
+        .names
+        .iter()
+        .find_map(|(id, n)| (n == name).then_some(*id))
+        .with_context(|| format!("the observer never saw {name} join"))?;
+    let frames: Vec<&MediaFrame> = observed.media.iter().filter(|f| f.sender == id).collect();
+    let count = |track: Track| frames.iter().filter(|f| f.track == track as i32).count();
+    ensure!(
+        count(Track::Camera) >= 20 && count(Track::Audio) >= 20,
+        "the observer got too little from {name}: {} camera, {} audio frames",
+        count(Track::Camera),
+        count(Track::Audio)
+    );
+    let mut keyframes = 0;
+    for frame in &frames {
+        ensure!(
+            frame.sealed,
+            "{name}'s {:?} frame {} is not marked sealed",
+            frame.track,
+            frame.sequence
+        );
+        let plain = key
+            .open(name, frame.sequence, &frame.payload)
+            .with_context(|| format!("{name}'s frame {} does not open", frame.sequence))?;
+        ensure!(
+            plain.len() < 16 || !frame.payload.windows(16).any(|w| w == &plain[..16]),
+            "{name}'s frame {} carries its plaintext in the clear",
+            frame.sequence
+        );
+        if frame.track == Track::Camera as i32 && frame.keyframe {
+            keyframes += 1;
+            ensure!(
+                looks_like_video_keyframe(frame.codec, &plain),
+                "{name}'s opened keyframe {} is not coded video",
+                frame.sequence
+            );
+            ensure!(
+                !looks_like_video_keyframe(frame.codec, &frame.payload),
+                "{name}'s keyframe {} reached the server as readable video",
+                frame.sequence
+            );
+        }
+    }
+    ensure!(
+        keyframes > 0,
+        "no keyframe from {name} reached the observer"
+    );
+    Ok(())
+}
+
+fn e2ee_pages_exchange_media_and_the_server_sees_only_sealed_payloads(
+    fx: &Fixtures,
+    b: &Browser,
+) -> Result<()> {
+    web::ensure_built()?;
+    let edge = fx.edge.get()?;
+    let room = unique_room("e2ee");
+    let secret = format!("k{}", edgecall_e2e::frames::now_us());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let observer = runtime.spawn(observe(edge.ws_base(), room.clone(), stopped));
+    // The observer is in before the pages, so it sees them join.
+    std::thread::sleep(Duration::from_secs(2));
+    ensure!(!observer.is_finished(), "the observer could not join");
+
+    let fragment = format!("key={secret}");
+    let url = |name| {
+        meeting_url(
+            &edge.http_base(),
+            name,
+            &room,
+            &[("autojoin", "1")],
+            Some(&fragment),
+        )
+    };
+    open_all(b, &[("alice", url("alice")), ("bob", url("bob"))], true)?;
+    wait_media_between(b, &["alice", "bob"])?;
+    for (me, other) in [("alice", "bob"), ("bob", "alice")] {
+        let state = b.state(me)?;
+        ensure!(state["e2ee"] == true, "{me}: e2ee is not on: {state}");
+        ensure!(
+            peer_count(&state, other, "decrypt_failures") == 0,
+            "{me} failed to open frames from {other}: {state}"
+        );
+        b.wait_js(me, "the E2EE badge", JOIN, &visible_js("#e2ee-badge"))?;
+    }
+    let _ = stop.send(());
+    let observed = runtime
+        .block_on(observer)
+        .context("the observer task panicked")??;
+    let key = RoomKey::derive(secret.as_bytes(), &room)?;
+    check_sealed(&observed, "alice", &key)?;
+    check_sealed(&observed, "bob", &key)?;
+    // The check can tell: another room's key opens nothing.
+    let other = RoomKey::derive(secret.as_bytes(), "another-room")?;
+    ensure!(
+        check_sealed(&observed, "alice", &other).is_err(),
+        "frames opened with the wrong key"
+    );
+    Ok(())
+}
+
+fn a_page_with_the_wrong_key_decodes_nothing_and_counts_failures(
+    fx: &Fixtures,
+    b: &Browser,
+) -> Result<()> {
+    web::ensure_built()?;
+    let edge = fx.edge.get()?;
+    let room = unique_room("wrong-key");
+    let page = |name, key: &str| {
+        meeting_url(
+            &edge.http_base(),
+            name,
+            &room,
+            &[("autojoin", "1")],
+            Some(&format!("key={key}")),
+        )
+    };
+    open_all(
+        b,
+        &[
+            ("alice", page("alice", "right-secret")),
+            ("bob", page("bob", "right-secret")),
+            ("mallory", page("mallory", "wrong-secret")),
+        ],
+        true,
+    )?;
+    wait_media_between(b, &["alice", "bob"])?;
+    b.wait_state("mallory", "decryption failures", MEDIA, |s| {
+        (phase(s) == "in-call"
+            && s["decrypt_failures"].as_u64().unwrap_or(0) > 0
+            && peer_count(s, "alice", "decrypt_failures") > 0
+            && peer_count(s, "bob", "decrypt_failures") > 0)
+            .then_some(())
+    })?;
+    // Give any wrongly opened frame time to be decoded before looking.
+    std::thread::sleep(Duration::from_secs(3));
+    let mallory = b.state("mallory")?;
+    for other in ["alice", "bob"] {
+        for field in [
+            "video_frames_decoded",
+            "audio_frames_decoded",
+            "screen_frames_decoded",
+        ] {
+            ensure!(
+                peer_count(&mallory, other, field) == 0,
+                "mallory decoded {field} from {other}: {mallory}"
+            );
+        }
+    }
+    ensure!(mallory["e2ee"] == true, "mallory's e2ee is off: {mallory}");
+    // And the others cannot read mallory either.
+    b.wait_state("alice", "failures opening mallory's frames", MEDIA, |s| {
+        (peer_count(s, "mallory", "decrypt_failures") > 0).then_some(())
+    })?;
+    let alice = b.state("alice")?;
+    ensure!(
+        peer_count(&alice, "mallory", "video_frames_decoded") == 0
+            && peer_count(&alice, "mallory", "audio_frames_decoded") == 0,
+        "alice decoded mallory's frames: {alice}"
+    );
+    Ok(())
+}
+
+// -------------------------------------------------------------- states --
+
+fn flag_on(b: &Browser, viewer: &str, of: &str, field: &str, badge: &str, on: bool) -> Result<()> {
+    b.wait_state(viewer, &format!("{of}.{field} = {on}"), MEDIA, |s| {
+        (peer(s, of).and_then(|p| p[field].as_bool()) == Some(on)).then_some(())
+    })?;
+    let selector = format!("{} {badge}", tile(of));
+    let check = if on {
+        exists_js(&selector)
+    } else {
+        format!("!({})", exists_js(&selector))
+    };
+    b.wait_js(viewer, &format!("{badge} shown = {on}"), MEDIA, &check)
+}
+
+fn self_flag(b: &Browser, name: &str, field: &str, on: bool) -> Result<()> {
+    b.wait_state(name, &format!("self.{field} = {on}"), JOIN, |s| {
+        (s["self"][field].as_bool() == Some(on)).then_some(())
+    })
+}
+
+fn mute_camera_and_screen_share_states_propagate(fx: &Fixtures, b: &Browser) -> Result<()> {
+    web::ensure_built()?;
+    let edge = fx.edge.get()?;
+    let room = unique_room("states");
+    let url = |name| meeting_url(&edge.http_base(), name, &room, &[("autojoin", "1")], None);
+    open_all(b, &[("alice", url("alice")), ("bob", url("bob"))], true)?;
+    wait_media_between(b, &["alice", "bob"])?;
+    flag_on(b, "bob", "alice", "muted", ".badge-muted", false)?;
+
+    b.click("alice", "#mute-button")?;
+    self_flag(b, "alice", "muted", true)?;
+    flag_on(b, "bob", "alice", "muted", ".badge-muted", true)?;
+
+    b.click("alice", "#camera-button")?;
+    self_flag(b, "alice", "camera_off", true)?;
+    flag_on(b, "bob", "alice", "camera_off", ".badge-camera-off", true)?;
+
+    b.click("alice", "#screen-button")?;
+    self_flag(b, "alice", "sharing_screen", true)?;
+    flag_on(b, "bob", "alice", "sharing_screen", ".badge-screen", true)?;
+    b.wait_state("bob", "screen frames from alice", MEDIA, |s| {
+        (peer_count(s, "alice", "screen_frames_decoded") >= 10).then_some(())
+    })?;
+
+    b.click("alice", "#mute-button")?;
+    self_flag(b, "alice", "muted", false)?;
+    flag_on(b, "bob", "alice", "muted", ".badge-muted", false)?;
+    b.click("alice", "#camera-button")?;
+    flag_on(b, "bob", "alice", "camera_off", ".badge-camera-off", false)?;
+    // The camera is back: bob decodes new frames from it.
+    let before = peer_count(&b.state("bob")?, "alice", "video_frames_decoded");
+    b.wait_state("bob", "alice's camera again", MEDIA, |s| {
+        (peer_count(s, "alice", "video_frames_decoded") >= before + 10).then_some(())
+    })?;
+    Ok(())
+}
+
+// -------------------------------------------------------------- errors --
+
+/// Waits for the page to give up with a visible, non-empty `#error`.
+fn wait_error(b: &Browser, name: &str) -> Result<String> {
+    b.wait_state(name, "the error phase", MEDIA, |s| {
+        (phase(s) == "error").then_some(())
+    })?;
+    b.wait_js(name, "#error shown", JOIN, &visible_js("#error"))?;
+    let text = b.eval(name, &text_js("#error"))?;
+    let text = text.as_str().unwrap_or("").to_owned();
+    ensure!(!text.is_empty(), "{name}: #error is empty");
+    let state = b.state(name)?;
+    ensure!(
+        state["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{name}: state.error is empty: {state}"
+    );
+    Ok(text)
+}
+
+fn a_rejected_token_shows_a_clear_error(fx: &Fixtures, b: &Browser) -> Result<()> {
+    web::ensure_built()?;
+    let edge = fx.secured_edge.get()?;
+    let room = unique_room("tokens");
+    let exp = edgecall_e2e::frames::now_us() / 1_000_000 + 3_600;
+    let good = mint(
+        JOIN_SECRET.as_bytes(),
+        &JoinClaims::new(room.as_str(), "alice", exp),
+    )?;
+    let forged = mint(
+        b"not-the-secret",
+        &JoinClaims::new(room.as_str(), "eve", exp),
+    )?;
+    let url = |name, token: &str| {
+        meeting_url(
+            &edge.http_base(),
+            name,
+            &room,
+            &[("autojoin", "1"), ("token", token)],
+            None,
+        )
+    };
+    open_all(
+        b,
+        &[("alice", url("alice", &good)), ("eve", url("eve", &forged))],
+        false,
+    )?;
+    // A valid token gets in, so the refusal below is about eve's token.
+    b.wait_state("alice", "in the call", JOIN, |s| {
+        (phase(s) == "in-call").then_some(())
+    })?;
+    let text = wait_error(b, "eve")?;
+    println!("    eve's error: {text}");
+    ensure!(
+        peer(&b.state("alice")?, "eve").is_none(),
+        "eve joined with a forged token"
+    );
+    Ok(())
+}
+
+fn an_unreachable_server_shows_a_clear_error(fx: &Fixtures, b: &Browser) -> Result<()> {
+    web::ensure_built()?;
+    let edge = fx.edge.get()?;
+    let nowhere = format!("http://127.0.0.1:{}", edgecall_e2e::free_port()?);
+    let url = meeting_url(
+        &edge.http_base(),
+        "alice",
+        &unique_room("nowhere"),
+        &[
+            ("autojoin", "1"),
+            ("transport", "websocket"),
+            ("server", &nowhere),
+        ],
+        None,
+    );
+    b.open("alice", &url)?;
+    let text = wait_error(b, "alice")?;
+    println!("    alice's error: {text}");
+    Ok(())
+}
+
+// ---------------------------------------------------------------- main --
+
+type Case = fn(&Fixtures, &Browser) -> Result<()>;
+
+fn trial(fixtures: &Arc<Fixtures>, name: &'static str, case: Case) -> Trial {
+    let fixtures = fixtures.clone();
+    Trial::test(name, move || {
+        let browser =
+            Browser::start(&artifacts(name)).map_err(|e| Failed::from(format!("{e:#}")))?;
+        case(&fixtures, &browser).map_err(|e| {
+            Failed::from(format!(
+                "{e:#}\n(page logs and screenshots: {})",
+                browser.artifacts().display()
+            ))
+        })
+    })
+}
+
+fn main() {
+    let mut args = Arguments::from_args();
+    // Each case runs several Chromiums; one case at a time.
+    args.test_threads = Some(1);
+    let fixtures = Arc::new(Fixtures::new());
+    let trials = vec![
+        trial(
+            &fixtures,
+            "the_edge_serves_the_client_as_a_single_page_app",
+            the_edge_serves_the_client_as_a_single_page_app,
+        ),
+        trial(
+            &fixtures,
+            "two_pages_exchange_media_through_the_edge",
+            two_pages_exchange_media_through_the_edge,
+        ),
+        trial(
+            &fixtures,
+            "two_pages_exchange_media_through_the_relay_over_webtransport",
+            two_pages_exchange_media_through_the_relay_over_webtransport,
+        ),
+        trial(
+            &fixtures,
+            "a_page_on_the_edge_and_one_on_the_relay_meet_over_the_trunk",
+            a_page_on_the_edge_and_one_on_the_relay_meet_over_the_trunk,
+        ),
+        trial(
+            &fixtures,
+            "a_third_page_joins_and_leaves_and_the_grids_follow",
+            a_third_page_joins_and_leaves_and_the_grids_follow,
+        ),
+        trial(
+            &fixtures,
+            "e2ee_pages_exchange_media_and_the_server_sees_only_sealed_payloads",
+            e2ee_pages_exchange_media_and_the_server_sees_only_sealed_payloads,
+        ),
+        trial(
+            &fixtures,
+            "a_page_with_the_wrong_key_decodes_nothing_and_counts_failures",
+            a_page_with_the_wrong_key_decodes_nothing_and_counts_failures,
+        ),
+        trial(
+            &fixtures,
+            "mute_camera_and_screen_share_states_propagate",
+            mute_camera_and_screen_share_states_propagate,
+        ),
+        trial(
+            &fixtures,
+            "a_rejected_token_shows_a_clear_error",
+            a_rejected_token_shows_a_clear_error,
+        ),
+        trial(
+            &fixtures,
+            "an_unreachable_server_shows_a_clear_error",
+            an_unreachable_server_shows_a_clear_error,
+        ),
+    ];
+    let conclusion = libtest_mimic::run(&args, trials);
+    drop(fixtures);
+    conclusion.exit();
+}

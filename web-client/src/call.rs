@@ -1,0 +1,465 @@
+//! The call as the page knows it: phase, roster, chat, counters. Updated
+//! from server messages; serialised for `window.edgecall.state()` and read
+//! by the UI to render. Pure logic: no browser APIs.
+
+use std::collections::BTreeMap;
+
+use edgecall_proto::wire::{self, server_message::Msg, ErrorCode};
+use serde::Serialize;
+
+use crate::config::TransportKind;
+use crate::level::SpeakingDetector;
+
+/// Where the page is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// Choosing devices.
+    Lobby,
+    /// Dialling the first time.
+    Connecting,
+    /// Joined.
+    InCall,
+    /// Lost the connection; dialling again.
+    Reconnecting,
+    /// Left on purpose.
+    Left,
+    /// Failed for good (see `error`).
+    Error,
+}
+
+/// What we publish.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SelfView {
+    /// Our participant id once welcomed.
+    pub id: Option<u32>,
+    /// Our name as the server knows it.
+    pub name: String,
+    /// Microphone muted.
+    pub muted: bool,
+    /// Camera off.
+    pub camera_off: bool,
+    /// Sharing the screen.
+    pub sharing_screen: bool,
+}
+
+/// Another participant, with what we received from them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Remote {
+    /// Their id in the room.
+    pub id: u32,
+    /// Their name.
+    pub name: String,
+    /// Microphone muted.
+    pub muted: bool,
+    /// Camera off.
+    pub camera_off: bool,
+    /// Sharing the screen.
+    pub sharing_screen: bool,
+    /// Speaking right now (from audio levels).
+    pub speaking: bool,
+    /// Camera frames decoded.
+    pub video_frames_decoded: u64,
+    /// Audio frames decoded.
+    pub audio_frames_decoded: u64,
+    /// Screen frames decoded.
+    pub screen_frames_decoded: u64,
+    /// Their frames that failed end-to-end decryption.
+    pub decrypt_failures: u64,
+    #[serde(skip)]
+    detector: SpeakingDetector,
+}
+
+impl Remote {
+    fn from_wire(p: &wire::Participant) -> Self {
+        let mut remote = Remote {
+            id: p.id,
+            name: p.name.clone(),
+            ..Remote::default()
+        };
+        remote.set_media(p.media_state.as_ref());
+        remote
+    }
+
+    fn set_media(&mut self, media: Option<&wire::MediaState>) {
+        let media = media.cloned().unwrap_or_default();
+        self.muted = media.audio_muted;
+        self.camera_off = media.camera_off;
+        self.sharing_screen = media.screen_sharing;
+    }
+
+    /// Records the audio level of one of their frames.
+    pub fn observe_level(&mut self, level: u32, now_ms: f64) {
+        self.detector.observe(level, now_ms);
+    }
+}
+
+/// One chat line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChatLine {
+    /// Sender's name.
+    pub from: String,
+    /// The text.
+    pub text: String,
+}
+
+/// Which media counter a decoded frame bumps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    /// Camera video.
+    Video,
+    /// Audio.
+    Audio,
+    /// Screen video.
+    Screen,
+}
+
+/// What a server message changed, for the caller to act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Nothing visible.
+    None,
+    /// Roster, media states or chat changed: re-render.
+    Render,
+    /// Someone left: drop their decoders too.
+    Left(u32),
+    /// The server refused us or ended the session; `fatal` means do not
+    /// reconnect.
+    Refused {
+        /// A human-readable message.
+        message: String,
+        /// Reconnecting would fail the same way.
+        fatal: bool,
+    },
+    /// The server asked for a keyframe.
+    KeyframeWanted {
+        /// Track asked for.
+        track: i32,
+        /// Layer asked for.
+        layer: u32,
+    },
+}
+
+/// The whole call state.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallState {
+    /// Page phase.
+    pub phase: Phase,
+    /// The current error, human readable.
+    pub error: Option<String>,
+    /// Transport in use.
+    pub transport: Option<&'static str>,
+    /// Last measured round trip.
+    pub rtt_ms: Option<f64>,
+    /// End-to-end encryption on.
+    pub e2ee: bool,
+    /// Ourselves.
+    #[serde(rename = "self")]
+    pub me: SelfView,
+    /// Everyone else, by id.
+    #[serde(serialize_with = "values")]
+    pub participants: BTreeMap<u32, Remote>,
+    /// Frames that failed to open, all senders.
+    pub decrypt_failures: u64,
+    /// Chat, oldest first.
+    pub chat: Vec<ChatLine>,
+}
+
+fn values<S: serde::Serializer>(map: &BTreeMap<u32, Remote>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(map.values())
+}
+
+impl CallState {
+    /// A page in the lobby.
+    pub fn new(name: &str, e2ee: bool) -> Self {
+        Self {
+            phase: Phase::Lobby,
+            error: None,
+            transport: None,
+            rtt_ms: None,
+            e2ee,
+            me: SelfView {
+                name: name.to_owned(),
+                ..SelfView::default()
+            },
+            participants: BTreeMap::new(),
+            decrypt_failures: 0,
+            chat: Vec::new(),
+        }
+    }
+
+    /// The JSON the test hook returns.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
+    }
+
+    /// Connected over `transport` (before the welcome).
+    pub fn connected(&mut self, transport: TransportKind) {
+        self.transport = Some(transport.as_str());
+    }
+
+    /// Failed for good with `message`.
+    pub fn fail(&mut self, message: impl Into<String>) {
+        self.phase = Phase::Error;
+        self.error = Some(message.into());
+    }
+
+    /// The name a participant id belongs to (ourselves included).
+    pub fn name_of(&self, id: u32) -> Option<&str> {
+        if self.me.id == Some(id) {
+            return Some(&self.me.name);
+        }
+        self.participants.get(&id).map(|p| p.name.as_str())
+    }
+
+    /// Bumps a media counter of participant `id`.
+    pub fn count(&mut self, id: u32, counter: Counter) {
+        if let Some(p) = self.participants.get_mut(&id) {
+            match counter {
+                Counter::Video => p.video_frames_decoded += 1,
+                Counter::Audio => p.audio_frames_decoded += 1,
+                Counter::Screen => p.screen_frames_decoded += 1,
+            }
+        }
+    }
+
+    /// Counts a frame from `id` that could not be opened.
+    pub fn decrypt_failed(&mut self, id: u32) {
+        self.decrypt_failures += 1;
+        if let Some(p) = self.participants.get_mut(&id) {
+            p.decrypt_failures += 1;
+        }
+    }
+
+    /// Refreshes the speaking flags; true when any changed.
+    pub fn refresh_speaking(&mut self, now_ms: f64) -> bool {
+        let mut changed = false;
+        for p in self.participants.values_mut() {
+            let speaking = p.detector.speaking(now_ms);
+            changed |= speaking != p.speaking;
+            p.speaking = speaking;
+        }
+        changed
+    }
+
+    /// Applies one server message.
+    pub fn apply(&mut self, msg: &Msg) -> Change {
+        match msg {
+            Msg::Welcome(welcome) => {
+                self.phase = Phase::InCall;
+                self.error = None;
+                self.me.id = Some(welcome.participant_id);
+                let mut roster = BTreeMap::new();
+                for p in &welcome.roster {
+                    if p.id == welcome.participant_id {
+                        self.me.name = p.name.clone();
+                        continue;
+                    }
+                    // Keep counters across a reconnect for the same id.
+                    let mut remote = self
+                        .participants
+                        .remove(&p.id)
+                        .unwrap_or_else(|| Remote::from_wire(p));
+                    remote.name = p.name.clone();
+                    remote.set_media(p.media_state.as_ref());
+                    roster.insert(p.id, remote);
+                }
+                self.participants = roster;
+                Change::Render
+            }
+            Msg::Joined(joined) => match &joined.participant {
+                Some(p) if Some(p.id) != self.me.id => {
+                    self.participants.insert(p.id, Remote::from_wire(p));
+                    Change::Render
+                }
+                _ => Change::None,
+            },
+            Msg::Left(left) => {
+                if self.participants.remove(&left.id).is_some() {
+                    Change::Left(left.id)
+                } else {
+                    Change::None
+                }
+            }
+            Msg::Updated(updated) => match &updated.participant {
+                Some(p) => match self.participants.get_mut(&p.id) {
+                    Some(remote) => {
+                        remote.name = p.name.clone();
+                        remote.set_media(p.media_state.as_ref());
+                        Change::Render
+                    }
+                    None => Change::None,
+                },
+                None => Change::None,
+            },
+            Msg::Chat(chat) => {
+                let from = self
+                    .name_of(chat.sender)
+                    .map_or_else(|| format!("#{}", chat.sender), str::to_owned);
+                self.chat.push(ChatLine {
+                    from,
+                    text: chat.text.clone(),
+                });
+                Change::Render
+            }
+            Msg::Error(err) => refusal(err),
+            Msg::KeyframeRequest(req) => Change::KeyframeWanted {
+                track: req.track,
+                layer: req.layer,
+            },
+            Msg::Media(_) | Msg::Pong(_) | Msg::Congestion(_) => Change::None,
+        }
+    }
+}
+
+/// Turns a server `Error` into a message that says what to do.
+fn refusal(err: &wire::Error) -> Change {
+    let code = ErrorCode::try_from(err.code).unwrap_or(ErrorCode::Unspecified);
+    let (what, fatal) = match code {
+        ErrorCode::Unauthorized => (
+            "The server rejected the join token (invalid, expired or for another meeting). Ask for a fresh meeting link.",
+            true,
+        ),
+        ErrorCode::Forbidden => ("The join token does not allow this.", false),
+        ErrorCode::RoomFull => ("The meeting is full.", true),
+        ErrorCode::InvalidName => ("The server did not accept this name; pick another one.", true),
+        ErrorCode::NameTaken => ("Someone in the meeting already uses this name; pick another one.", true),
+        ErrorCode::InvalidRoom => ("The meeting id is not valid.", true),
+        ErrorCode::Replaced => ("You joined this meeting from another tab or device; this page left.", true),
+        ErrorCode::UnsupportedVersion => ("This page is out of date; reload it.", true),
+        ErrorCode::RateLimited | ErrorCode::TooLarge => ("The server dropped a message that was too large or too fast.", false),
+        ErrorCode::ShuttingDown | ErrorCode::HeartbeatTimeout => ("The server ended the session.", false),
+        ErrorCode::Malformed | ErrorCode::NotJoined | ErrorCode::Unspecified => ("The server reported an error.", false),
+    };
+    let message = if err.message.is_empty() {
+        what.to_owned()
+    } else {
+        format!("{what} ({})", err.message)
+    };
+    Change::Refused { message, fatal }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edgecall_proto::wire::{
+        ChatMessage, MediaState, Participant, ParticipantJoined, ParticipantLeft,
+        ParticipantUpdated, Welcome,
+    };
+
+    fn participant(id: u32, name: &str) -> Participant {
+        Participant {
+            id,
+            name: name.into(),
+            media_state: Some(MediaState::default()),
+            remote: false,
+            can_publish: true,
+        }
+    }
+
+    fn welcomed() -> CallState {
+        let mut s = CallState::new("ada", false);
+        s.apply(&Msg::Welcome(Welcome {
+            participant_id: 1,
+            roster: vec![participant(1, "ada"), participant(2, "bob")],
+            ..Welcome::default()
+        }));
+        s
+    }
+
+    #[test]
+    fn welcome_fills_self_and_others() {
+        let s = welcomed();
+        assert_eq!(s.phase, Phase::InCall);
+        assert_eq!(s.me.id, Some(1));
+        assert_eq!(s.participants.keys().copied().collect::<Vec<_>>(), vec![2]);
+        let json: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
+        assert_eq!(json["phase"], "in-call");
+        assert_eq!(json["self"]["name"], "ada");
+        assert_eq!(json["participants"][0]["name"], "bob");
+        assert_eq!(json["participants"][0]["video_frames_decoded"], 0);
+    }
+
+    #[test]
+    fn joins_updates_leaves_and_chat_change_the_roster() {
+        let mut s = welcomed();
+        assert_eq!(
+            s.apply(&Msg::Joined(ParticipantJoined {
+                participant: Some(participant(3, "cy"))
+            })),
+            Change::Render
+        );
+        let mut cy = participant(3, "cy");
+        cy.media_state = Some(MediaState {
+            audio_muted: true,
+            camera_off: false,
+            screen_sharing: true,
+        });
+        s.apply(&Msg::Updated(ParticipantUpdated {
+            participant: Some(cy),
+        }));
+        assert!(s.participants[&3].muted && s.participants[&3].sharing_screen);
+        s.apply(&Msg::Chat(ChatMessage {
+            sender: 3,
+            text: "hi".into(),
+            server_time_ms: 0,
+        }));
+        s.apply(&Msg::Chat(ChatMessage {
+            sender: 1,
+            text: "yo".into(),
+            server_time_ms: 0,
+        }));
+        assert_eq!(
+            s.chat[0],
+            ChatLine {
+                from: "cy".into(),
+                text: "hi".into()
+            }
+        );
+        assert_eq!(s.chat[1].from, "ada");
+        assert_eq!(
+            s.apply(&Msg::Left(ParticipantLeft {
+                id: 3,
+                reason: String::new()
+            })),
+            Change::Left(3)
+        );
+        assert!(!s.participants.contains_key(&3));
+    }
+
+    #[test]
+    fn counters_and_decrypt_failures_are_per_participant() {
+        let mut s = welcomed();
+        s.count(2, Counter::Video);
+        s.count(2, Counter::Audio);
+        s.count(2, Counter::Audio);
+        s.count(9, Counter::Audio);
+        s.decrypt_failed(2);
+        let bob = &s.participants[&2];
+        assert_eq!((bob.video_frames_decoded, bob.audio_frames_decoded), (1, 2));
+        assert_eq!((bob.decrypt_failures, s.decrypt_failures), (1, 1));
+    }
+
+    #[test]
+    fn an_unauthorized_error_is_fatal_and_says_so() {
+        let mut s = CallState::new("ada", false);
+        let change = s.apply(&Msg::Error(wire::Error {
+            code: ErrorCode::Unauthorized as i32,
+            message: "expired".into(),
+        }));
+        let Change::Refused { message, fatal } = change else {
+            panic!("not a refusal");
+        };
+        assert!(fatal && message.contains("token") && message.contains("expired"));
+    }
+
+    #[test]
+    fn speaking_follows_levels() {
+        let mut s = welcomed();
+        s.participants.get_mut(&2).unwrap().observe_level(20, 100.0);
+        assert!(s.refresh_speaking(150.0));
+        assert!(s.participants[&2].speaking);
+        assert!(!s.refresh_speaking(200.0));
+        assert!(s.refresh_speaking(100.0 + SpeakingDetector::HOLD_MS + 10.0));
+    }
+}

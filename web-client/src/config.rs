@@ -1,0 +1,473 @@
+//! What the page was asked to do: the meeting URL (`/meeting/<name>/<id>`,
+//! query parameters, `#key=`), merged with the optional
+//! `/client-config.json`, turned into an ordered list of connection
+//! attempts. Pure logic; no browser APIs.
+
+use percent_encoding::percent_decode_str;
+use serde::Deserialize;
+
+/// Which transport a connection attempt uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    /// One protobuf message per binary WebSocket frame (the edge, or the relay).
+    #[serde(rename = "websocket")]
+    WebSocket,
+    /// QUIC WebTransport to a relay.
+    #[serde(rename = "webtransport")]
+    WebTransport,
+}
+
+impl TransportKind {
+    /// The name the UI and the test hook use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::WebSocket => "websocket",
+            TransportKind::WebTransport => "webtransport",
+        }
+    }
+
+    fn parse(value: &str) -> Result<Self, ConfigError> {
+        match value.to_ascii_lowercase().as_str() {
+            "websocket" | "ws" => Ok(TransportKind::WebSocket),
+            "webtransport" | "wt" => Ok(TransportKind::WebTransport),
+            other => Err(ConfigError::BadTransport(other.to_owned())),
+        }
+    }
+}
+
+/// Why the page URL or the page config cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// `transport=` names an unknown transport.
+    #[error("unknown transport `{0}` in the page URL; use transport=websocket or transport=webtransport")]
+    BadTransport(String),
+    /// `/client-config.json` is not valid JSON of the expected shape.
+    #[error("the page configuration /client-config.json is invalid: {0}")]
+    BadClientConfig(String),
+    /// A server base URL is not http(s)/ws(s).
+    #[error("`{0}` is not an http(s):// or ws(s):// server address")]
+    BadServer(String),
+    /// `cert_hash=` is not 64 hex digits.
+    #[error("cert_hash must be the certificate's SHA-256 as 64 hex digits, got `{0}`")]
+    BadCertHash(String),
+    /// WebTransport was forced but no relay address is known.
+    #[error("transport=webtransport needs a relay address: add relay=https://<host>:<port> to the URL or set webtransport_base in /client-config.json")]
+    NoRelay,
+}
+
+/// Everything the page URL says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageParams {
+    /// Participant name (`/meeting/<name>/...`), possibly empty.
+    pub name: String,
+    /// Meeting id (`/meeting/.../<id>`), possibly empty.
+    pub meeting: String,
+    /// `token=`: a join token.
+    pub token: Option<String>,
+    /// `transport=`: force one transport.
+    pub transport: Option<TransportKind>,
+    /// `relay=`: WebTransport server base.
+    pub relay: Option<String>,
+    /// `cert_hash=`: the relay certificate's SHA-256, lowercase hex.
+    pub cert_hash: Option<String>,
+    /// `cert_hash_url=`: where to fetch the hash.
+    pub cert_hash_url: Option<String>,
+    /// `autojoin=1`: join without clicking.
+    pub autojoin: bool,
+    /// `server=`: WebSocket server base.
+    pub server: Option<String>,
+    /// `#key=`: the room secret for end-to-end encryption.
+    pub key: Option<String>,
+}
+
+fn non_empty(value: String) -> Option<String> {
+    let trimmed = value.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}
+
+impl PageParams {
+    /// Parses `location.pathname`, `location.search` and `location.hash`.
+    pub fn parse(path: &str, search: &str, hash: &str) -> Result<Self, ConfigError> {
+        let mut params = PageParams::default();
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        if let ["meeting", rest @ ..] = segments.as_slice() {
+            let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+            params.name = rest.first().map(|s| decode(s)).unwrap_or_default();
+            params.meeting = rest.get(1).map(|s| decode(s)).unwrap_or_default();
+        }
+        let query = search.strip_prefix('?').unwrap_or(search);
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            let value = value.into_owned();
+            match key.as_ref() {
+                "token" => params.token = non_empty(value),
+                "transport" => {
+                    params.transport = non_empty(value)
+                        .map(|v| TransportKind::parse(&v))
+                        .transpose()?;
+                }
+                "relay" => params.relay = non_empty(value),
+                "cert_hash" => {
+                    params.cert_hash = non_empty(value).map(|v| check_hash(&v)).transpose()?;
+                }
+                "cert_hash_url" => params.cert_hash_url = non_empty(value),
+                "autojoin" => params.autojoin = matches!(value.as_str(), "1" | "true" | "yes"),
+                "server" => params.server = non_empty(value),
+                "name" if params.name.is_empty() => params.name = value,
+                "meeting" if params.meeting.is_empty() => params.meeting = value,
+                _ => {}
+            }
+        }
+        let fragment = hash.strip_prefix('#').unwrap_or(hash);
+        for (key, value) in form_urlencoded::parse(fragment.as_bytes()) {
+            if key == "key" {
+                params.key = non_empty(value.into_owned());
+            }
+        }
+        Ok(params)
+    }
+}
+
+fn check_hash(value: &str) -> Result<String, ConfigError> {
+    let lower = value.to_ascii_lowercase();
+    if lower.len() == 64 && lower.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(lower)
+    } else {
+        Err(ConfigError::BadCertHash(value.to_owned()))
+    }
+}
+
+/// `/client-config.json`, served next to the page (a 404 means defaults).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct ClientConfig {
+    /// WebSocket server base, e.g. `ws://127.0.0.1:8787`.
+    pub websocket_base: Option<String>,
+    /// WebTransport server base, e.g. `https://127.0.0.1:4443`.
+    pub webtransport_base: Option<String>,
+    /// Where the relay publishes its certificate hash.
+    pub cert_hash_url: Option<String>,
+    /// Which transport to try first.
+    pub prefer: Option<TransportKind>,
+}
+
+impl ClientConfig {
+    /// Parses the JSON body.
+    pub fn from_json(body: &str) -> Result<Self, ConfigError> {
+        serde_json::from_str(body).map_err(|err| ConfigError::BadClientConfig(err.to_string()))
+    }
+}
+
+/// How the client learns the relay certificate's hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertHash {
+    /// Given directly (64 lowercase hex digits).
+    Known(String),
+    /// Fetched as text from this URL.
+    Fetch(String),
+    /// None: the relay has a certificate the browser trusts.
+    Trusted,
+}
+
+/// One way to reach the meeting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// A WebSocket to `url`.
+    WebSocket {
+        /// `ws(s)://.../api/rooms/<meeting>/ws?name=...`.
+        url: String,
+    },
+    /// A WebTransport session to `url`.
+    WebTransport {
+        /// `https://.../api/rooms/<meeting>?name=...`.
+        url: String,
+        /// The certificate pin.
+        cert_hash: CertHash,
+    },
+}
+
+impl Attempt {
+    /// The transport this attempt uses.
+    pub fn kind(&self) -> TransportKind {
+        match self {
+            Attempt::WebSocket { .. } => TransportKind::WebSocket,
+            Attempt::WebTransport { .. } => TransportKind::WebTransport,
+        }
+    }
+
+    /// The URL dialled.
+    pub fn url(&self) -> &str {
+        match self {
+            Attempt::WebSocket { url } | Attempt::WebTransport { url, .. } => url,
+        }
+    }
+
+    /// An `http(s)://host:port/healthz` for the server of this attempt,
+    /// used to tell "unreachable" from "refused" after a failure.
+    pub fn health_url(&self) -> Option<String> {
+        let url = self.url();
+        let (scheme, rest) = url.split_once("://")?;
+        let scheme = match scheme {
+            "ws" | "http" => "http",
+            "wss" | "https" => "https",
+            _ => return None,
+        };
+        let authority = rest.split('/').next()?;
+        Some(format!("{scheme}://{authority}/healthz"))
+    }
+}
+
+/// Everything needed to join.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinPlan {
+    /// Attempts in order; the first that connects wins.
+    pub attempts: Vec<Attempt>,
+}
+
+/// Rewrites an http(s)/ws(s) base to the `ws`/`wss` scheme, without a
+/// trailing slash.
+fn websocket_base(base: &str) -> Result<String, ConfigError> {
+    let base = base.trim_end_matches('/');
+    let (scheme, rest) = base
+        .split_once("://")
+        .ok_or_else(|| ConfigError::BadServer(base.to_owned()))?;
+    let scheme = match scheme.to_ascii_lowercase().as_str() {
+        "http" | "ws" => "ws",
+        "https" | "wss" => "wss",
+        _ => return Err(ConfigError::BadServer(base.to_owned())),
+    };
+    Ok(format!("{scheme}://{rest}"))
+}
+
+fn https_base(base: &str) -> Result<String, ConfigError> {
+    let base = base.trim_end_matches('/');
+    let (scheme, rest) = base
+        .split_once("://")
+        .ok_or_else(|| ConfigError::BadServer(base.to_owned()))?;
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" | "http" | "wss" => Ok(format!("https://{rest}")),
+        _ => Err(ConfigError::BadServer(base.to_owned())),
+    }
+}
+
+fn encode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+fn path_segment(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// Builds the join plan for participant `name` in `meeting`, given the page
+/// URL's parameters, the page config and the page origin
+/// (`location.origin`).
+pub fn plan(
+    params: &PageParams,
+    config: &ClientConfig,
+    origin: &str,
+    name: &str,
+    meeting: &str,
+) -> Result<JoinPlan, ConfigError> {
+    let mut query = format!("name={}", encode(name));
+    if let Some(token) = &params.token {
+        query.push_str("&token=");
+        query.push_str(&encode(token));
+    }
+    let room = path_segment(meeting);
+
+    let ws_base = match (&params.server, &config.websocket_base) {
+        (Some(server), _) => websocket_base(server)?,
+        (None, Some(base)) => websocket_base(base)?,
+        (None, None) => websocket_base(origin)?,
+    };
+    let websocket = Attempt::WebSocket {
+        url: format!("{ws_base}/api/rooms/{room}/ws?{query}"),
+    };
+    let relay = params.relay.as_ref().or(config.webtransport_base.as_ref());
+    let webtransport = relay
+        .map(|relay| -> Result<Attempt, ConfigError> {
+            let cert_hash = match (
+                &params.cert_hash,
+                &params.cert_hash_url,
+                &config.cert_hash_url,
+            ) {
+                (Some(hash), _, _) => CertHash::Known(hash.clone()),
+                (None, Some(url), _) | (None, None, Some(url)) => CertHash::Fetch(url.clone()),
+                (None, None, None) => CertHash::Trusted,
+            };
+            Ok(Attempt::WebTransport {
+                url: format!("{}/api/rooms/{room}?{query}", https_base(relay)?),
+                cert_hash,
+            })
+        })
+        .transpose()?;
+
+    let attempts = match (params.transport, webtransport) {
+        (Some(TransportKind::WebSocket), _) => vec![websocket],
+        (Some(TransportKind::WebTransport), Some(wt)) => vec![wt],
+        (Some(TransportKind::WebTransport), None) => return Err(ConfigError::NoRelay),
+        (None, None) => vec![websocket],
+        (None, Some(wt)) => {
+            // An explicit relay= means "use it"; otherwise the page config decides.
+            if params.relay.is_some() || config.prefer != Some(TransportKind::WebSocket) {
+                vec![wt, websocket]
+            } else {
+                vec![websocket, wt]
+            }
+        }
+    };
+    Ok(JoinPlan { attempts })
+}
+
+/// Decodes a 64-digit hex hash into its 32 bytes.
+pub fn hash_bytes(hex_hash: &str) -> Result<Vec<u8>, ConfigError> {
+    let checked = check_hash(hex_hash.trim())?;
+    hex::decode(checked).map_err(|_| ConfigError::BadCertHash(hex_hash.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12";
+
+    #[test]
+    fn meeting_path_query_and_fragment_are_read() {
+        let p = PageParams::parse(
+            "/meeting/Ada%20L/standup",
+            "?token=t.o.k&transport=webtransport&relay=https://127.0.0.1:4443&autojoin=1",
+            "#key=s3cret",
+        )
+        .unwrap();
+        assert_eq!(p.name, "Ada L");
+        assert_eq!(p.meeting, "standup");
+        assert_eq!(p.token.as_deref(), Some("t.o.k"));
+        assert_eq!(p.transport, Some(TransportKind::WebTransport));
+        assert_eq!(p.relay.as_deref(), Some("https://127.0.0.1:4443"));
+        assert!(p.autojoin);
+        assert_eq!(p.key.as_deref(), Some("s3cret"));
+    }
+
+    #[test]
+    fn other_paths_leave_name_and_meeting_empty() {
+        let p = PageParams::parse("/", "", "").unwrap();
+        assert_eq!((p.name.as_str(), p.meeting.as_str()), ("", ""));
+        assert!(!p.autojoin);
+        assert_eq!(p.key, None);
+    }
+
+    #[test]
+    fn bad_transport_and_hash_are_refused_with_a_fix() {
+        let err = PageParams::parse("/meeting/a/b", "?transport=carrier-pigeon", "").unwrap_err();
+        assert!(err.to_string().contains("transport=websocket"));
+        let err = PageParams::parse("/meeting/a/b", "?cert_hash=xyz", "").unwrap_err();
+        assert!(matches!(err, ConfigError::BadCertHash(_)));
+    }
+
+    #[test]
+    fn websocket_defaults_to_the_page_origin() {
+        let p = PageParams::parse("/meeting/ada/standup", "?token=abc", "").unwrap();
+        let plan = super::plan(
+            &p,
+            &ClientConfig::default(),
+            "http://127.0.0.1:8787",
+            "ada",
+            "standup",
+        )
+        .unwrap();
+        assert_eq!(
+            plan.attempts,
+            vec![Attempt::WebSocket {
+                url: "ws://127.0.0.1:8787/api/rooms/standup/ws?name=ada&token=abc".into()
+            }]
+        );
+        assert_eq!(
+            plan.attempts[0].health_url().as_deref(),
+            Some("http://127.0.0.1:8787/healthz")
+        );
+    }
+
+    #[test]
+    fn relay_from_config_is_preferred_and_falls_back_to_websocket() {
+        let config = ClientConfig::from_json(
+            r#"{"websocket_base":null,"webtransport_base":"https://127.0.0.1:4443",
+                "cert_hash_url":"http://127.0.0.1:4480/cert-hash","prefer":"webtransport"}"#,
+        )
+        .unwrap();
+        let p = PageParams::parse("/meeting/ada/standup", "", "").unwrap();
+        let plan = super::plan(&p, &config, "https://127.0.0.1:4443", "ada", "standup").unwrap();
+        assert_eq!(
+            plan.attempts,
+            vec![
+                Attempt::WebTransport {
+                    url: "https://127.0.0.1:4443/api/rooms/standup?name=ada".into(),
+                    cert_hash: CertHash::Fetch("http://127.0.0.1:4480/cert-hash".into()),
+                },
+                Attempt::WebSocket {
+                    url: "wss://127.0.0.1:4443/api/rooms/standup/ws?name=ada".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn query_overrides_config_and_forcing_drops_the_fallback() {
+        let config = ClientConfig {
+            websocket_base: Some("ws://10.0.0.1:1".into()),
+            prefer: Some(TransportKind::WebSocket),
+            ..ClientConfig::default()
+        };
+        let p = PageParams::parse(
+            "/meeting/ada/standup",
+            &format!("?transport=webtransport&relay=https://127.0.0.1:9/&cert_hash={HASH}"),
+            "",
+        )
+        .unwrap();
+        let plan = super::plan(&p, &config, "http://x", "ada", "standup").unwrap();
+        assert_eq!(
+            plan.attempts,
+            vec![Attempt::WebTransport {
+                url: "https://127.0.0.1:9/api/rooms/standup?name=ada".into(),
+                cert_hash: CertHash::Known(HASH.into()),
+            }]
+        );
+        let p =
+            PageParams::parse("/meeting/ada/standup", "?server=http://127.0.0.1:5", "").unwrap();
+        let plan = super::plan(&p, &config, "http://x", "ada", "standup").unwrap();
+        assert_eq!(
+            plan.attempts[0].url(),
+            "ws://127.0.0.1:5/api/rooms/standup/ws?name=ada"
+        );
+    }
+
+    #[test]
+    fn forced_webtransport_without_relay_is_an_error() {
+        let p = PageParams::parse("/meeting/ada/x", "?transport=webtransport", "").unwrap();
+        assert_eq!(
+            plan(&p, &ClientConfig::default(), "http://h", "ada", "x"),
+            Err(ConfigError::NoRelay)
+        );
+    }
+
+    #[test]
+    fn names_and_rooms_are_escaped() {
+        let p = PageParams::default();
+        let plan =
+            super::plan(&p, &ClientConfig::default(), "https://h", "Zoë & co", "a/b").unwrap();
+        assert_eq!(
+            plan.attempts[0].url(),
+            "wss://h/api/rooms/a%2Fb/ws?name=Zo%C3%AB+%26+co"
+        );
+    }
+
+    #[test]
+    fn hashes_decode_to_32_bytes() {
+        assert_eq!(hash_bytes(HASH).unwrap().len(), 32);
+        assert!(hash_bytes("00").is_err());
+        assert!(ClientConfig::from_json("{").is_err());
+        assert_eq!(
+            ClientConfig::from_json("{}").unwrap(),
+            ClientConfig::default()
+        );
+    }
+}

@@ -1,0 +1,35 @@
+//! # edgecall-web
+//!
+//! The browser client, Rust compiled to WebAssembly: a lobby with camera and
+//! microphone preview, then the meeting — a grid of tiles decoded with
+//! WebCodecs, chat, participant list, screen share — over WebSocket (the
+//! edge) or WebTransport (the relay), optionally end-to-end encrypted.
+//!
+//! Pure logic (URL and config parsing, jitter buffer, subscription policy,
+//! simulcast layers, call state, statistics) lives in plain modules with
+//! native unit tests; the browser glue lives in `app`, `net`, `media`,
+//! `ui` and `ffi`.
+
+pub mod backoff;
+pub mod call;
+pub mod config;
+pub mod framing;
+pub mod jitter;
+pub mod level;
+pub mod simulcast;
+pub mod stats;
+pub mod subscription;
+
+pub mod ffi;
+pub mod js;
+pub mod media;
+pub mod net;
+pub mod ui;
+
+mod app;
+
+/// Runs when the wasm module is instantiated.
+#[wasm_bindgen::prelude::wasm_bindgen(start)]
+pub fn main() {
+    app::start();
+}

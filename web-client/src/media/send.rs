@@ -1,0 +1,351 @@
+//! Capture → encode → publish. A video source (camera or screen) feeds one
+//! `VideoEncoder` per simulcast layer; the microphone feeds an Opus
+//! `AudioEncoder`, and its level goes in every frame's header.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use edgecall_proto::wire::{Codec, Track};
+use js_sys::{Float32Array, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use super::video_encoder_config;
+use crate::ffi::{
+    AudioData, AudioEncoder, EncodedAudioChunk, EncodedVideoChunk, MediaStreamTrackProcessor,
+    VideoEncoder, VideoFrame,
+};
+use crate::js;
+use crate::level::audio_level;
+use crate::simulcast::LayerSpec;
+
+/// One encoded frame, ready to be wrapped in a `MediaFrame`.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    /// Which track.
+    pub track: Track,
+    /// Simulcast layer.
+    pub layer: u32,
+    /// Decodable on its own.
+    pub keyframe: bool,
+    /// Sender wall clock at capture, µs.
+    pub capture_us: u64,
+    /// Codec.
+    pub codec: Codec,
+    /// RFC 6464 level (audio), 127 for video.
+    pub audio_level: u32,
+    /// Encoded bytes.
+    pub payload: Vec<u8>,
+}
+
+/// Where encoded frames go.
+pub type Publish = Rc<dyn Fn(Encoded)>;
+
+/// A periodic keyframe, so late joiners and layer switches never wait long.
+const KEYFRAME_EVERY_FRAMES: u64 = 60;
+
+/// Shared switches of a running source.
+#[derive(Default)]
+pub struct Control {
+    /// Stop reading (the source is being torn down).
+    pub stopped: Cell<bool>,
+    /// Drop frames instead of encoding (muted / camera off).
+    pub paused: Cell<bool>,
+    /// Force a keyframe on each layer at the next frame.
+    pub force_key: [Cell<bool>; 2],
+}
+
+struct LayerEncoder {
+    spec: LayerSpec,
+    encoder: Option<VideoEncoder>,
+    size: (u32, u32),
+    frames: u64,
+}
+
+/// A running camera or screen encoder.
+pub struct VideoSource {
+    /// Shared switches.
+    pub control: Rc<Control>,
+    track: web_sys::MediaStreamTrack,
+}
+
+impl VideoSource {
+    /// Starts reading `track`, encoding each frame at every layer of
+    /// `layers` with `codec`. `on_end` runs when the track ends by itself
+    /// (the user stopped a screen share).
+    pub fn start(
+        track: web_sys::MediaStreamTrack,
+        kind: Track,
+        codec: Codec,
+        layers: &[LayerSpec],
+        publish: Publish,
+        on_end: Rc<dyn Fn()>,
+    ) -> Result<Self, JsValue> {
+        let processor =
+            MediaStreamTrackProcessor::new(&js::obj(&[("track", track.clone().into())]))?;
+        let reader = js::reader(&processor.readable());
+        let control = Rc::new(Control::default());
+        let codec_name = if codec == Codec::H264 {
+            super::H264
+        } else {
+            super::VP8
+        };
+        let encoders: Vec<Rc<RefCell<LayerEncoder>>> = layers
+            .iter()
+            .map(|spec| {
+                Rc::new(RefCell::new(LayerEncoder {
+                    spec: *spec,
+                    encoder: None,
+                    size: (0, 0),
+                    frames: 0,
+                }))
+            })
+            .collect();
+        let ctl = control.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            loop {
+                let frame = match js::read(&reader).await {
+                    Ok(Some(frame)) => frame.unchecked_into::<VideoFrame>(),
+                    _ => break,
+                };
+                if ctl.stopped.get() {
+                    frame.close();
+                    break;
+                }
+                if ctl.paused.get() {
+                    frame.close();
+                    continue;
+                }
+                let capture_us = js::wall_us().floor();
+                let (w, h) = (frame.display_width(), frame.display_height());
+                let stamped =
+                    VideoFrame::new(&frame, &js::obj(&[("timestamp", capture_us.into())]));
+                frame.close();
+                let Ok(stamped) = stamped else { continue };
+                for layer in &encoders {
+                    let mut layer = layer.borrow_mut();
+                    let idx = (layer.spec.layer as usize).min(1);
+                    let force = ctl.force_key[idx].replace(false);
+                    if let Err(err) = encode_layer(
+                        &mut layer, &stamped, kind, codec, codec_name, w, h, force, &publish,
+                    ) {
+                        js::warn(&format!(
+                            "edgecall: encoder failed, restarting it: {}",
+                            js::describe(&err)
+                        ));
+                        if let Some(enc) = layer.encoder.take() {
+                            let _ = enc.close();
+                        }
+                        ctl.force_key[idx].set(true);
+                    }
+                }
+                stamped.close();
+            }
+            let _ = reader.cancel();
+            for layer in &encoders {
+                if let Some(enc) = layer.borrow_mut().encoder.take() {
+                    let _ = enc.close();
+                }
+            }
+            if !ctl.stopped.get() {
+                on_end();
+            }
+        });
+        Ok(Self { control, track })
+    }
+
+    /// Stops capture and encoding and releases the device.
+    pub fn stop(&self) {
+        self.control.stopped.set(true);
+        self.track.stop();
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn encode_layer(
+    layer: &mut LayerEncoder,
+    frame: &VideoFrame,
+    kind: Track,
+    codec: Codec,
+    codec_name: &str,
+    width: u32,
+    height: u32,
+    force: bool,
+    publish: &Publish,
+) -> Result<(), JsValue> {
+    let size = layer.spec.fit(width, height);
+    let closed = layer.encoder.as_ref().is_none_or(|e| e.state() == "closed");
+    if closed || layer.size != size {
+        if closed {
+            layer.encoder = Some(new_video_encoder(
+                kind,
+                layer.spec.layer,
+                codec,
+                publish.clone(),
+            )?);
+        }
+        let framerate = if kind == Track::Screen { 10.0 } else { 20.0 };
+        let config =
+            video_encoder_config(codec_name, size.0, size.1, layer.spec.bitrate, framerate);
+        if let Some(encoder) = &layer.encoder {
+            encoder.configure(&config)?;
+        }
+        layer.size = size;
+        layer.frames = 0;
+    }
+    let Some(encoder) = &layer.encoder else {
+        return Ok(());
+    };
+    // A busy encoder skips this frame rather than adding delay.
+    if encoder.encode_queue_size() > 1 {
+        return Ok(());
+    }
+    let keyframe = force || layer.frames.is_multiple_of(KEYFRAME_EVERY_FRAMES);
+    layer.frames += 1;
+    encoder.encode(frame, &js::obj(&[("keyFrame", keyframe.into())]))
+}
+
+fn new_video_encoder(
+    track: Track,
+    layer: u32,
+    codec: Codec,
+    publish: Publish,
+) -> Result<VideoEncoder, JsValue> {
+    let output = Closure::<dyn FnMut(EncodedVideoChunk, JsValue)>::new(
+        move |chunk: EncodedVideoChunk, _meta: JsValue| {
+            let buf = Uint8Array::new_with_length(chunk.byte_length());
+            chunk.copy_to(&buf);
+            publish(Encoded {
+                track,
+                layer,
+                keyframe: chunk.kind() == "key",
+                capture_us: chunk.timestamp().max(0.0) as u64,
+                codec,
+                audio_level: 127,
+                payload: buf.to_vec(),
+            });
+        },
+    )
+    .into_js_value();
+    let error = js::callback(|err: JsValue| {
+        js::warn(&format!(
+            "edgecall: video encoder error: {}",
+            js::describe(&err)
+        ));
+    });
+    VideoEncoder::new(&js::obj(&[("output", output), ("error", error.into())]))
+}
+
+/// A running microphone encoder.
+pub struct AudioSource {
+    /// Shared switches (`paused` = muted).
+    pub control: Rc<Control>,
+    /// The level of the most recent 20 ms, for the self tile.
+    pub level: Rc<Cell<u32>>,
+    track: web_sys::MediaStreamTrack,
+}
+
+impl AudioSource {
+    /// Starts reading `track` into an Opus encoder (20 ms frames).
+    pub fn start(track: web_sys::MediaStreamTrack, publish: Publish) -> Result<Self, JsValue> {
+        let processor =
+            MediaStreamTrackProcessor::new(&js::obj(&[("track", track.clone().into())]))?;
+        let reader = js::reader(&processor.readable());
+        let control = Rc::new(Control::default());
+        let level = Rc::new(Cell::new(127u32));
+        let out_level = level.clone();
+        let output = Closure::<dyn FnMut(EncodedAudioChunk, JsValue)>::new(
+            move |chunk: EncodedAudioChunk, _meta: JsValue| {
+                let buf = Uint8Array::new_with_length(chunk.byte_length());
+                chunk.copy_to(&buf);
+                publish(Encoded {
+                    track: Track::Audio,
+                    layer: 0,
+                    keyframe: true,
+                    capture_us: js::wall_us().floor() as u64,
+                    codec: Codec::Opus,
+                    audio_level: out_level.get(),
+                    payload: buf.to_vec(),
+                });
+            },
+        )
+        .into_js_value();
+        let error = js::callback(|err: JsValue| {
+            js::warn(&format!(
+                "edgecall: audio encoder error: {}",
+                js::describe(&err)
+            ));
+        });
+        let encoder = AudioEncoder::new(&js::obj(&[("output", output), ("error", error.into())]))?;
+        let ctl = control.clone();
+        let lvl = level.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let mut configured = false;
+            loop {
+                let data = match js::read(&reader).await {
+                    Ok(Some(data)) => data.unchecked_into::<AudioData>(),
+                    _ => break,
+                };
+                if ctl.stopped.get() {
+                    data.close();
+                    break;
+                }
+                let frames = data.number_of_frames();
+                let samples = Float32Array::new_with_length(frames);
+                let opts = js::obj(&[
+                    ("planeIndex", 0.into()),
+                    ("format", JsValue::from_str("f32-planar")),
+                ]);
+                if data.copy_to(&samples, &opts).is_ok() {
+                    lvl.set(audio_level(&samples.to_vec()));
+                }
+                if ctl.paused.get() {
+                    lvl.set(127);
+                    data.close();
+                    continue;
+                }
+                if !configured || encoder.state() == "closed" {
+                    let config = js::obj(&[
+                        ("codec", JsValue::from_str("opus")),
+                        (
+                            "sampleRate",
+                            JsValue::from_f64(f64::from(data.sample_rate())),
+                        ),
+                        ("numberOfChannels", data.number_of_channels().into()),
+                        ("bitrate", 32_000.into()),
+                        ("opus", js::obj(&[("frameDuration", 20_000.into())]).into()),
+                    ]);
+                    if let Err(err) = encoder.configure(&config) {
+                        js::warn(&format!(
+                            "edgecall: cannot configure Opus: {}",
+                            js::describe(&err)
+                        ));
+                        data.close();
+                        break;
+                    }
+                    configured = true;
+                }
+                if let Err(err) = encoder.encode(&data) {
+                    js::warn(&format!(
+                        "edgecall: audio encode failed: {}",
+                        js::describe(&err)
+                    ));
+                }
+                data.close();
+            }
+            let _ = reader.cancel();
+            let _ = encoder.close();
+        });
+        Ok(Self {
+            control,
+            level,
+            track,
+        })
+    }
+
+    /// Stops capture and releases the microphone.
+    pub fn stop(&self) {
+        self.control.stopped.set(true);
+        self.track.stop();
+    }
+}

@@ -1,0 +1,327 @@
+//! The page's DOM: the static shell in `static/index.html` plus the parts
+//! rendered from the call state (tiles, participant list, chat, status).
+
+use wasm_bindgen::JsCast;
+use web_sys::{Document, Element, HtmlElement, HtmlInputElement};
+
+use crate::call::{CallState, Phase};
+use crate::js;
+use crate::media::recv::canvas_id;
+use edgecall_proto::wire::Track;
+
+fn document() -> Document {
+    js::window().document().expect("the page has a document")
+}
+
+/// The element with `id`, if the shell has it.
+pub fn by_id(id: &str) -> Option<Element> {
+    document().get_element_by_id(id)
+}
+
+/// The input element with `id`.
+pub fn input(id: &str) -> Option<HtmlInputElement> {
+    by_id(id).and_then(|e| e.dyn_into().ok())
+}
+
+/// Shows or hides element `id`.
+pub fn show(id: &str, visible: bool) {
+    if let Some(e) = by_id(id).and_then(|e| e.dyn_into::<HtmlElement>().ok()) {
+        e.set_hidden(!visible);
+    }
+}
+
+/// Sets the text of element `id`.
+pub fn set_text(id: &str, text: &str) {
+    if let Some(e) = by_id(id) {
+        if e.text_content().as_deref() != Some(text) {
+            e.set_text_content(Some(text));
+        }
+    }
+}
+
+fn create(tag: &str, class: &str) -> Element {
+    let e = document().create_element(tag).expect("valid tag");
+    if !class.is_empty() {
+        e.set_class_name(class);
+    }
+    e
+}
+
+fn toggle_class(e: &Element, class: &str, on: bool) {
+    let _ = e.class_list().toggle_with_force(class, on);
+}
+
+/// Makes badge `class` present in `badges` exactly when `on`.
+fn badge(badges: &Element, class: &str, label: &str, on: bool) {
+    let existing = badges.query_selector(&format!(".{class}")).ok().flatten();
+    match (existing, on) {
+        (None, true) => {
+            let b = create("span", &format!("badge {class}"));
+            b.set_text_content(Some(label));
+            let _ = badges.append_child(&b);
+        }
+        (Some(b), false) => b.remove(),
+        _ => {}
+    }
+}
+
+/// Shows the error box with `message` (or hides it).
+pub fn show_error(message: Option<&str>) {
+    match message {
+        Some(m) => {
+            set_text("error", m);
+            show("error", true);
+        }
+        None => show("error", false),
+    }
+}
+
+/// The self tile, created once with the local camera preview.
+pub fn ensure_self_tile(stream: Option<&web_sys::MediaStream>, name: &str) -> Element {
+    let grid = by_id("grid").expect("the shell has #grid");
+    if let Some(tile) = by_id("tile-self") {
+        return tile;
+    }
+    let tile = create("div", "tile self");
+    tile.set_id("tile-self");
+    let _ = tile.set_attribute("data-participant-name", name);
+    let video = create("video", "");
+    let _ = video.set_attribute("autoplay", "");
+    let _ = video.set_attribute("muted", "");
+    let _ = video.set_attribute("playsinline", "");
+    if let Ok(v) = video.clone().dyn_into::<web_sys::HtmlVideoElement>() {
+        v.set_muted(true);
+        v.set_src_object(stream);
+    }
+    let _ = tile.append_child(&video);
+    let label = create("span", "name");
+    label.set_text_content(Some(&format!("{name} (you)")));
+    let _ = tile.append_child(&label);
+    let _ = tile.append_child(&create("div", "badges"));
+    let _ = grid.prepend_with_node_1(&tile);
+    tile
+}
+
+/// Brings tiles, list, chat, status and badges in line with `state`.
+/// `self_speaking` comes from the local microphone level.
+pub fn render(state: &CallState, self_speaking: bool) {
+    if let Some(tile) = by_id("tile-self") {
+        let _ = tile.set_attribute("data-participant-name", &state.me.name);
+        if let Some(label) = tile.query_selector(".name").ok().flatten() {
+            let text = format!("{} (you)", state.me.name);
+            if label.text_content().as_deref() != Some(&text) {
+                label.set_text_content(Some(&text));
+            }
+        }
+        toggle_class(&tile, "speaking", self_speaking && !state.me.muted);
+        if let Some(badges) = tile.query_selector(".badges").ok().flatten() {
+            badge(&badges, "badge-muted", "🔇 muted", state.me.muted);
+            badge(&badges, "badge-camera-off", "📷 off", state.me.camera_off);
+            badge(
+                &badges,
+                "badge-screen",
+                "🖥 sharing",
+                state.me.sharing_screen,
+            );
+        }
+        if let Some(video) = tile.query_selector("video").ok().flatten() {
+            toggle_class(&video, "off", state.me.camera_off);
+            if let Ok(v) = video.dyn_into::<HtmlElement>() {
+                v.set_hidden(state.me.camera_off);
+            }
+        }
+    }
+    render_tiles(state);
+    render_participants(state);
+    render_chat(state);
+    render_header(state);
+}
+
+fn render_tiles(state: &CallState) {
+    let Some(grid) = by_id("grid") else { return };
+    // Remove tiles of people who left.
+    let tiles = grid.query_selector_all(".tile:not(.self)");
+    if let Ok(tiles) = tiles {
+        for i in 0..tiles.length() {
+            let Some(tile) = tiles.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else {
+                continue;
+            };
+            let id = tile
+                .get_attribute("data-participant-id")
+                .and_then(|v| v.parse::<u32>().ok());
+            if id.is_none_or(|id| !state.participants.contains_key(&id)) {
+                tile.remove();
+            }
+        }
+    }
+    for p in state.participants.values() {
+        let tile_id = format!("tile-{}", p.id);
+        let tile = by_id(&tile_id).unwrap_or_else(|| {
+            let tile = create("div", "tile");
+            tile.set_id(&tile_id);
+            let _ = tile.set_attribute("data-participant-id", &p.id.to_string());
+            let camera = create("canvas", "camera");
+            camera.set_id(&canvas_id(p.id, Track::Camera));
+            let _ = tile.append_child(&camera);
+            let label = create("span", "name");
+            let _ = tile.append_child(&label);
+            let _ = tile.append_child(&create("div", "badges"));
+            let _ = grid.append_child(&tile);
+            tile
+        });
+        let _ = tile.set_attribute("data-participant-name", &p.name);
+        if let Some(label) = tile.query_selector(".name").ok().flatten() {
+            if label.text_content().as_deref() != Some(p.name.as_str()) {
+                label.set_text_content(Some(&p.name));
+            }
+        }
+        toggle_class(&tile, "speaking", p.speaking);
+        toggle_class(&tile, "sharing", p.sharing_screen);
+        if let Some(camera) = by_id(&canvas_id(p.id, Track::Camera)) {
+            if let Ok(c) = camera.dyn_into::<HtmlElement>() {
+                c.set_hidden(p.camera_off);
+            }
+        }
+        let screen_id = canvas_id(p.id, Track::Screen);
+        match (by_id(&screen_id), p.sharing_screen) {
+            (None, true) => {
+                let screen = create("canvas", "screen");
+                screen.set_id(&screen_id);
+                let _ = tile.prepend_with_node_1(&screen);
+            }
+            (Some(screen), false) => screen.remove(),
+            _ => {}
+        }
+        if let Some(badges) = tile.query_selector(".badges").ok().flatten() {
+            badge(&badges, "badge-muted", "🔇 muted", p.muted);
+            badge(&badges, "badge-camera-off", "📷 off", p.camera_off);
+            badge(&badges, "badge-screen", "🖥 sharing", p.sharing_screen);
+            badge(
+                &badges,
+                "badge-decrypt",
+                "⚠ cannot decrypt",
+                p.decrypt_failures > 0 && p.video_frames_decoded + p.audio_frames_decoded == 0,
+            );
+        }
+    }
+}
+
+fn render_participants(state: &CallState) {
+    let Some(list) = by_id("participants") else {
+        return;
+    };
+    let mut rows: Vec<(String, String, bool)> = Vec::new();
+    if state.me.id.is_some() {
+        rows.push((
+            state.me.name.clone(),
+            format!("{} (you)", state.me.name),
+            true,
+        ));
+    }
+    for p in state.participants.values() {
+        let mut label = p.name.clone();
+        if p.muted {
+            label.push_str(" 🔇");
+        }
+        if p.sharing_screen {
+            label.push_str(" 🖥");
+        }
+        rows.push((p.name.clone(), label, false));
+    }
+    let items = list.children();
+    let same = items.length() as usize == rows.len()
+        && rows.iter().enumerate().all(|(i, (_, label, _))| {
+            items
+                .item(i as u32)
+                .and_then(|e| e.text_content())
+                .as_deref()
+                == Some(label.as_str())
+        });
+    if same {
+        return;
+    }
+    list.set_inner_html("");
+    for (name, label, me) in rows {
+        let li = create("li", if me { "self" } else { "" });
+        let _ = li.set_attribute("data-participant-name", &name);
+        li.set_text_content(Some(&label));
+        let _ = list.append_child(&li);
+    }
+}
+
+fn render_chat(state: &CallState) {
+    let Some(log) = by_id("chat-log") else { return };
+    let shown = log.child_element_count() as usize;
+    for line in state.chat.iter().skip(shown) {
+        let li = create("li", "");
+        let from = create("b", "");
+        from.set_text_content(Some(&format!("{}: ", line.from)));
+        let _ = li.append_child(&from);
+        let _ = li.append_with_str_1(&line.text);
+        let _ = log.append_child(&li);
+        if let Ok(log) = log.clone().dyn_into::<HtmlElement>() {
+            log.set_scroll_top(log.scroll_height());
+        }
+    }
+}
+
+/// The status line: transport and RTT, or what is going on.
+pub fn status_text(state: &CallState) -> String {
+    match state.phase {
+        Phase::Lobby => "Ready to join".to_owned(),
+        Phase::Connecting => "Connecting…".to_owned(),
+        Phase::Reconnecting => "Connection lost — reconnecting…".to_owned(),
+        Phase::Left => "You left the meeting. Reload the page to join again.".to_owned(),
+        Phase::Error => state.error.clone().unwrap_or_else(|| "Error".to_owned()),
+        Phase::InCall => {
+            let transport = match state.transport {
+                Some("webtransport") => "WebTransport",
+                Some(_) => "WebSocket",
+                None => "?",
+            };
+            let mut text = match state.rtt_ms {
+                Some(rtt) => format!("Connected via {transport} · RTT {rtt:.0} ms"),
+                None => format!("Connected via {transport}"),
+            };
+            if state.decrypt_failures > 0 {
+                text.push_str(&format!(
+                    " · {} frames could not be decrypted — check the meeting link's #key",
+                    state.decrypt_failures
+                ));
+            }
+            text
+        }
+    }
+}
+
+fn render_header(state: &CallState) {
+    set_text("status", &status_text(state));
+    show("e2ee-badge", state.e2ee);
+    show_error(if state.phase == Phase::Error {
+        state.error.as_deref()
+    } else {
+        None
+    });
+    let label = |id: &str, on: bool, yes: &str, no: &str| {
+        if let Some(b) = by_id(id) {
+            toggle_class(&b, "active", on);
+            let text = if on { yes } else { no };
+            if b.text_content().as_deref() != Some(text) {
+                b.set_text_content(Some(text));
+            }
+        }
+    };
+    label("mute-button", state.me.muted, "Unmute", "Mute");
+    label(
+        "camera-button",
+        state.me.camera_off,
+        "Start camera",
+        "Stop camera",
+    );
+    label(
+        "screen-button",
+        state.me.sharing_screen,
+        "Stop sharing",
+        "Share screen",
+    );
+}

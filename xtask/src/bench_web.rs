@@ -1,0 +1,55 @@
+//! `cargo xtask bench-web`: the web client's glass-to-glass latency on
+//! loopback (two headless Chromium pages through the edge, then through
+//! the relay) and its wasm size, for BENCHMARKS.md.
+
+use anyhow::Result;
+
+use crate::steps::Steps;
+use crate::{browser, cmd, edge, web, Ctx};
+
+/// Builds the client, the edge, the relay and `web-bench` (release), then
+/// runs the benchmark and reports the client's size.
+pub fn bench_web(ctx: &Ctx) -> Result<()> {
+    let mut steps = Steps::new("bench-web");
+    steps.run("set-up: edge and browser tools", || {
+        for report in edge::ensure_tools(&ctx.cache)? {
+            println!("{report}");
+        }
+        for report in browser::ensure_tools(&ctx.cache)? {
+            println!("{report}");
+        }
+        Ok(())
+    })?;
+    steps.run("build the web client (dist/web)", || web::build(ctx))?;
+    steps.run("build the edge", || edge::build(ctx).map(drop))?;
+    let mut build = cmd::cargo();
+    build.current_dir(&ctx.root).args([
+        "build",
+        "--release",
+        "-p",
+        "edgecall-relay",
+        "-p",
+        "edgecall-e2e",
+        "--bin",
+        "edgecall-relay",
+        "--bin",
+        "web-bench",
+    ]);
+    steps.command(&mut build)?;
+    let mut run = cmd::cargo();
+    run.current_dir(&ctx.root).args([
+        "run",
+        "--quiet",
+        "--release",
+        "-p",
+        "edgecall-e2e",
+        "--bin",
+        "web-bench",
+    ]);
+    steps.command(&mut run)?;
+    steps.run("web client size", || {
+        web::report_size(&web::dist(&ctx.root).join("pkg/edgecall_web_bg.wasm"))
+    })?;
+    steps.finish();
+    Ok(())
+}
