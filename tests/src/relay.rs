@@ -22,24 +22,29 @@ pub struct RelayProcess {
     pub cert_sha256: String,
 }
 
-/// The relay binary of the same build: `$EDGECALL_RELAY_BIN`, else next to
-/// this executable (a bin) or one folder up (a test in `deps/`). `cargo
-/// test --workspace` and `cargo xtask test` build it.
+/// The relay binary of the same build (or `$EDGECALL_RELAY_BIN`).
 pub fn relay_binary() -> Result<PathBuf> {
     if let Some(bin) = std::env::var_os("EDGECALL_RELAY_BIN") {
         return Ok(PathBuf::from(bin));
     }
+    workspace_binary("edgecall-relay")
+}
+
+/// A binary of this workspace from the same build: next to this executable
+/// (a bin) or one folder up (a test in `deps/`). `cargo test --workspace`
+/// and `cargo xtask test` build them all.
+pub fn workspace_binary(name: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe().context("locating this executable")?;
     let candidates: Vec<PathBuf> = exe
         .ancestors()
         .skip(1)
         .take(2)
-        .map(|dir| dir.join("edgecall-relay"))
+        .map(|dir| dir.join(name))
         .collect();
     match candidates.iter().find(|bin| bin.exists()) {
         Some(bin) => Ok(bin.clone()),
         None => bail!(
-            "edgecall-relay not found in {candidates:?}: build it first (`cargo build -p edgecall-relay`, with the same profile)"
+            "{name} not found in {candidates:?}: build it first (`cargo build --workspace`, with the same profile)"
         ),
     }
 }

@@ -16,7 +16,7 @@ use anyhow::{bail, ensure, Context, Result};
 use edgecall_e2e::browser::Browser;
 use edgecall_e2e::client::{Client, Event};
 use edgecall_e2e::edge::{repo_root, Edge};
-use edgecall_e2e::relay::RelayProcess;
+use edgecall_e2e::relay::{workspace_binary, RelayProcess};
 use edgecall_e2e::web::{
     self, decoded_from, exists_js, meeting_url, peer, peer_count, phase, text_js, tile, visible_js,
 };
@@ -252,6 +252,60 @@ fn a_page_on_the_edge_and_one_on_the_relay_meet_over_the_trunk(
     wait_media_between(b, &["alice", "bob"]).map_err(|e| e.context(relay.log()))?;
     ensure!(transport_of(b, "alice")? == "websocket");
     ensure!(transport_of(b, "bob")? == "webtransport");
+    Ok(())
+}
+
+// ------------------------------------------------------------ streamer --
+
+/// The `edgecall-stream` CLI streaming its test pattern and tone into
+/// `room` at `url` as `name` until dropped (killed by PID).
+struct Streamer(std::process::Child);
+
+impl Streamer {
+    fn start(url: &str, room: &str, name: &str, cert_sha256: Option<&str>) -> Result<Self> {
+        let mut command = std::process::Command::new(workspace_binary("edgecall-stream")?);
+        command
+            .args(["stream", "--url", url, "--meeting-id", room, "--user-id", name])
+            .args(["--video-source", "test-pattern", "--audio-source", "tone"])
+            .args(["--resolution", "640x480", "--fps", "20", "--status-interval", "5"])
+            .stdin(std::process::Stdio::null());
+        if let Some(hash) = cert_sha256 {
+            command.args(["--cert-sha256", hash]);
+        }
+        let child = command.spawn().context("starting edgecall-stream")?;
+        Ok(Self(child))
+    }
+}
+
+impl Drop for Streamer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A page shows the native streamer's H.264 + Opus: through the relay
+/// (streamer on WebTransport, page on WebTransport) and through the edge
+/// (both on WebSocket).
+fn a_page_decodes_the_native_streamers_video_and_audio(fx: &Fixtures, b: &Browser) -> Result<()> {
+    let relay = fx.relay.get()?;
+    let room = unique_room("pi-relay");
+    let _pi = Streamer::start(&relay.url, &room, "pi", Some(&relay.cert_sha256))?;
+    let url = meeting_url(&relay.http, "viewer", &room, &[("autojoin", "1")], None);
+    open_all(b, &[("viewer", url)], true)?;
+    b.wait_state("viewer", "video and audio from the streamer on the relay", MEDIA, |s| {
+        decoded_from(s, "pi", VIDEO_FRAMES, AUDIO_FRAMES).then_some(())
+    })
+    .map_err(|e| e.context(relay.log()))?;
+
+    let edge = fx.edge.get()?;
+    let room = unique_room("pi-edge");
+    let _pi = Streamer::start(&edge.http_base(), &room, "pi", None)?;
+    let url = meeting_url(&edge.http_base(), "viewer2", &room, &[("autojoin", "1")], None);
+    open_all(b, &[("viewer2", url)], true)?;
+    b.wait_state("viewer2", "video and audio from the streamer on the edge", MEDIA, |s| {
+        decoded_from(s, "pi", VIDEO_FRAMES, AUDIO_FRAMES).then_some(())
+    })?;
     Ok(())
 }
 
@@ -767,6 +821,11 @@ fn main() {
             &fixtures,
             "a_page_on_the_edge_and_one_on_the_relay_meet_over_the_trunk",
             a_page_on_the_edge_and_one_on_the_relay_meet_over_the_trunk,
+        ),
+        trial(
+            &fixtures,
+            "a_page_decodes_the_native_streamers_video_and_audio",
+            a_page_decodes_the_native_streamers_video_and_audio,
         ),
         trial(
             &fixtures,

@@ -254,8 +254,16 @@ fn encode(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
+/// Percent-encodes one URL path segment, leaving RFC 3986's unreserved
+/// characters (`-`, `_`, `.`, `~`) literal: room ids use `-` and `_`, and
+/// the servers match the path as written.
 fn path_segment(value: &str) -> String {
-    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(value, SEGMENT).to_string()
 }
 
 /// Builds the join plan for participant `name` in `meeting`, given the page
@@ -469,5 +477,11 @@ mod tests {
             ClientConfig::from_json("{}").unwrap(),
             ClientConfig::default()
         );
+    }
+
+    #[test]
+    fn room_ids_keep_their_unreserved_characters_in_the_path() {
+        assert_eq!(super::path_segment("edge-pair_1.x~y"), "edge-pair_1.x~y");
+        assert_eq!(super::path_segment("a b/c"), "a%20b%2Fc");
     }
 }
