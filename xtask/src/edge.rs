@@ -68,8 +68,9 @@ pub fn wrangler(cache: &Cache) -> PathBuf {
         .join("node_modules/wrangler/bin/wrangler.js")
 }
 
-/// Newest modification time of any file under `path`.
-fn newest(path: &Path) -> Option<SystemTime> {
+/// Newest modification time of any file under `path` (skipping `build/`
+/// and `target/` folders).
+pub fn newest(path: &Path) -> Option<SystemTime> {
     let meta = fs::metadata(path).ok()?;
     if meta.is_file() {
         return meta.modified().ok();

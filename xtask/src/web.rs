@@ -28,19 +28,6 @@ pub fn dist(root: &Path) -> PathBuf {
     root.join("dist/web")
 }
 
-fn newest(path: &Path) -> Option<SystemTime> {
-    let meta = fs::metadata(path).ok()?;
-    if meta.is_file() {
-        return meta.modified().ok();
-    }
-    fs::read_dir(path)
-        .ok()?
-        .filter_map(|entry| entry.ok())
-        .filter(|entry| entry.file_name() != "target")
-        .filter_map(|entry| newest(&entry.path()))
-        .max()
-}
-
 fn oldest_output(dist: &Path) -> Option<SystemTime> {
     [
         "index.html",
@@ -56,7 +43,10 @@ fn oldest_output(dist: &Path) -> Option<SystemTime> {
 
 fn is_current(root: &Path) -> bool {
     let built = oldest_output(&dist(root));
-    let sources = SOURCES.iter().filter_map(|p| newest(&root.join(p))).max();
+    let sources = SOURCES
+        .iter()
+        .filter_map(|p| edge::newest(&root.join(p)))
+        .max();
     matches!((built, sources), (Some(b), Some(s)) if b >= s)
 }
 
