@@ -150,26 +150,18 @@ fn install_hook() {
     let _ = js_sys::Reflect::set(&js::window(), &"edgecall".into(), &hook);
 }
 
-fn on_click(id: &str, f: impl Fn(&Rc<App>) + 'static) {
+/// Runs `f` on `event` of element `id`; `submit` events do not reload.
+fn on(id: &str, event: &'static str, f: impl Fn(&Rc<App>) + 'static) {
     if let Some(e) = ui::by_id(id) {
-        let cb = js::callback(move |_: web_sys::Event| {
+        let cb = js::callback(move |ev: web_sys::Event| {
+            if event == "submit" {
+                ev.prevent_default();
+            }
             if let Some(a) = app() {
                 f(&a);
             }
         });
-        let _ = e.add_event_listener_with_callback("click", &cb);
-    }
-}
-
-fn on_submit(id: &str, f: impl Fn(&Rc<App>) + 'static) {
-    if let Some(e) = ui::by_id(id) {
-        let cb = js::callback(move |event: web_sys::Event| {
-            event.prevent_default();
-            if let Some(a) = app() {
-                f(&a);
-            }
-        });
-        let _ = e.add_event_listener_with_callback("submit", &cb);
+        let _ = e.add_event_listener_with_callback(event, &cb);
     }
 }
 
@@ -197,21 +189,17 @@ impl App {
     // ------------------------------------------------------------ lobby
 
     fn bind_controls(&self) {
-        on_submit("lobby-form", |a| a.clone().join());
-        on_click("mute-button", |a| a.toggle_mute());
-        on_click("camera-button", |a| a.toggle_camera());
-        on_click("screen-button", |a| a.toggle_screen());
-        on_click("leave-button", |a| a.leave());
-        on_submit("chat-form", |a| a.send_chat());
+        on("lobby-form", "submit", |a| a.clone().join());
+        on("mute-button", "click", |a| a.toggle_mute());
+        on("camera-button", "click", |a| a.toggle_camera());
+        on("screen-button", "click", |a| a.toggle_screen());
+        on("leave-button", "click", |a| a.leave());
+        on("chat-form", "submit", |a| a.send_chat());
         for id in ["camera-select", "mic-select"] {
-            if let Some(e) = ui::by_id(id) {
-                let cb = js::callback(|_: web_sys::Event| {
-                    if let Some(a) = app() {
-                        wasm_bindgen_futures::spawn_local(async move { a.start_preview().await });
-                    }
-                });
-                let _ = e.add_event_listener_with_callback("change", &cb);
-            }
+            on(id, "change", |a| {
+                let a = a.clone();
+                wasm_bindgen_futures::spawn_local(async move { a.start_preview().await });
+            });
         }
         // Any click may unlock audio output.
         let cb = js::callback(|_: web_sys::Event| {
@@ -544,19 +532,12 @@ impl App {
             client: concat!("edgecall-web/", env!("CARGO_PKG_VERSION")).to_owned(),
             media_state: Some(media_state),
         }));
-        let timeout = async {
-            js::sleep(WELCOME_TIMEOUT_MS).await;
-            Err(("the server did not welcome us in time".to_owned(), false))
-        };
         let welcomed = async {
             rx.await
                 .unwrap_or_else(|_| Err(("cancelled".to_owned(), false)))
         };
-        futures::pin_mut!(timeout, welcomed);
-        let result = futures::future::select(welcomed, timeout)
-            .await
-            .factor_first()
-            .0;
+        let late = ("the server did not welcome us in time".to_owned(), false);
+        let result = js::timeout(WELCOME_TIMEOUT_MS, late, welcomed).await;
         match result {
             Ok(()) => {
                 self.state.borrow_mut().connected(conn.kind());

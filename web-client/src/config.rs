@@ -202,9 +202,18 @@ impl Attempt {
         }
     }
 
-    /// An `http(s)://host:port/healthz` for the server of this attempt,
-    /// used to tell "unreachable" from "refused" after a failure.
+    /// A URL that answers when the server of this attempt is up, used to
+    /// tell "unreachable" from "refused" after a failure: its `/healthz`,
+    /// or, for a relay with a self-signed certificate (which a plain fetch
+    /// would not trust), the plain-HTTP URL its certificate hash comes from.
     pub fn health_url(&self) -> Option<String> {
+        if let Attempt::WebTransport {
+            cert_hash: CertHash::Fetch(url),
+            ..
+        } = self
+        {
+            return Some(url.clone());
+        }
         let url = self.url();
         let (scheme, rest) = url.split_once("://")?;
         let scheme = match scheme {
@@ -404,6 +413,10 @@ mod tests {
         .unwrap();
         let p = PageParams::parse("/meeting/ada/standup", "", "").unwrap();
         let plan = super::plan(&p, &config, "https://127.0.0.1:4443", "ada", "standup").unwrap();
+        assert_eq!(
+            plan.attempts[0].health_url().as_deref(),
+            Some("http://127.0.0.1:4480/cert-hash")
+        );
         assert_eq!(
             plan.attempts,
             vec![

@@ -46,6 +46,23 @@ pub async fn sleep(ms: u32) {
     let _ = JsFuture::from(promise).await;
 }
 
+/// Runs `future`, giving up with `on_timeout` after `ms` milliseconds.
+pub async fn timeout<T, E>(
+    ms: u32,
+    on_timeout: E,
+    future: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let timer = async {
+        sleep(ms).await;
+        Err(on_timeout)
+    };
+    futures::pin_mut!(timer, future);
+    futures::future::select(future, timer)
+        .await
+        .factor_first()
+        .0
+}
+
 /// A human-readable form of a thrown JS value.
 pub fn describe(err: &JsValue) -> String {
     if let Some(e) = err.dyn_ref::<js_sys::Error>() {

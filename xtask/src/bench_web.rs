@@ -2,6 +2,9 @@
 //! loopback (two headless Chromium pages through the edge, then through
 //! the relay) and its wasm size, for BENCHMARKS.md.
 
+use std::path::PathBuf;
+use std::process::Command;
+
 use anyhow::Result;
 
 use crate::steps::Steps;
@@ -36,16 +39,13 @@ pub fn bench_web(ctx: &Ctx) -> Result<()> {
         "web-bench",
     ]);
     steps.command(&mut build)?;
-    let mut run = cmd::cargo();
-    run.current_dir(&ctx.root).args([
-        "run",
-        "--quiet",
-        "--release",
-        "-p",
-        "edgecall-e2e",
-        "--bin",
-        "web-bench",
-    ]);
+    // Run what was just built: `cargo run -p edgecall-e2e` alone would
+    // unify features differently and rebuild half the dependency tree.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| ctx.cache.target_dir());
+    let mut run = Command::new(target.join("release/web-bench"));
+    run.current_dir(&ctx.root);
     steps.command(&mut run)?;
     steps.run("web client size", || {
         web::report_size(&web::dist(&ctx.root).join("pkg/edgecall_web_bg.wasm"))

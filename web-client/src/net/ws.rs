@@ -64,16 +64,13 @@ impl WsConn {
             }
         })));
 
-        let timeout = async {
-            js::sleep(OPEN_TIMEOUT_MS).await;
-            Err("timed out opening the WebSocket".to_owned())
-        };
         let opened = async { opened_rx.await.unwrap_or_else(|_| Err("cancelled".into())) };
-        futures::pin_mut!(timeout, opened);
-        let result = futures::future::select(opened, timeout)
-            .await
-            .factor_first()
-            .0;
+        let result = js::timeout(
+            OPEN_TIMEOUT_MS,
+            "timed out opening the WebSocket".to_owned(),
+            opened,
+        )
+        .await;
         match result {
             Ok(()) => Ok(Self { socket, closing }),
             Err(err) => {

@@ -53,16 +53,8 @@ async fn with_timeout<T>(
     what: &str,
     future: impl std::future::Future<Output = Result<T, JsValue>>,
 ) -> Result<T, String> {
-    let timeout = async {
-        js::sleep(ms).await;
-        Err(format!("timed out waiting for {what}"))
-    };
     let work = async { future.await.map_err(|e| js::describe(&e)) };
-    futures::pin_mut!(timeout, work);
-    futures::future::select(work, timeout)
-        .await
-        .factor_first()
-        .0
+    js::timeout(ms, format!("timed out waiting for {what}"), work).await
 }
 
 impl WtConn {
