@@ -103,7 +103,7 @@ async fn a_nats_restart_recovers_without_restarting_relays() {
     let cleo = relay_b
         .connect("phoenix", "cleo", TransportKind::WebTransport)
         .await;
-    let cleo_at_a = expect_joined(&mut ada, "cleo").await;
+    let mut cleo_at_a = expect_joined(&mut ada, "cleo").await;
     let mut seq = 0;
     loop {
         seq += 1;
@@ -111,15 +111,29 @@ async fn a_nats_restart_recovers_without_restarting_relays() {
             .await
             .unwrap();
         bob.ping().await.unwrap();
+        // If cleo joined before the relays resynced, the rebuilt link
+        // announces her again under a new id at A: follow it.
         let got = tokio::time::timeout(
             Duration::from_millis(300),
-            expect_media(&mut ada, Track::Audio),
+            expect(&mut ada, Duration::from_secs(10), "audio", |m| {
+                match &m.msg {
+                    Some(server_message::Msg::Media(f)) if f.track == Track::Audio as i32 => {
+                        Some(Ok(f.sender))
+                    }
+                    Some(server_message::Msg::Joined(j)) => j
+                        .participant
+                        .as_ref()
+                        .filter(|p| p.name == "cleo")
+                        .map(|p| Err(p.id)),
+                    _ => None,
+                }
+            }),
         )
         .await;
-        if let Ok(audio) = got {
-            if audio.sender == cleo_at_a {
-                break;
-            }
+        match got {
+            Ok(Ok(sender)) if sender == cleo_at_a => break,
+            Ok(Err(rejoined)) => cleo_at_a = rejoined,
+            _ => {}
         }
         assert!(
             seq < 50,
