@@ -265,9 +265,24 @@ impl Streamer {
     fn start(url: &str, room: &str, name: &str, cert_sha256: Option<&str>) -> Result<Self> {
         let mut command = std::process::Command::new(workspace_binary("edgecall-stream")?);
         command
-            .args(["stream", "--url", url, "--meeting-id", room, "--user-id", name])
+            .args([
+                "stream",
+                "--url",
+                url,
+                "--meeting-id",
+                room,
+                "--user-id",
+                name,
+            ])
             .args(["--video-source", "test-pattern", "--audio-source", "tone"])
-            .args(["--resolution", "640x480", "--fps", "20", "--status-interval", "5"])
+            .args([
+                "--resolution",
+                "640x480",
+                "--fps",
+                "20",
+                "--status-interval",
+                "5",
+            ])
             .stdin(std::process::Stdio::null());
         if let Some(hash) = cert_sha256 {
             command.args(["--cert-sha256", hash]);
@@ -293,19 +308,31 @@ fn a_page_decodes_the_native_streamers_video_and_audio(fx: &Fixtures, b: &Browse
     let _pi = Streamer::start(&relay.url, &room, "pi", Some(&relay.cert_sha256))?;
     let url = meeting_url(&relay.http, "viewer", &room, &[("autojoin", "1")], None);
     open_all(b, &[("viewer", url)], true)?;
-    b.wait_state("viewer", "video and audio from the streamer on the relay", MEDIA, |s| {
-        decoded_from(s, "pi", VIDEO_FRAMES, AUDIO_FRAMES).then_some(())
-    })
+    b.wait_state(
+        "viewer",
+        "video and audio from the streamer on the relay",
+        MEDIA,
+        |s| decoded_from(s, "pi", VIDEO_FRAMES, AUDIO_FRAMES).then_some(()),
+    )
     .map_err(|e| e.context(relay.log()))?;
 
     let edge = fx.edge.get()?;
     let room = unique_room("pi-edge");
     let _pi = Streamer::start(&edge.http_base(), &room, "pi", None)?;
-    let url = meeting_url(&edge.http_base(), "viewer2", &room, &[("autojoin", "1")], None);
+    let url = meeting_url(
+        &edge.http_base(),
+        "viewer2",
+        &room,
+        &[("autojoin", "1")],
+        None,
+    );
     open_all(b, &[("viewer2", url)], true)?;
-    b.wait_state("viewer2", "video and audio from the streamer on the edge", MEDIA, |s| {
-        decoded_from(s, "pi", VIDEO_FRAMES, AUDIO_FRAMES).then_some(())
-    })?;
+    b.wait_state(
+        "viewer2",
+        "video and audio from the streamer on the edge",
+        MEDIA,
+        |s| decoded_from(s, "pi", VIDEO_FRAMES, AUDIO_FRAMES).then_some(()),
+    )?;
     Ok(())
 }
 
