@@ -23,6 +23,7 @@ use prost::Message as _;
 const SECRET: &str = "e2e-join-secret";
 const API_KEY: &str = "e2e-api-key";
 const TRUNK_SECRET: &str = "e2e-trunk-secret";
+const DIRECTORY_URL: &str = "https://directory.example/prod";
 const SHORT_HEARTBEAT_MS: u64 = 3_000;
 const QUIET: Duration = Duration::from_millis(1_500);
 
@@ -155,6 +156,25 @@ async fn room_info_and_health_answer(edge: Arc<Edge>) -> Result<()> {
         info["participants"] == 1 && info["room"] == room.as_str(),
         "{info}"
     );
+    Ok(())
+}
+
+/// `/client-config.json` names the relay directory only when the edge has
+/// one configured (`open` has none, `secured` has one).
+async fn the_page_config_names_the_relay_directory_only_when_set(
+    open: Arc<Edge>,
+    secured: Arc<Edge>,
+) -> Result<()> {
+    let none = ureq::get(&format!("{}/client-config.json", open.http_base())).call();
+    ensure!(
+        matches!(none, Err(ureq::Error::Status(404, _))),
+        "without RELAY_DIRECTORY_URL: {none:?}"
+    );
+    let config: serde_json::Value =
+        ureq::get(&format!("{}/client-config.json", secured.http_base()))
+            .call()?
+            .into_json()?;
+    ensure!(config["directory_url"] == DIRECTORY_URL, "{config}");
     Ok(())
 }
 
@@ -689,6 +709,7 @@ fn main() {
         ("API_KEY", API_KEY),
         ("TRUNK_SECRET", TRUNK_SECRET),
         ("HEARTBEAT_TIMEOUT_MS", &heartbeat),
+        ("RELAY_DIRECTORY_URL", DIRECTORY_URL),
     ]);
     let trials = vec![
         trial(
@@ -787,6 +808,13 @@ fn main() {
             a_room_holding_only_a_trunk_hibernates_and_keeps_its_roster,
         ),
     ];
+    let mut trials = trials;
+    let open_edge = open.clone();
+    trials.push(trial(
+        "the_page_config_names_the_relay_directory_only_when_set",
+        &secured,
+        move |secured| the_page_config_names_the_relay_directory_only_when_set(open_edge, secured),
+    ));
     let conclusion = libtest_mimic::run(&args, trials);
     drop(open);
     drop(secured);

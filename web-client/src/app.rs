@@ -19,7 +19,9 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::backoff::Backoff;
 use crate::call::{CallState, Change, Counter, Phase};
-use crate::config::{plan, ClientConfig, JoinPlan, PageParams};
+use crate::config::{
+    directory_lookup_url, plan, ClientConfig, DirectoryAnswer, JoinPlan, PageParams,
+};
 use crate::ffi::{AudioData, Devices};
 use crate::js;
 use crate::level::SPEAKING_LEVEL;
@@ -438,12 +440,42 @@ impl App {
         self.render();
         self.start_tick();
         wasm_bindgen_futures::spawn_local(async move {
+            self.ask_directory(&origin, &name, &meeting).await;
             self.codec.set(crate::media::choose_video_codec().await);
             match self.connect_all().await {
                 Ok(()) => self.start_media(),
                 Err(message) => self.fail(message),
             }
         });
+    }
+
+    /// With a relay directory configured (and no `relay=` in the URL), asks
+    /// it which relay serves `meeting` and replans to join there first. A
+    /// directory that fails leaves the plan as it was (the edge).
+    async fn ask_directory(&self, origin: &str, name: &str, meeting: &str) {
+        let Some(directory) = self.config.borrow().directory_url.clone() else {
+            return;
+        };
+        if self.params.relay.is_some() {
+            return;
+        }
+        let url = directory_lookup_url(&directory, meeting, name);
+        let answer = match js::fetch_text(&url).await {
+            Ok((200, body)) => DirectoryAnswer::from_json(&body).map_err(|e| e.to_string()),
+            Ok((status, body)) => Err(format!("HTTP {status}: {body}")),
+            Err(err) => Err(err),
+        };
+        let mut params = self.params.clone();
+        let replanned = answer.and_then(|answer| {
+            answer.apply(&mut params).map_err(|e| e.to_string())?;
+            plan(&params, &self.config.borrow(), origin, name, meeting).map_err(|e| e.to_string())
+        });
+        match replanned {
+            Ok(join_plan) => *self.plan.borrow_mut() = Some(join_plan),
+            Err(err) => js::warn(&format!(
+                "edgecall: the relay directory at {directory} did not answer usably ({err}); joining without it"
+            )),
+        }
     }
 
     /// Tries every attempt of the plan in order; `Err` says why none worked.

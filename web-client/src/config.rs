@@ -51,6 +51,9 @@ pub enum ConfigError {
     /// `cert_hash=` is not 64 hex digits.
     #[error("cert_hash must be the certificate's SHA-256 as 64 hex digits, got `{0}`")]
     BadCertHash(String),
+    /// The relay directory's answer cannot be used.
+    #[error("the relay directory's answer is invalid: {0}")]
+    BadDirectory(String),
     /// WebTransport was forced but no relay address is known.
     #[error("transport=webtransport needs a relay address: add relay=https://<host>:<port> to the URL or set webtransport_base in /client-config.json")]
     NoRelay,
@@ -149,6 +152,61 @@ pub struct ClientConfig {
     pub cert_hash_url: Option<String>,
     /// Which transport to try first.
     pub prefer: Option<TransportKind>,
+    /// The relay directory (`edgecall-directory`): when set and the URL
+    /// names no `relay=`, the client asks it which relay serves the room.
+    pub directory_url: Option<String>,
+}
+
+/// The relay directory's answer to `GET /v1/rooms/<room>/relay?name=`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct DirectoryAnswer {
+    /// The room's WebTransport session URL, `https://host:port/api/rooms/<room>`.
+    pub webtransport_url: String,
+    /// The relay certificate's SHA-256 (hex), for self-signed relays.
+    #[serde(default)]
+    pub cert_sha256: Option<String>,
+    /// A join token the directory minted for this name, if it mints them.
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+impl DirectoryAnswer {
+    /// Parses the directory's JSON body.
+    pub fn from_json(body: &str) -> Result<Self, ConfigError> {
+        serde_json::from_str(body).map_err(|err| ConfigError::BadDirectory(err.to_string()))
+    }
+
+    /// Points `params` at the relay the directory chose: its base URL (the
+    /// session URL without `/api/rooms/...`), its certificate hash and the
+    /// minted token, without overriding what the page URL already says.
+    pub fn apply(&self, params: &mut PageParams) -> Result<(), ConfigError> {
+        let base = self
+            .webtransport_url
+            .split_once("/api/rooms/")
+            .map(|(base, _)| base)
+            .filter(|base| base.starts_with("https://"))
+            .ok_or_else(|| ConfigError::BadDirectory(self.webtransport_url.clone()))?;
+        params.relay.get_or_insert_with(|| base.to_owned());
+        if let Some(hash) = &self.cert_sha256 {
+            if params.cert_hash.is_none() {
+                params.cert_hash = Some(check_hash(hash)?);
+            }
+        }
+        if let Some(token) = &self.token {
+            params.token.get_or_insert_with(|| token.clone());
+        }
+        Ok(())
+    }
+}
+
+/// The directory lookup URL for `meeting` and `name`.
+pub fn directory_lookup_url(directory: &str, meeting: &str, name: &str) -> String {
+    format!(
+        "{}/v1/rooms/{}/relay?name={}",
+        directory.trim_end_matches('/'),
+        path_segment(meeting),
+        encode(name)
+    )
 }
 
 impl ClientConfig {
@@ -496,5 +554,29 @@ mod tests {
     fn room_ids_keep_their_unreserved_characters_in_the_path() {
         assert_eq!(super::path_segment("edge-pair_1.x~y"), "edge-pair_1.x~y");
         assert_eq!(super::path_segment("a b/c"), "a%20b%2Fc");
+    }
+
+    #[test]
+    fn a_directory_answer_points_the_page_at_its_relay() {
+        let answer = super::DirectoryAnswer::from_json(
+            r#"{"room":"standup","relay_id":"i-1","webtransport_url":"https://203.0.113.7:443/api/rooms/standup",
+                "websocket_url":"wss://203.0.113.7:443/api/rooms/standup/ws","cert_sha256":"AB"}"#,
+        )
+        .unwrap();
+        let mut params = PageParams::default();
+        assert!(answer.apply(&mut params).is_err(), "a short hash is refused");
+        let answer = super::DirectoryAnswer {
+            cert_sha256: Some("ab".repeat(32)),
+            token: Some("t.o-k_en".into()),
+            ..answer
+        };
+        answer.apply(&mut params).unwrap();
+        assert_eq!(params.relay.as_deref(), Some("https://203.0.113.7:443"));
+        assert_eq!(params.cert_hash, Some("ab".repeat(32)));
+        assert_eq!(params.token.as_deref(), Some("t.o-k_en"));
+        assert_eq!(
+            super::directory_lookup_url("https://dir.example/", "stand-up", "Ada L"),
+            "https://dir.example/v1/rooms/stand-up/relay?name=Ada+L"
+        );
     }
 }

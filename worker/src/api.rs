@@ -38,8 +38,27 @@ pub(crate) async fn route(req: Request, env: Env) -> Result<Response> {
         (Method::Get, ["api", "rooms", room, "trunk"]) => trunk(req, &env, room).await,
         (Method::Get, ["api", "rooms", room]) => room_info(&env, room).await,
         (Method::Post, ["api", "token"]) => mint_token(req, &env).await,
+        (Method::Get, ["client-config.json"]) => client_config(&env),
         (_, ["api", ..]) | (_, ["healthz"]) => json_error(404, "no such endpoint"),
         _ => json_error(404, "not found"),
+    }
+}
+
+/// What `/client-config.json` tells the web client served from here.
+#[derive(Serialize)]
+struct ClientConfig {
+    /// The relay directory the client asks for a room's relay.
+    directory_url: String,
+}
+
+/// The web client's page configuration: with `RELAY_DIRECTORY_URL` set,
+/// the client asks that directory for a relay (WebTransport) before falling
+/// back to this edge; without it, a 404 leaves the client on its defaults
+/// (WebSocket to this edge).
+fn client_config(env: &Env) -> Result<Response> {
+    match secret(env, "RELAY_DIRECTORY_URL") {
+        Some(directory_url) => Response::from_json(&ClientConfig { directory_url }),
+        None => json_error(404, "no page configuration: the client uses this edge"),
     }
 }
 
