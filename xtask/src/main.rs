@@ -6,6 +6,7 @@ mod bench;
 mod cache;
 mod cmd;
 mod edge;
+mod pi;
 mod run;
 mod setup;
 mod setup_cmd;
@@ -30,13 +31,14 @@ Commands:
   test           set up and run every test (what CI runs)
   build-edge     build the Worker wasm if its sources changed (wrangler's build command)
   bench-edge     load the edge under workerd (1→3, 1→10, 10→10) beside a bare broadcast baseline
+  check-pi       cross-build the streamer for the Raspberry Pi (aarch64), setting up what it needs
   setup [FLAGS]  install the tools the project needs into the cache
       --all          every group (the default)
       --rust         rustup target wasm32-unknown-unknown, rustfmt, clippy
       --cargo-tools  worker-build, wasm-bindgen-cli (cargo install)
       --node         Node 22, wrangler, binaryen (npm)
       --apt          Debian packages (chromium, nats-server, ...)
-      --media        only the Debian packages the streamer's media crates build against
+      --media        only the Debian packages the streamer's media crates and capture devices build against
       --terraform    hclfmt (built from Debian's HCL sources), python-hcl2 (venv)
       --edge         what the edge needs: --rust --cargo-tools --node
       --check        only report what is installed; fail if anything is missing
@@ -52,6 +54,7 @@ enum Task {
     Test,
     BuildEdge,
     BenchEdge,
+    CheckPi,
     Setup { groups: Groups, check_only: bool },
     Help,
 }
@@ -70,6 +73,7 @@ fn parse(args: &[String]) -> Result<Task> {
         "test" => no_flags(Task::Test),
         "build-edge" => no_flags(Task::BuildEdge),
         "bench-edge" => no_flags(Task::BenchEdge),
+        "check-pi" => no_flags(Task::CheckPi),
         "help" | "-h" | "--help" => no_flags(Task::Help),
         "setup" => {
             let mut groups = Groups::default();
@@ -167,6 +171,7 @@ fn main() -> ExitCode {
         Task::Test => Ctx::new().and_then(|ctx| test::test(&ctx)),
         Task::BuildEdge => Ctx::new().and_then(|ctx| edge::build(&ctx).map(drop)),
         Task::BenchEdge => Ctx::new().and_then(|ctx| bench::bench_edge(&ctx)),
+        Task::CheckPi => Ctx::new().and_then(|ctx| pi::check_pi(&ctx)),
         Task::Setup { groups, check_only } => {
             Ctx::new().and_then(|ctx| setup_cmd::setup(&ctx.cache, groups, check_only))
         }
@@ -194,6 +199,7 @@ mod tests {
         assert_eq!(parse_str("").unwrap(), Task::Help);
         assert_eq!(parse_str("run").unwrap(), Task::Run);
         assert_eq!(parse_str("test").unwrap(), Task::Test);
+        assert_eq!(parse_str("check-pi").unwrap(), Task::CheckPi);
         assert!(parse_str("test --all").is_err());
         assert!(parse_str("deploy").is_err());
     }

@@ -391,17 +391,48 @@ pub fn check_apt(packages: &[&str]) -> Vec<Report> {
         .collect()
 }
 
-/// `apt-get <args>`, through `sudo` unless running as root.
-fn apt_get(args: &[&str]) -> Command {
-    let mut command = if cmd::is_root() {
-        Command::new("apt-get")
+/// `program`, through `sudo` unless running as root.
+fn as_root(program: &str) -> Command {
+    if cmd::is_root() {
+        Command::new(program)
     } else {
         let mut sudo = Command::new("sudo");
-        sudo.arg("apt-get");
+        sudo.arg(program);
         sudo
-    };
+    }
+}
+
+/// `apt-get <args>`, through `sudo` unless running as root.
+fn apt_get(args: &[&str]) -> Command {
+    let mut command = as_root("apt-get");
     command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
     command
+}
+
+/// Whether dpkg accepts packages of the foreign architecture `arch`.
+pub fn check_foreign_arch(arch: &str) -> Report {
+    let foreign = cmd::probe(Command::new("dpkg").arg("--print-foreign-architectures"));
+    let present = foreign.is_some_and(|list| list.split_whitespace().any(|a| a == arch));
+    settle(
+        Report::new(format!("dpkg architecture {arch}"), None),
+        present.then(|| "multiarch".to_owned()),
+    )
+}
+
+/// Makes dpkg accept `arch` packages (Debian multiarch, e.g. `arm64` for
+/// `libopus-dev:arm64`), then refreshes the package lists so apt knows
+/// that architecture's packages.
+pub fn ensure_foreign_arch(arch: &str) -> Result<Report> {
+    let report = check_foreign_arch(arch);
+    if report.is_present() {
+        return Ok(report);
+    }
+    cmd::run(as_root("dpkg").args(["--add-architecture", arch]))?;
+    cmd::run(&mut apt_get(&["update"]))?;
+    recheck(
+        check_foreign_arch(arch),
+        &format!("dpkg architecture {arch}"),
+    )
 }
 
 /// Makes sure the Debian packages are installed: checks `dpkg -s` first,

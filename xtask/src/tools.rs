@@ -71,6 +71,28 @@ pub const APT_PACKAGES: &[&str] = &[
     "libasound2-dev",
 ];
 
+/// Debian packages the streamer's capture backends build against: nokhwa's
+/// bindgen needs libclang (`camera` feature), cpal needs the ALSA headers
+/// (`mic` feature). `cargo xtask test` builds, lints and tests the streamer
+/// with both features.
+pub const DEVICE_APT_PACKAGES: &[&str] = &["libclang-dev", "libasound2-dev"];
+
+/// The Raspberry Pi's Rust target; `cargo xtask check-pi` cross-builds the
+/// streamer for it.
+pub const PI_TARGET: &str = "aarch64-unknown-linux-gnu";
+
+/// The Debian architecture of [`PI_TARGET`], added to dpkg (multiarch) for
+/// the target's libopus.
+pub const PI_DEBIAN_ARCH: &str = "arm64";
+
+/// Debian packages for the Pi cross build: the cross C/C++ compilers
+/// (openh264's C++, ring's C, the final link) and libopus built for arm64.
+pub const PI_APT_PACKAGES: &[&str] = &[
+    "gcc-aarch64-linux-gnu",
+    "g++-aarch64-linux-gnu",
+    "libopus-dev:arm64",
+];
+
 /// Debian packages the streamer's default build needs: openh264's assembly
 /// (`nasm`; without it the build silently drops the assembly and encodes
 /// ~4x slower) and libopus for the `opus` crate (found with pkg-config;
