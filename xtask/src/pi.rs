@@ -1,8 +1,12 @@
 //! `cargo xtask check-pi`: the Raspberry Pi build check. Sets up, once and
 //! idempotently, the rustup target `aarch64-unknown-linux-gnu`, Debian's
 //! aarch64 cross compilers and libopus for arm64 (Debian multiarch), then
-//! cross-builds `edgecall-stream` (default features) in release mode.
+//! cross-builds `edgecall-stream` (default features) in release mode and
+//! starts the result once under qemu (`--version`).
 //! `cargo xtask test` runs the same steps.
+
+use std::path::PathBuf;
+use std::process::Command;
 
 use anyhow::Result;
 
@@ -65,5 +69,28 @@ pub fn add_steps(ctx: &Ctx, steps: &mut Steps) -> Result<()> {
     for (name, value) in CROSS_ENV {
         build.env(name, value);
     }
-    steps.command(&mut build)
+    steps.command(&mut build)?;
+
+    // The binary starts on aarch64 (under qemu, with the arm64 libraries
+    // multiarch installed): it links, finds libopus and parses its flags.
+    let binary = ctx
+        .root
+        .join(target_dir())
+        .join(PI_TARGET)
+        .join("release")
+        .join("edgecall-stream");
+    steps.command(
+        Command::new("qemu-aarch64")
+            .arg(&binary)
+            .arg("--version")
+            .env("QEMU_LD_PREFIX", "/usr/aarch64-linux-gnu"),
+    )
+}
+
+/// Where cargo builds: `CARGO_TARGET_DIR` (xtask always sets it; relative
+/// to the workspace root if relative).
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"))
 }

@@ -86,11 +86,13 @@ pub const PI_TARGET: &str = "aarch64-unknown-linux-gnu";
 pub const PI_DEBIAN_ARCH: &str = "arm64";
 
 /// Debian packages for the Pi cross build: the cross C/C++ compilers
-/// (openh264's C++, ring's C, the final link) and libopus built for arm64.
+/// (openh264's C++, ring's C, the final link), libopus built for arm64, and
+/// qemu's user-mode emulator to start the built binary once.
 pub const PI_APT_PACKAGES: &[&str] = &[
     "gcc-aarch64-linux-gnu",
     "g++-aarch64-linux-gnu",
     "libopus-dev:arm64",
+    "qemu-user",
 ];
 
 /// Debian packages the streamer's default build needs: openh264's assembly
