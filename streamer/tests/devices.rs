@@ -105,12 +105,10 @@ fn without_the_camera_feature_the_camera_says_how_to_get_one() {
 
 #[cfg(feature = "mic")]
 mod mic {
-    use std::time::Duration;
-
     use edgecall_stream::{Session, TransportKind};
 
     use super::*;
-    use support::{receive_and_decode, sent_counts, spawn_streamer, Relay};
+    use support::{sent_counts, stream_into, Relay};
 
     /// Whether ALSA sees no sound card at all.
     fn no_sound_card() -> bool {
@@ -167,7 +165,7 @@ mod mic {
             Session::connect(&relay.join("mic-null", "viewer", TransportKind::WebTransport))
                 .await
                 .expect("receiver joins");
-        let child = spawn_streamer(&[
+        let args = [
             "stream",
             "--url",
             &relay.url,
@@ -183,18 +181,8 @@ mod mic {
             "null",
             "--duration",
             "3",
-        ]);
-        let decoded = receive_and_decode(
-            &mut receiver,
-            None,
-            Duration::from_secs(3),
-            Duration::from_secs(60),
-        )
-        .await;
-        let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-            .await
-            .expect("join")
-            .expect("streamer output");
+        ];
+        let (decoded, output) = stream_into(&mut receiver, &args, None).await;
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "streamer failed: {stderr}");
         let (video_sent, audio_sent) = sent_counts(&stderr);
