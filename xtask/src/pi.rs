@@ -1,6 +1,7 @@
 //! `cargo xtask check-pi`: the Raspberry Pi build check. Sets up, once and
 //! idempotently, the rustup target `aarch64-unknown-linux-gnu`, Debian's
-//! aarch64 cross compilers and libopus for arm64 (Debian multiarch), then
+//! aarch64 cross compilers and cmake (libopus is built from source for the
+//! target and linked statically), then
 //! cross-builds `edgecall-stream` (default features) in release mode and
 //! starts the result once under qemu (`--version`).
 //! `cargo xtask test` runs the same steps.
@@ -11,12 +12,12 @@ use std::process::Command;
 use anyhow::Result;
 
 use crate::steps::Steps;
-use crate::tools::{PI_APT_PACKAGES, PI_DEBIAN_ARCH, PI_TARGET};
+use crate::tools::{PI_APT_PACKAGES, PI_TARGET};
 use crate::{cmd, setup, Ctx};
 
 /// What the cross build needs in its environment (streamer/README.md shows
-/// the same lines for building by hand). Target-specific names keep host
-/// builds (build scripts, proc macros) on the host compiler and libraries.
+/// the same lines for building by hand). The target-specific compiler names
+/// keep host builds (build scripts, proc macros) on the host compiler.
 pub const CROSS_ENV: &[(&str, &str)] = &[
     (
         "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER",
@@ -25,12 +26,11 @@ pub const CROSS_ENV: &[(&str, &str)] = &[
     ("CC_aarch64_unknown_linux_gnu", "aarch64-linux-gnu-gcc"),
     ("CXX_aarch64_unknown_linux_gnu", "aarch64-linux-gnu-g++"),
     ("AR_aarch64_unknown_linux_gnu", "aarch64-linux-gnu-ar"),
-    // libopus: pkg-config reads only the arm64 .pc files for this target.
-    ("PKG_CONFIG_ALLOW_CROSS_aarch64_unknown_linux_gnu", "1"),
-    (
-        "PKG_CONFIG_LIBDIR_aarch64_unknown_linux_gnu",
-        "/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig",
-    ),
+    // libopus: `audiopus_sys` builds its bundled source with cmake (and the
+    // cross compiler above) instead of asking pkg-config for a host library,
+    // and links it statically, so the Pi needs no libopus package.
+    ("LIBOPUS_NO_PKG", "1"),
+    ("LIBOPUS_STATIC", "1"),
 ];
 
 /// Runs the Pi build check on its own.
@@ -48,9 +48,8 @@ pub fn add_steps(ctx: &Ctx, steps: &mut Steps) -> Result<()> {
         Ok(())
     })?;
     steps.run(
-        format!("set-up: {PI_DEBIAN_ARCH} multiarch, cross compilers, libopus for {PI_DEBIAN_ARCH} (apt)"),
+        "set-up: aarch64 cross compilers, cmake, qemu-user (apt)",
         || {
-            println!("{}", setup::ensure_foreign_arch(PI_DEBIAN_ARCH)?);
             for report in setup::ensure_apt(PI_APT_PACKAGES)? {
                 println!("{report}");
             }
@@ -71,8 +70,8 @@ pub fn add_steps(ctx: &Ctx, steps: &mut Steps) -> Result<()> {
     }
     steps.command(&mut build)?;
 
-    // The binary starts on aarch64 (under qemu, with the arm64 libraries
-    // multiarch installed): it links, finds libopus and parses its flags.
+    // The binary starts on aarch64 (under qemu, with the cross toolchain's
+    // C and C++ libraries): it is linked completely and parses its flags.
     let binary = ctx
         .root
         .join(target_dir())

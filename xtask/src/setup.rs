@@ -369,9 +369,18 @@ pub fn edge_tool_env(cache: &Cache) -> Vec<(&'static str, PathBuf)> {
 
 // --------------------------------------------------------------------- apt --
 
-/// The installed version of a Debian package according to `dpkg -s`.
+/// The installed version of a Debian package according to `dpkg -s`. On a
+/// multiarch machine with the package installed for two architectures, an
+/// unqualified name is ambiguous to dpkg; it then means the native one.
 fn dpkg_version(package: &str) -> Option<String> {
-    let status = cmd::probe(Command::new("dpkg").args(["-s", package]))?;
+    let status = cmd::probe(Command::new("dpkg").args(["-s", package])).or_else(|| {
+        if package.contains(':') {
+            return None;
+        }
+        let native = cmd::probe(Command::new("dpkg").arg("--print-architecture"))?;
+        let qualified = format!("{package}:{}", native.trim());
+        cmd::probe(Command::new("dpkg").args(["-s", &qualified]))
+    })?;
     let field = |name: &str| {
         status
             .lines()
@@ -407,32 +416,6 @@ fn apt_get(args: &[&str]) -> Command {
     let mut command = as_root("apt-get");
     command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
     command
-}
-
-/// Whether dpkg accepts packages of the foreign architecture `arch`.
-pub fn check_foreign_arch(arch: &str) -> Report {
-    let foreign = cmd::probe(Command::new("dpkg").arg("--print-foreign-architectures"));
-    let present = foreign.is_some_and(|list| list.split_whitespace().any(|a| a == arch));
-    settle(
-        Report::new(format!("dpkg architecture {arch}"), None),
-        present.then(|| "multiarch".to_owned()),
-    )
-}
-
-/// Makes dpkg accept `arch` packages (Debian multiarch, e.g. `arm64` for
-/// `libopus-dev:arm64`), then refreshes the package lists so apt knows
-/// that architecture's packages.
-pub fn ensure_foreign_arch(arch: &str) -> Result<Report> {
-    let report = check_foreign_arch(arch);
-    if report.is_present() {
-        return Ok(report);
-    }
-    cmd::run(as_root("dpkg").args(["--add-architecture", arch]))?;
-    cmd::run(&mut apt_get(&["update"]))?;
-    recheck(
-        check_foreign_arch(arch),
-        &format!("dpkg architecture {arch}"),
-    )
 }
 
 /// Makes sure the Debian packages are installed: checks `dpkg -s` first,

@@ -81,17 +81,18 @@ pub const DEVICE_APT_PACKAGES: &[&str] = &["libclang-dev", "libasound2-dev"];
 /// streamer for it.
 pub const PI_TARGET: &str = "aarch64-unknown-linux-gnu";
 
-/// The Debian architecture of [`PI_TARGET`], added to dpkg (multiarch) for
-/// the target's libopus.
-pub const PI_DEBIAN_ARCH: &str = "arm64";
-
-/// Debian packages for the Pi cross build: the cross C/C++ compilers
-/// (openh264's C++, ring's C, the final link), libopus built for arm64, and
-/// qemu's user-mode emulator to start the built binary once.
+/// Debian packages for the Pi cross build: the cross C/C++ compilers and
+/// the aarch64 C library (openh264's C++, ring's C, the final link), cmake
+/// for libopus (built from the source bundled in `audiopus_sys` for the
+/// target), and qemu's user-mode emulator to start the built binary once.
+///
+/// Not Debian multiarch (`libopus-dev:arm64`): with an arm64 copy
+/// installed, `dpkg -s libopus-dev` becomes ambiguous for every tool on the
+/// machine that checks the host package.
 pub const PI_APT_PACKAGES: &[&str] = &[
     "gcc-aarch64-linux-gnu",
     "g++-aarch64-linux-gnu",
-    "libopus-dev:arm64",
+    "cmake",
     "qemu-user",
 ];
 
