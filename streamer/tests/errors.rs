@@ -70,21 +70,6 @@ fn bad_token_is_one_line() {
 }
 
 #[test]
-fn missing_camera_is_one_line() {
-    fails_with(
-        &[
-            "--url",
-            "https://127.0.0.1:1",
-            "--audio-source",
-            "tone",
-            "--video-device-index",
-            "7",
-        ],
-        "camera",
-    );
-}
-
-#[test]
 fn unsupported_frame_format_is_one_line() {
     let mut args = vec!["--url", "https://127.0.0.1:1", "--frame-format", "RGB3"];
     args.extend(SYNTHETIC);

@@ -4,11 +4,9 @@
 
 mod support;
 
-use std::time::Duration;
-
 use edgecall_proto::e2ee::RoomKey;
 use edgecall_stream::{JoinConfig, Session, TransportKind};
-use support::{receive_and_decode, sent_counts, spawn_streamer, Relay};
+use support::{sent_counts, stream_into, Relay};
 
 const SYNTHETIC: &[&str] = &[
     "--video-source",
@@ -38,18 +36,7 @@ async fn stream_and_check(
         .map(String::as_str)
         .chain(SYNTHETIC.iter().copied())
         .collect();
-    let child = spawn_streamer(&args);
-    let decoded = receive_and_decode(
-        receiver,
-        key,
-        Duration::from_secs(3),
-        Duration::from_secs(60),
-    )
-    .await;
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .expect("join")
-        .expect("streamer output");
+    let (decoded, output) = stream_into(receiver, &args, key).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "streamer failed: {stderr}");
     assert!(

@@ -8,6 +8,7 @@ mod browser;
 mod cache;
 mod cmd;
 mod edge;
+mod pi;
 mod run;
 mod setup;
 mod setup_cmd;
@@ -35,13 +36,14 @@ Commands:
   build-web      build the browser client into dist/web if its sources changed
   bench-edge     load the edge under workerd (1→3, 1→10, 10→10) beside a bare broadcast baseline
   bench-web      web client glass-to-glass latency (edge and relay paths, headless Chromium) and wasm size
+  check-pi       cross-build the streamer for the Raspberry Pi (aarch64), setting up what it needs
   setup [FLAGS]  install the tools the project needs into the cache
       --all          every group (the default)
       --rust         rustup target wasm32-unknown-unknown, rustfmt, clippy
       --cargo-tools  worker-build, wasm-bindgen-cli (cargo install)
       --node         Node 22, wrangler, binaryen, playwright-core (npm)
       --apt          Debian packages (chromium, nats-server, ...)
-      --media        only the Debian packages the streamer's media crates build against
+      --media        only the Debian packages the streamer's media crates and capture devices build against
       --terraform    hclfmt (built from Debian's HCL sources), python-hcl2 (venv)
       --edge         what the edge needs: --rust --cargo-tools --node
       --check        only report what is installed; fail if anything is missing
@@ -59,6 +61,7 @@ enum Task {
     BuildWeb,
     BenchEdge,
     BenchWeb,
+    CheckPi,
     Setup { groups: Groups, check_only: bool },
     Help,
 }
@@ -79,6 +82,7 @@ fn parse(args: &[String]) -> Result<Task> {
         "build-web" => no_flags(Task::BuildWeb),
         "bench-edge" => no_flags(Task::BenchEdge),
         "bench-web" => no_flags(Task::BenchWeb),
+        "check-pi" => no_flags(Task::CheckPi),
         "help" | "-h" | "--help" => no_flags(Task::Help),
         "setup" => {
             let mut groups = Groups::default();
@@ -178,6 +182,7 @@ fn main() -> ExitCode {
         Task::BuildWeb => Ctx::new().and_then(|ctx| web::build(&ctx)),
         Task::BenchEdge => Ctx::new().and_then(|ctx| bench::bench_edge(&ctx)),
         Task::BenchWeb => Ctx::new().and_then(|ctx| bench_web::bench_web(&ctx)),
+        Task::CheckPi => Ctx::new().and_then(|ctx| pi::check_pi(&ctx)),
         Task::Setup { groups, check_only } => {
             Ctx::new().and_then(|ctx| setup_cmd::setup(&ctx.cache, groups, check_only))
         }
@@ -206,6 +211,7 @@ mod tests {
         assert_eq!(parse_str("run").unwrap(), Task::Run);
         assert_eq!(parse_str("test").unwrap(), Task::Test);
         assert_eq!(parse_str("build-web").unwrap(), Task::BuildWeb);
+        assert_eq!(parse_str("check-pi").unwrap(), Task::CheckPi);
         assert!(parse_str("test --all").is_err());
         assert!(parse_str("deploy").is_err());
     }

@@ -411,15 +411,20 @@ pub fn check_apt(packages: &[&str]) -> Vec<Report> {
         .collect()
 }
 
-/// `apt-get <args>`, through `sudo` unless running as root.
-fn apt_get(args: &[&str]) -> Command {
-    let mut command = if cmd::is_root() {
-        Command::new("apt-get")
+/// `program`, through `sudo` unless running as root.
+fn as_root(program: &str) -> Command {
+    if cmd::is_root() {
+        Command::new(program)
     } else {
         let mut sudo = Command::new("sudo");
-        sudo.arg("apt-get");
+        sudo.arg(program);
         sudo
-    };
+    }
+}
+
+/// `apt-get <args>`, through `sudo` unless running as root.
+fn apt_get(args: &[&str]) -> Command {
+    let mut command = as_root("apt-get");
     // Wait for another apt/dpkg run (e.g. unattended upgrades) instead of
     // failing at once on its lock.
     command

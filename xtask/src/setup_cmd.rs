@@ -7,7 +7,8 @@ use crate::browser;
 use crate::cache::Cache;
 use crate::setup::{self, Report};
 use crate::tools::{
-    APT_PACKAGES, BROWSER_NPM_PACKAGES, CARGO_TOOLS, MEDIA_APT_PACKAGES, NPM_PACKAGES,
+    APT_PACKAGES, BROWSER_NPM_PACKAGES, CARGO_TOOLS, DEVICE_APT_PACKAGES, MEDIA_APT_PACKAGES,
+    NPM_PACKAGES,
     PYTHON_PACKAGES, RUST_COMPONENTS, WASM_TARGET,
 };
 
@@ -22,8 +23,9 @@ pub struct Groups {
     pub node: bool,
     /// Debian packages (chromium, nats-server, native media build deps).
     pub apt: bool,
-    /// Only the Debian packages the streamer's media crates build against
-    /// (a subset of `apt`; CI installs these before clippy).
+    /// Only the Debian packages the streamer's media crates and capture
+    /// backends build against (a subset of `apt`; CI installs these before
+    /// clippy).
     pub media: bool,
     /// The offline Terraform checks: hclfmt, python-hcl2 (venv).
     pub terraform: bool,
@@ -153,10 +155,15 @@ pub fn setup(cache: &Cache, groups: Groups, check_only: bool) -> Result<()> {
 
     if groups.media && !groups.apt {
         section("Debian packages for native media (apt)");
+        let packages: Vec<&str> = MEDIA_APT_PACKAGES
+            .iter()
+            .chain(DEVICE_APT_PACKAGES)
+            .copied()
+            .collect();
         let reports = if check_only {
-            setup::check_apt(MEDIA_APT_PACKAGES)
+            setup::check_apt(&packages)
         } else {
-            setup::ensure_apt(MEDIA_APT_PACKAGES)?
+            setup::ensure_apt(&packages)?
         };
         for report in reports {
             show(&mut all, report);

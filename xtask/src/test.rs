@@ -9,8 +9,8 @@ use std::process::Command;
 use anyhow::Result;
 
 use crate::steps::Steps;
-use crate::tools::{MEDIA_APT_PACKAGES, PYTHON_PACKAGES, WASM_TARGET};
-use crate::{browser, cmd, edge, setup, terraform, web, Ctx};
+use crate::tools::{DEVICE_APT_PACKAGES, MEDIA_APT_PACKAGES, PYTHON_PACKAGES, WASM_TARGET};
+use crate::{browser, cmd, edge, pi, setup, terraform, web, Ctx};
 
 /// Runs the whole test suite; fails on the first failing step.
 pub fn test(ctx: &Ctx) -> Result<()> {
@@ -73,6 +73,30 @@ pub fn test(ctx: &Ctx) -> Result<()> {
     steps.command(cargo().args(["test", "--workspace", "--all-targets"]))?;
     // `--all-targets` leaves out doctests.
     steps.command(cargo().args(["test", "--workspace", "--doc"]))?;
+    // The streamer's real capture backends (nokhwa, cpal) are behind
+    // features the workspace run leaves off. This machine class has no
+    // camera and no sound card: the feature tests check the no-device
+    // errors and capture from ALSA's `null` input.
+    steps.run("set-up: capture device build deps (apt)", || {
+        for report in setup::ensure_apt(DEVICE_APT_PACKAGES)? {
+            println!("{report}");
+        }
+        Ok(())
+    })?;
+    const DEVICES: [&str; 4] = ["-p", "edgecall-stream", "--features", "camera,mic"];
+    steps.command(cargo().arg("clippy").args(DEVICES).args([
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    steps.command(
+        cargo()
+            .arg("test")
+            .args(DEVICES)
+            .args(["--lib", "--bins", "--test", "devices", "--test", "errors"]),
+    )?;
+
     // The engine must keep building for the Durable Object and the browser.
     steps.command(cargo().args([
         "build",
@@ -140,6 +164,9 @@ pub fn test(ctx: &Ctx) -> Result<()> {
             .args(["-m", "unittest", "discover", "-s", "terraform/tests"])
             .current_dir(&ctx.root),
     )?;
+
+    // The streamer cross-builds for the Raspberry Pi (aarch64).
+    pi::add_steps(ctx, &mut steps)?;
 
     steps.finish();
     Ok(())

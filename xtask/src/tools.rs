@@ -82,6 +82,31 @@ pub const APT_PACKAGES: &[&str] = &[
     "libasound2-dev",
 ];
 
+/// Debian packages the streamer's capture backends build against: nokhwa's
+/// bindgen needs libclang (`camera` feature), cpal needs the ALSA headers
+/// (`mic` feature). `cargo xtask test` builds, lints and tests the streamer
+/// with both features.
+pub const DEVICE_APT_PACKAGES: &[&str] = &["libclang-dev", "libasound2-dev"];
+
+/// The Raspberry Pi's Rust target; `cargo xtask check-pi` cross-builds the
+/// streamer for it.
+pub const PI_TARGET: &str = "aarch64-unknown-linux-gnu";
+
+/// Debian packages for the Pi cross build: the cross C/C++ compilers and
+/// the aarch64 C library (openh264's C++, ring's C, the final link), cmake
+/// for libopus (built from the source bundled in `audiopus_sys` for the
+/// target), and qemu's user-mode emulator to start the built binary once.
+///
+/// Not Debian multiarch (`libopus-dev:arm64`): with an arm64 copy
+/// installed, `dpkg -s libopus-dev` becomes ambiguous for every tool on the
+/// machine that checks the host package.
+pub const PI_APT_PACKAGES: &[&str] = &[
+    "gcc-aarch64-linux-gnu",
+    "g++-aarch64-linux-gnu",
+    "cmake",
+    "qemu-user",
+];
+
 /// Debian packages the streamer's default build needs: openh264's assembly
 /// (`nasm`; without it the build silently drops the assembly and encodes
 /// ~4x slower) and libopus for the `opus` crate (found with pkg-config;

@@ -12,7 +12,7 @@ use crate::media::frame::{check_dimensions, I420Frame};
 use crate::media::MediaError;
 
 /// A pixel format a camera can deliver (the `--frame-format` values).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum PixelFormat {
     /// Y plane, then interleaved U/V at quarter resolution.
     Nv12,

@@ -163,6 +163,29 @@ pub async fn receive_and_decode(
     }
 }
 
+/// Runs `edgecall-stream <args>` while `receiver` receives and decodes
+/// (see [`receive_and_decode`]); returns what was decoded and the
+/// streamer's output once it has exited.
+pub async fn stream_into(
+    receiver: &mut Session,
+    args: &[&str],
+    key: Option<(&RoomKey, &str)>,
+) -> (Decoded, Output) {
+    let child = spawn_streamer(args);
+    let decoded = receive_and_decode(
+        receiver,
+        key,
+        Duration::from_secs(3),
+        Duration::from_secs(60),
+    )
+    .await;
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("join")
+        .expect("streamer output");
+    (decoded, output)
+}
+
 /// The counts the streamer printed in its last line:
 /// `done: V video frames, A audio frames, …`.
 pub fn sent_counts(stderr: &str) -> (usize, usize) {
