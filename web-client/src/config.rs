@@ -564,7 +564,10 @@ mod tests {
         )
         .unwrap();
         let mut params = PageParams::default();
-        assert!(answer.apply(&mut params).is_err(), "a short hash is refused");
+        assert!(
+            answer.apply(&mut params).is_err(),
+            "a short hash is refused"
+        );
         let answer = super::DirectoryAnswer {
             cert_sha256: Some("ab".repeat(32)),
             token: Some("t.o-k_en".into()),

@@ -8,8 +8,7 @@ use crate::cache::Cache;
 use crate::setup::{self, Report};
 use crate::tools::{
     APT_PACKAGES, BROWSER_NPM_PACKAGES, CARGO_TOOLS, DEVICE_APT_PACKAGES, MEDIA_APT_PACKAGES,
-    NPM_PACKAGES,
-    PYTHON_PACKAGES, RUST_COMPONENTS, WASM_TARGET,
+    NPM_PACKAGES, PYTHON_PACKAGES, RUST_COMPONENTS, WASM_TARGET,
 };
 
 /// Which groups of tools to set up.
