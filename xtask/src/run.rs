@@ -93,7 +93,15 @@ fn start_relay(ctx: &Ctx, edge_port: &str, trunk_secret: &str) -> Result<Running
     let mut relay = cmd::cargo();
     relay
         .current_dir(&ctx.root)
-        .args(["run", "--quiet", "-p", "edgecall-relay", "--"])
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "edgecall-relay",
+            "--bin",
+            "edgecall-relay",
+            "--",
+        ])
         .args([
             "--listen",
             "127.0.0.1:4443",
