@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use edgecall_relay::process::ReadyLine;
 use edgecall_stream::{JoinConfig, Session, TransportKind, Trust};
 
 /// A running relay. Dropping it kills the process.
@@ -76,21 +77,20 @@ impl RelayProcess {
         BufReader::new(stdout)
             .read_line(&mut line)
             .context("reading the relay's ready line")?;
-        if !line.starts_with("edgecall-relay ready") {
-            let _ = child.kill();
-            let text = fs::read_to_string(&log).unwrap_or_default();
-            bail!("relay did not start: {line:?}\n{text}");
-        }
-        let field = |key: &str| -> Result<String> {
-            line.split_whitespace()
-                .find_map(|part| part.strip_prefix(&format!("{key}=")))
-                .map(str::to_owned)
-                .with_context(|| format!("{key} missing in {line:?}"))
+        let ready = match ReadyLine::parse(line.trim_end()) {
+            Ok(ready) => ready,
+            Err(err) => {
+                let _ = child.kill();
+                let text = fs::read_to_string(&log).unwrap_or_default();
+                bail!("relay did not start: {err:#}\n{text}");
+            }
         };
         Ok(Self {
-            url: field("url")?,
-            http: field("http")?,
-            cert_sha256: field("cert_sha256")?,
+            url: ready.url,
+            http: ready
+                .http
+                .context("the relay printed no plain HTTP address")?,
+            cert_sha256: ready.cert_sha256,
             child,
             log,
         })

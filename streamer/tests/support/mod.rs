@@ -3,65 +3,31 @@
 //! gets with openh264 and libopus.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+use edgecall_e2e::relay::RelayProcess;
 use edgecall_proto::e2ee::RoomKey;
 use edgecall_proto::wire::{server_message, Track};
 use edgecall_stream::{JoinConfig, Session, TransportKind, Trust};
 use openh264::decoder::Decoder;
 use openh264::formats::YUVSource;
 
-/// The `edgecall-relay` binary, built next to ours by
-/// `cargo test --workspace` (or `cargo build -p edgecall-relay`).
-fn relay_binary() -> PathBuf {
-    let ours = PathBuf::from(env!("CARGO_BIN_EXE_edgecall-stream"));
-    let relay = ours.with_file_name("edgecall-relay");
-    assert!(
-        relay.exists(),
-        "{} is missing: run `cargo build -p edgecall-relay` first (cargo test --workspace builds it)",
-        relay.display()
-    );
-    relay
-}
+/// A running relay (the e2e harness's process, stopped on drop).
+pub struct Relay(RelayProcess);
 
-/// A running relay (killed on drop).
-pub struct Relay {
-    child: Child,
-    /// `https://127.0.0.1:<port>`.
-    pub url: String,
-    /// The self-signed certificate's SHA-256.
-    pub cert_sha256: String,
+impl std::ops::Deref for Relay {
+    type Target = RelayProcess;
+
+    fn deref(&self) -> &RelayProcess {
+        &self.0
+    }
 }
 
 impl Relay {
     /// Starts a relay with `extra` flags and waits for its ready line.
     pub fn start(extra: &[&str]) -> Relay {
-        let mut child = Command::new(relay_binary())
-            .args(["--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start edgecall-relay");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("relay stdout"))
-            .read_line(&mut line)
-            .expect("read the relay's ready line");
-        let field = |key: &str| {
-            line.split_whitespace()
-                .find_map(|part| part.strip_prefix(&format!("{key}=")))
-                .unwrap_or_else(|| panic!("{key} missing in {line:?}"))
-                .to_owned()
-        };
-        Relay {
-            url: field("url"),
-            cert_sha256: field("cert_sha256"),
-            child,
-        }
+        Relay(RelayProcess::start(extra).expect("start edgecall-relay"))
     }
 
     /// A pinned join of `room` as `name`.
@@ -70,13 +36,6 @@ impl Relay {
             .expect("valid URL")
             .transport(transport)
             .trust(Trust::cert_hash_hex(&self.cert_sha256).expect("valid hash"))
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
