@@ -163,6 +163,9 @@ impl Host {
                 if let Some(trunk) = self.trunk.as_mut() {
                     trunk.on_event(event, &mut self.room, now);
                 }
+                // The trunk gauge follows the trunk at once, not at the next
+                // periodic report (trunk events are rare).
+                self.report();
             }
             RoomEvent::Shutdown => {
                 let conns: Vec<ConnId> = self.outboxes.keys().copied().collect();
