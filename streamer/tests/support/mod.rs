@@ -76,26 +76,31 @@ pub struct Decoded {
 
 /// Receives until the session is idle for `idle` (after at least one frame)
 /// and decodes every media frame; opens sealed payloads with `key`.
+///
+/// Over WebTransport each video frame travels on its own stream, so frames
+/// may arrive out of order (the relay and this client read streams
+/// concurrently). Like a client's jitter buffer, video is decoded in
+/// sequence order once receiving is over; audio is decoded as it comes.
 pub async fn receive_and_decode(
     session: &mut Session,
     key: Option<(&RoomKey, &str)>,
     idle: Duration,
     give_up: Duration,
 ) -> Decoded {
-    let mut decoder = Decoder::new().expect("openh264 decoder");
     let mut opus = opus::Decoder::new(48_000, opus::Channels::Mono).expect("opus decoder");
     let mut pcm = vec![0i16; 5760];
     let mut decoded = Decoded::default();
+    let mut video: Vec<(u64, Vec<u8>)> = Vec::new();
     let started = tokio::time::Instant::now();
     loop {
-        let wait = if decoded.video_frames + decoded.audio_frames == 0 {
+        let wait = if video.len() + decoded.audio_frames == 0 {
             give_up.saturating_sub(started.elapsed())
         } else {
             idle
         };
         let message = match tokio::time::timeout(wait, session.recv()).await {
             Ok(Ok(message)) => message,
-            Ok(Err(_)) | Err(_) => return decoded,
+            Ok(Err(_)) | Err(_) => break,
         };
         let Some(server_message::Msg::Media(frame)) = message.msg else {
             continue;
@@ -109,10 +114,7 @@ pub async fn receive_and_decode(
             frame.payload.to_vec()
         };
         if frame.track == Track::Camera as i32 {
-            if let Some(picture) = decoder.decode(&payload).expect("valid H.264") {
-                decoded.video_frames += 1;
-                decoded.sizes.push(picture.dimensions());
-            }
+            video.push((frame.sequence, payload));
         } else if frame.track == Track::Audio as i32 {
             let samples = opus.decode(&payload, &mut pcm, false).expect("valid Opus");
             assert_eq!(samples, 960, "20 ms at 48 kHz");
@@ -120,6 +122,22 @@ pub async fn receive_and_decode(
             decoded.levels.push(frame.audio_level);
         }
     }
+    video.sort_by_key(|(sequence, _)| *sequence);
+    let sequences: Vec<u64> = video.iter().map(|(sequence, _)| *sequence).collect();
+    let mut decoder = Decoder::new().expect("openh264 decoder");
+    for (sequence, payload) in &video {
+        match decoder.decode(payload) {
+            Ok(Some(picture)) => {
+                decoded.video_frames += 1;
+                decoded.sizes.push(picture.dimensions());
+            }
+            Ok(None) => {}
+            Err(err) => {
+                panic!("video frame {sequence} does not decode ({err}); received {sequences:?}")
+            }
+        }
+    }
+    decoded
 }
 
 /// Runs `edgecall-stream <args>` while `receiver` receives and decodes
