@@ -54,12 +54,32 @@ const ops = {
       page: context.pages()[0] || (await context.newPage()),
       log: path.join(cmd.log_dir, `${cmd.name}.log`),
     };
+    // A fresh log per run: an old run's lines would mislead.
+    fs.rmSync(entry.log, { force: true });
     pages.set(cmd.name, entry);
     entry.page.on('console', (m) => logLine(entry, `console.${m.type()}: ${m.text()}`));
     entry.page.on('pageerror', (e) => logLine(entry, `pageerror: ${e.stack || e}`));
-    entry.page.on('requestfailed', (r) =>
-      logLine(entry, `requestfailed: ${r.url()} ${r.failure() && r.failure().errorText}`));
-    await entry.page.goto(cmd.url, { waitUntil: 'load', timeout: 60000 });
+    entry.page.on('requestfailed', (r) => {
+      entry.inflight.delete(r);
+      logLine(entry, `requestfailed: ${r.url()} ${r.failure() && r.failure().errorText}`);
+    });
+    // Requests still open are named when a page fails to load.
+    entry.inflight = new Map();
+    entry.page.on('request', (r) => entry.inflight.set(r, Date.now()));
+    entry.page.on('requestfinished', (r) => {
+      const started = entry.inflight.get(r);
+      entry.inflight.delete(r);
+      if (started !== undefined && Date.now() - started > 2000) {
+        logLine(entry, `slow request: ${r.url()} took ${Date.now() - started} ms`);
+      }
+    });
+    try {
+      await entry.page.goto(cmd.url, { waitUntil: 'load', timeout: 60000 });
+    } catch (err) {
+      const open = [...entry.inflight].map(([r, t]) => `${r.url()} (${Date.now() - t} ms)`);
+      logLine(entry, `load failed: ${err.message.split('\n')[0]}; still open: ${open.join(', ') || 'none'}`);
+      throw new Error(`${err.message.split('\n')[0]}; requests still open: ${open.join(', ') || 'none'}`);
+    }
     return null;
   },
   // {name, expression}: evaluates a JavaScript expression in the page
@@ -67,6 +87,10 @@ const ops = {
   async eval(cmd) {
     const value = await page(cmd.name).page.evaluate(cmd.expression);
     return value === undefined ? null : value;
+  },
+  // {name}: the page's requests still in flight, with their age.
+  async pending(cmd) {
+    return [...page(cmd.name).inflight].map(([r, t]) => `${r.url()} (${Date.now() - t} ms)`);
   },
   // {name, selector}
   async click(cmd) {
