@@ -1,12 +1,15 @@
 //! A TCP proxy on loopback that a test can sever and restore, to cut a
 //! connection between two real components (e.g. a relay's trunk to the
-//! edge) without stopping either.
+//! edge) without stopping either, or throttle, to give a client a slow
+//! downlink.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -14,6 +17,7 @@ use tokio::task::JoinHandle;
 pub struct Proxy {
     addr: SocketAddr,
     cut: Arc<AtomicBool>,
+    downlink: Arc<AtomicU64>,
     pipes: Arc<Mutex<Vec<JoinHandle<()>>>>,
     acceptor: JoinHandle<()>,
 }
@@ -27,11 +31,19 @@ impl Proxy {
             .context("binding the proxy")?;
         let addr = listener.local_addr()?;
         let cut = Arc::new(AtomicBool::new(false));
+        let downlink = Arc::new(AtomicU64::new(UNLIMITED));
         let pipes: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let acceptor = tokio::spawn(accept(listener, target, cut.clone(), pipes.clone()));
+        let acceptor = tokio::spawn(accept(
+            listener,
+            target,
+            cut.clone(),
+            downlink.clone(),
+            pipes.clone(),
+        ));
         Ok(Self {
             addr,
             cut,
+            downlink,
             pipes,
             acceptor,
         })
@@ -59,6 +71,14 @@ impl Proxy {
     pub fn restore(&self) {
         self.cut.store(false, Ordering::SeqCst);
     }
+
+    /// Limits what flows from the target back to the clients to
+    /// `bytes_per_second` per connection (open ones included); `None`
+    /// lifts the limit. What does not fit waits, as on a slow link.
+    pub fn throttle_downlink(&self, bytes_per_second: Option<u64>) {
+        self.downlink
+            .store(bytes_per_second.unwrap_or(UNLIMITED), Ordering::SeqCst);
+    }
 }
 
 impl Drop for Proxy {
@@ -68,24 +88,68 @@ impl Drop for Proxy {
     }
 }
 
+/// The downlink rate meaning "no limit".
+const UNLIMITED: u64 = u64::MAX;
+/// Bytes forwarded per write when throttled.
+const THROTTLE_CHUNK: usize = 1_024;
+
 async fn accept(
     listener: TcpListener,
     target: SocketAddr,
     cut: Arc<AtomicBool>,
+    downlink: Arc<AtomicU64>,
     pipes: Arc<Mutex<Vec<JoinHandle<()>>>>,
 ) {
-    while let Ok((mut inbound, _)) = listener.accept().await {
+    while let Ok((inbound, _)) = listener.accept().await {
         if cut.load(Ordering::SeqCst) {
             // Dropping the accepted socket closes it: the peer sees a reset.
             continue;
         }
+        let downlink = downlink.clone();
         let pipe = tokio::spawn(async move {
-            if let Ok(mut outbound) = TcpStream::connect(target).await {
-                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            let Ok(outbound) = TcpStream::connect(target).await else {
+                return;
+            };
+            let (client_read, client_write) = inbound.into_split();
+            let (target_read, target_write) = outbound.into_split();
+            tokio::select! {
+                _ = pump(client_read, target_write, None) => {}
+                _ = pump(target_read, client_write, Some(downlink)) => {}
             }
         });
         let mut pipes = pipes.lock().unwrap_or_else(|e| e.into_inner());
         pipes.retain(|p| !p.is_finished());
         pipes.push(pipe);
+    }
+}
+
+/// Copies `from` to `to` until either ends, pacing to `rate` bytes/s
+/// when one is set.
+async fn pump(
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    rate: Option<Arc<AtomicU64>>,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let limit = rate
+            .as_ref()
+            .map_or(UNLIMITED, |r| r.load(Ordering::SeqCst));
+        let max = if limit == UNLIMITED {
+            buf.len()
+        } else {
+            THROTTLE_CHUNK
+        };
+        let n = match from.read(&mut buf[..max]).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+        if limit != UNLIMITED {
+            let secs = n as f64 / limit.max(1) as f64;
+            tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+        }
     }
 }

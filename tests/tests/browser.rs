@@ -16,6 +16,7 @@ use anyhow::{bail, ensure, Context, Result};
 use edgecall_e2e::browser::Browser;
 use edgecall_e2e::client::{Client, Event};
 use edgecall_e2e::edge::{repo_root, Edge};
+use edgecall_e2e::proxy::Proxy;
 use edgecall_e2e::relay::{workspace_binary, RelayProcess};
 use edgecall_e2e::web::{
     self, decoded_from, exists_js, meeting_url, peer, peer_count, phase, text_js, tile, visible_js,
@@ -171,12 +172,15 @@ fn the_edge_serves_the_client_as_a_single_page_app(fx: &Fixtures, _: &Browser) -
         "wasm served as {}",
         wasm.content_type()
     );
-    // The page configuration is the relay's; the Worker answers 404 (the
-    // client then uses its defaults) rather than the SPA's index.html.
-    match ureq::get(&format!("{}/client-config.json", edge.http_base())).call() {
-        Err(ureq::Error::Status(404, _)) => {}
-        other => bail!("/client-config.json on the edge: {other:?}"),
-    }
+    // The Worker answers the page configuration itself (empty: the client
+    // uses its defaults) rather than the SPA's index.html.
+    let config: Value = ureq::get(&format!("{}/client-config.json", edge.http_base()))
+        .call()?
+        .into_json()?;
+    ensure!(
+        config == serde_json::json!({}),
+        "/client-config.json on the edge: {config}"
+    );
     let health = ureq::get(&format!("{}/healthz", edge.http_base()))
         .call()?
         .into_string()?;
@@ -725,6 +729,76 @@ fn mute_camera_and_screen_share_states_propagate(fx: &Fixtures, b: &Browser) -> 
     Ok(())
 }
 
+/// The congestion level a page reports (`full`, `low-layer`, `video-paused`).
+fn congestion_of(state: &Value) -> &str {
+    state["congestion"].as_str().unwrap_or("unknown")
+}
+
+fn a_page_on_a_slow_downlink_steps_down_and_recovers(fx: &Fixtures, b: &Browser) -> Result<()> {
+    web::ensure_built()?;
+    let edge = fx.edge.get()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    // Bob reaches the edge through a proxy that can slow his downlink.
+    let proxy = runtime.block_on(Proxy::start(edge.addr()))?;
+    let room = unique_room("slow-link");
+    let alice = meeting_url(
+        &edge.http_base(),
+        "alice",
+        &room,
+        &[("autojoin", "1")],
+        None,
+    );
+    let bob = meeting_url(&proxy.http_base(), "bob", &room, &[("autojoin", "1")], None);
+    open_all(b, &[("alice", alice), ("bob", bob)], true)?;
+    wait_media_between(b, &["alice", "bob"])?;
+    ensure!(
+        congestion_of(&b.state("bob")?) == "full",
+        "bob is congested before the link slows"
+    );
+
+    // 40 KB/s: room for alice's low layer (200 kbit/s) and audio, not for
+    // her high layer as well.
+    proxy.throttle_downlink(Some(40_000));
+    let alice_before = peer_count(&b.state("alice")?, "bob", "video_frames_decoded");
+    let level = b.wait_state("bob", "a step down", MEDIA, |s| {
+        let level = congestion_of(s);
+        (level == "low-layer" || level == "video-paused").then(|| level.to_owned())
+    })?;
+    println!("    bob on a 40 KB/s downlink stepped down to {level}");
+    let status = b.eval("bob", &text_js("#status"))?;
+    ensure!(
+        status
+            .as_str()
+            .is_some_and(|t| t.contains("Slow connection")),
+        "bob's status does not say why video degraded: {status}"
+    );
+    // Alice's side of the call is not affected by bob's slow link.
+    b.wait_state(
+        "alice",
+        "bob's video while bob's link is slow",
+        MEDIA,
+        |s| {
+            (peer_count(s, "bob", "video_frames_decoded") >= alice_before + VIDEO_FRAMES)
+                .then_some(())
+        },
+    )?;
+
+    proxy.throttle_downlink(None);
+    b.wait_state("bob", "recovery to full", MEDIA, |s| {
+        (congestion_of(s) == "full").then_some(())
+    })?;
+    let bob_before = peer_count(&b.state("bob")?, "alice", "video_frames_decoded");
+    b.wait_state("bob", "alice's video after recovery", MEDIA, |s| {
+        (peer_count(s, "alice", "video_frames_decoded") >= bob_before + VIDEO_FRAMES).then_some(())
+    })?;
+    println!("    bob recovered to full and decodes alice again");
+    drop(proxy);
+    Ok(())
+}
+
 // -------------------------------------------------------------- errors --
 
 /// Waits for the page to give up with a visible, non-empty `#error`.
@@ -873,6 +947,11 @@ fn main() {
             &fixtures,
             "mute_camera_and_screen_share_states_propagate",
             mute_camera_and_screen_share_states_propagate,
+        ),
+        trial(
+            &fixtures,
+            "a_page_on_a_slow_downlink_steps_down_and_recovers",
+            a_page_on_a_slow_downlink_steps_down_and_recovers,
         ),
         trial(
             &fixtures,

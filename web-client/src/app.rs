@@ -22,6 +22,7 @@ use crate::call::{CallState, Change, Counter, Phase};
 use crate::config::{
     directory_lookup_url, plan, ClientConfig, DirectoryAnswer, JoinPlan, PageParams,
 };
+use crate::congestion::{CongestionControl, Level};
 use crate::ffi::{AudioData, Devices};
 use crate::js;
 use crate::level::SPEAKING_LEVEL;
@@ -65,6 +66,7 @@ pub struct App {
     codec: Cell<Codec>,
     sequences: RefCell<HashMap<(i32, u32), u64>>,
     pings: RefCell<HashMap<u64, f64>>,
+    congestion: RefCell<CongestionControl>,
     next_nonce: Cell<u64>,
     last_ping_ms: Cell<f64>,
     last_subscribe: RefCell<Option<wire::Subscribe>>,
@@ -109,6 +111,7 @@ pub fn start() {
         codec: Cell::new(Codec::H264),
         sequences: RefCell::new(HashMap::new()),
         pings: RefCell::new(HashMap::new()),
+        congestion: RefCell::new(CongestionControl::new()),
         next_nonce: Cell::new(1),
         last_ping_ms: Cell::new(0.0),
         last_subscribe: RefCell::new(None),
@@ -574,6 +577,9 @@ impl App {
             Ok(()) => {
                 self.state.borrow_mut().connected(conn.kind());
                 *self.last_subscribe.borrow_mut() = None;
+                // A new connection starts with a clean slate on the server.
+                *self.congestion.borrow_mut() = CongestionControl::new();
+                self.apply_congestion(Level::Full);
                 self.render();
                 Ok(())
             }
@@ -671,7 +677,9 @@ impl App {
             server_message::Msg::Media(frame) => self.media_in(frame),
             server_message::Msg::Pong(pong) => {
                 if let Some(sent) = self.pings.borrow_mut().remove(&pong.nonce) {
-                    self.state.borrow_mut().rtt_ms = Some(js::now_ms() - sent);
+                    let rtt = js::now_ms() - sent;
+                    self.state.borrow_mut().rtt_ms = Some(rtt);
+                    self.congestion.borrow_mut().observe_rtt(rtt);
                 }
             }
             other => {
@@ -728,6 +736,10 @@ impl App {
 
     fn media_in(&self, mut frame: MediaFrame) {
         let now = js::now_ms();
+        self.congestion.borrow_mut().observe_frame(
+            frame.capture_time_us as f64 / 1_000.0,
+            js::wall_us() / 1_000.0,
+        );
         let sender = frame.sender;
         let Some(name) = self.state.borrow().name_of(sender).map(str::to_owned) else {
             return;
@@ -855,6 +867,8 @@ impl App {
             ) {
                 Ok(source) => {
                     source.control.paused.set(self.state.borrow().me.camera_off);
+                    let congested = self.state.borrow().congestion != Level::Full;
+                    source.control.low_layer_only.set(congested);
                     *self.camera.borrow_mut() = Some(source);
                 }
                 Err(err) => js::warn(&format!(
@@ -994,6 +1008,8 @@ impl App {
                 on_end,
             ) {
                 Ok(source) => {
+                    let congested = app.state.borrow().congestion != Level::Full;
+                    source.control.low_layer_only.set(congested);
                     *app.screen.borrow_mut() = Some(source);
                     app.state.borrow_mut().me.sharing_screen = true;
                     app.announce_media_state();
@@ -1065,12 +1081,54 @@ impl App {
             }
             if now - last_render >= 250.0 {
                 last_render = now;
+                a.check_congestion(now);
                 a.state.borrow_mut().refresh_speaking(now);
                 a.render();
                 a.update_subscriptions();
             }
         });
         let _ = js::window().set_interval_with_callback_and_timeout_and_arguments_0(&tick, TICK_MS);
+    }
+
+    /// Feeds the oldest unanswered ping to the congestion controller and
+    /// acts on its verdict.
+    fn check_congestion(&self, now: f64) {
+        let oldest_ping = self
+            .pings
+            .borrow()
+            .values()
+            .map(|sent| now - sent)
+            .fold(0.0, f64::max);
+        let level = {
+            let mut cc = self.congestion.borrow_mut();
+            if oldest_ping > self.state.borrow().rtt_ms.unwrap_or(0.0) {
+                cc.observe_rtt(oldest_ping);
+            }
+            cc.evaluate(js::wall_us() / 1_000.0)
+        };
+        if let Some(level) = level {
+            js::warn(&format!("edgecall: congestion level now {level:?}"));
+            self.apply_congestion(level);
+            self.send(client_message::Msg::Congestion(wire::Congestion {
+                max_layer: level.max_layer(),
+                video_paused: level.video_paused(),
+                audio_paused: false,
+            }));
+        }
+    }
+
+    /// Shows `level` and encodes only what it allows of our own video.
+    fn apply_congestion(&self, level: Level) {
+        self.state.borrow_mut().congestion = level;
+        for source in [&self.camera, &self.screen] {
+            if let Some(s) = source.borrow().as_ref() {
+                let low_only = level != Level::Full;
+                if s.control.low_layer_only.replace(low_only) && !low_only {
+                    // The high layer restarts: its receivers need a keyframe.
+                    s.control.force_key[1].set(true);
+                }
+            }
+        }
     }
 
     fn update_subscriptions(&self) {

@@ -8,6 +8,7 @@ use edgecall_proto::wire::{self, server_message::Msg, ErrorCode};
 use serde::Serialize;
 
 use crate::config::TransportKind;
+use crate::congestion::Level;
 use crate::level::SpeakingDetector;
 
 /// Where the page is in its life.
@@ -151,6 +152,8 @@ pub struct CallState {
     pub transport: Option<&'static str>,
     /// Last measured round trip.
     pub rtt_ms: Option<f64>,
+    /// How much we ask to receive while the path is congested.
+    pub congestion: Level,
     /// End-to-end encryption on.
     pub e2ee: bool,
     /// Ourselves.
@@ -177,6 +180,7 @@ impl CallState {
             error: None,
             transport: None,
             rtt_ms: None,
+            congestion: Level::Full,
             e2ee,
             me: SelfView {
                 name: name.to_owned(),

@@ -13,6 +13,7 @@
 pub mod backoff;
 pub mod call;
 pub mod config;
+pub mod congestion;
 pub mod framing;
 pub mod jitter;
 pub mod level;

@@ -5,6 +5,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{Document, Element, HtmlElement, HtmlInputElement};
 
 use crate::call::{CallState, Phase};
+use crate::congestion::Level;
 use crate::js;
 use crate::media::recv::canvas_id;
 use edgecall_proto::wire::Track;
@@ -283,6 +284,11 @@ pub fn status_text(state: &CallState) -> String {
                 Some(rtt) => format!("Connected via {transport} · RTT {rtt:.0} ms"),
                 None => format!("Connected via {transport}"),
             };
+            match state.congestion {
+                Level::Full => {}
+                Level::LowLayer => text.push_str(" · Slow connection: receiving low-quality video"),
+                Level::VideoPaused => text.push_str(" · Slow connection: video paused, audio only"),
+            }
             if state.decrypt_failures > 0 {
                 text.push_str(&format!(
                     " · {} frames could not be decrypted — check the meeting link's #key",

@@ -48,18 +48,18 @@ pub(crate) async fn route(req: Request, env: Env) -> Result<Response> {
 #[derive(Serialize)]
 struct ClientConfig {
     /// The relay directory the client asks for a room's relay.
-    directory_url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    directory_url: Option<String>,
 }
 
 /// The web client's page configuration: with `RELAY_DIRECTORY_URL` set,
 /// the client asks that directory for a relay (WebTransport) before falling
-/// back to this edge; without it, a 404 leaves the client on its defaults
+/// back to this edge; without it, `{}` leaves the client on its defaults
 /// (WebSocket to this edge).
 fn client_config(env: &Env) -> Result<Response> {
-    match secret(env, "RELAY_DIRECTORY_URL") {
-        Some(directory_url) => Response::from_json(&ClientConfig { directory_url }),
-        None => json_error(404, "no page configuration: the client uses this edge"),
-    }
+    Response::from_json(&ClientConfig {
+        directory_url: secret(env, "RELAY_DIRECTORY_URL"),
+    })
 }
 
 fn secret(env: &Env, name: &str) -> Option<String> {

@@ -53,6 +53,8 @@ pub struct Control {
     pub paused: Cell<bool>,
     /// Force a keyframe on each layer at the next frame.
     pub force_key: [Cell<bool>; 2],
+    /// Encode only layer 0 (the path is congested).
+    pub low_layer_only: Cell<bool>,
 }
 
 struct LayerEncoder {
@@ -124,6 +126,9 @@ impl VideoSource {
                 let Ok(stamped) = stamped else { continue };
                 for layer in &encoders {
                     let mut layer = layer.borrow_mut();
+                    if layer.spec.layer > 0 && ctl.low_layer_only.get() {
+                        continue;
+                    }
                     let idx = (layer.spec.layer as usize).min(1);
                     let force = ctl.force_key[idx].replace(false);
                     if let Err(err) = encode_layer(
