@@ -22,6 +22,13 @@ const UDP_BUFFER_BYTES: usize = 4 * 1024 * 1024;
 /// Datagram send buffer per session: small, so stale audio is dropped
 /// rather than queued.
 const DATAGRAM_SEND_BUFFER: usize = 160 * 1024;
+/// Bidirectional streams a client may have open at once.
+const MAX_BIDI_STREAMS: u32 = 8;
+/// Unidirectional streams (one per video frame) a client may have open at
+/// once: two layers of camera and screen at 30 fps over a 1 s round trip
+/// fit. Kept so that, with the bidirectional ones, quinn's table of
+/// remote streams stays within 256 slots.
+const MAX_UNI_STREAMS: u32 = 200;
 /// A client must open its control stream this soon after the handshake.
 const CONTROL_STREAM_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a refused client gets to read the refusal.
@@ -43,7 +50,12 @@ pub fn endpoint(addr: SocketAddr, certs: &Arc<CertStore>) -> Result<quinn::Endpo
         ))
         .datagram_send_buffer_size(DATAGRAM_SEND_BUFFER)
         .datagram_receive_buffer_size(Some(1024 * 1024))
-        .max_concurrent_uni_streams(256u32.into());
+        .max_concurrent_uni_streams(MAX_UNI_STREAMS.into())
+        // A client opens two bidirectional streams (the WebTransport session
+        // and its control stream). quinn allocates state for every stream a
+        // peer may open up front: these limits are most of an idle
+        // connection's memory.
+        .max_concurrent_bidi_streams(MAX_BIDI_STREAMS.into());
     server.transport_config(Arc::new(transport));
 
     let socket = socket2::Socket::new(

@@ -366,7 +366,13 @@ impl Model {
                     client_message::Msg::Hello(wire::Hello {
                         protocol_version: PROTOCOL_VERSION,
                         client: "prop".into(),
-                        media_state: None,
+                        // Everyone announces a screen share, so the policy
+                        // below ("screens go to everyone") holds for every
+                        // sender; engine_rules covers unshared screens.
+                        media_state: Some(wire::MediaState {
+                            screen_sharing: true,
+                            ..wire::MediaState::default()
+                        }),
                     }),
                 );
                 let id = self.room.participant_id(conn_of(slot));

@@ -263,16 +263,42 @@ fn explicit_subscriptions_replace_last_n_and_cap_the_layer() {
     assert_eq!((got[0].sender, got[0].layer), (ids[3], 1));
 }
 
+fn sharing(conn: u64, host: &mut Host, on: bool) {
+    host.send(
+        conn,
+        client_message::Msg::MediaState(wire::MediaState {
+            screen_sharing: on,
+            ..wire::MediaState::default()
+        }),
+    );
+}
+
 #[test]
-fn screen_shares_reach_everyone_in_auto_mode() {
+fn screen_shares_reach_everyone_in_auto_mode_while_shared() {
     let mut host = Host::new(selective(1, 1));
     let ids: Vec<u32> = (1..=5).map(|c| host.join(c, &format!("p{c}"))).collect();
+    // Not announced: a large room keeps no rows for it and forwards nothing.
     host.clear();
     host.media(5, video(Track::Screen, 1, 0, true));
+    for conn in 1..=4 {
+        assert!(host.media_received(conn).is_empty(), "receiver {conn}");
+    }
+    sharing(5, &mut host, true);
+    host.clear();
+    host.media(5, video(Track::Screen, 2, 0, true));
     for conn in 1..=4 {
         let got = host.media_received(conn);
         assert_eq!(got.len(), 1, "receiver {conn}");
         assert_eq!(got[0].sender, ids[4]);
+    }
+    sharing(5, &mut host, false);
+    host.clear();
+    host.media(5, video(Track::Screen, 3, 0, true));
+    for conn in 1..=4 {
+        assert!(
+            host.media_received(conn).is_empty(),
+            "receiver {conn} after the share"
+        );
     }
 }
 

@@ -185,8 +185,12 @@ impl Room {
                 let wanted = match &r.subscription {
                     SubscriptionState::Explicit(_) => *r.explicit.get(&(sender, track))?,
                     SubscriptionState::Auto => {
+                        // A shared screen goes to everyone, but only while
+                        // it is shared: entitling every receiver to every
+                        // participant's (unused) screen would keep N² idle
+                        // forwarding-table rows.
                         let shown = self.small
-                            || track == TrackKind::Screen
+                            || (track == TrackKind::Screen && self.is_sharing_screen(sender))
                             || self
                                 .ranking
                                 .recent_rank(sender, |p| p == receiver, self.config.video_last_n)
@@ -200,6 +204,13 @@ impl Room {
                 Some(wanted.min(max_layer))
             }
         }
+    }
+
+    /// Whether `sender` says it shares its screen.
+    fn is_sharing_screen(&self, sender: ParticipantId) -> bool {
+        self.participants
+            .get(&sender)
+            .is_some_and(|p| p.media.screen_sharing)
     }
 
     /// The layer caps link `conn` gets of `sender`'s `track` (a bit mask,

@@ -869,9 +869,13 @@ impl Room {
         if p.media == media {
             return;
         }
+        let screen_changed = p.media.screen_sharing != media.screen_sharing;
         p.media = media;
         let origin = p.origin;
         let updated = p.wire();
+        if screen_changed {
+            self.refresh_route(id, TrackKind::Screen);
+        }
         self.broadcast_server(
             server_message::Msg::Updated(wire::ParticipantUpdated {
                 participant: Some(updated.clone()),

@@ -2,9 +2,12 @@
 //! WebTransport sessions in this process, for `BENCHMARKS.md`.
 //!
 //! ```sh
-//! cargo run --release -p edgecall-relay --bin relay-load -- \
+//! cargo build --release -p edgecall-relay --bin relay-load
+//! taskset -c 1 target/release/relay-load --relay-cpus 0 \
 //!     --scenario fanout --senders 1 --receivers 10 --rate 5000 --seconds 10
 //! ```
+//!
+//! (`taskset` keeps the relay and the load on separate cores.)
 //!
 //! Unless given `--relay-url`, it starts the relay itself (this build's
 //! relay code, as a child process: self-signed certificate pinned by hash,
@@ -98,6 +101,16 @@ struct Args {
     /// Process id of `--relay-url`, for CPU and RSS.
     #[arg(long)]
     relay_pid: Option<u32>,
+    /// CPUs the relay this tool starts may use (a `taskset -c` list, e.g.
+    /// `0`). Run the tool itself under `taskset -c 1` so that relay and load
+    /// do not share a core and "per core" figures mean what they say.
+    #[arg(long, conflicts_with = "relay_url")]
+    relay_cpus: Option<String>,
+    /// `room`: every sender sends at the same instants (worst-case
+    /// bursts). By default senders are spread evenly over the send period,
+    /// as independent participants are.
+    #[arg(long)]
+    synchronized: bool,
 }
 
 fn main() -> Result<()> {
@@ -136,6 +149,11 @@ fn plans(args: &Args) -> Vec<Plan> {
             video_fps: args.video_fps,
             video_bytes: args.video_bytes,
             counted: true,
+            phase: if args.synchronized {
+                0.0
+            } else {
+                index as f64 / args.senders.max(1) as f64
+            },
         },
     };
     (0..args.senders)
@@ -152,9 +170,10 @@ async fn load(args: Args) -> Result<()> {
             args.relay_http.clone(),
             args.relay_pid,
         ),
-        None => {
-            Relay::start((args.scenario == Scenario::Fanout).then_some(relay::RAW_FANOUT_ROOM))?
-        }
+        None => Relay::start(
+            (args.scenario == Scenario::Fanout).then_some(relay::RAW_FANOUT_ROOM),
+            args.relay_cpus.as_deref(),
+        )?,
     };
     let result = drive(&args, &relay).await;
     let stopped = relay.stop().context("stopping the relay");

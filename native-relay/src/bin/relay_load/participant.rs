@@ -32,6 +32,10 @@ pub struct Plan {
     pub video_bytes: usize,
     /// Whether its receptions count towards the results.
     pub counted: bool,
+    /// Where in the send period this participant's frames fall, as a
+    /// fraction of the period (0 ≤ phase < 1): real participants are not
+    /// in lockstep.
+    pub phase: f64,
 }
 
 /// When the send phase runs (the same for everyone).
@@ -121,6 +125,10 @@ pub async fn run(
     } else {
         PING_EVERY
     };
+    // Everything shifts by this participant's phase, so it still sends
+    // exactly `rate × run time` frames.
+    let shift = period.mul_f64(plan.phase.clamp(0.0, 0.999));
+    let (start, end, drain_end) = (start + shift, end + shift, drain_end + shift);
     let mut ticker = tokio::time::interval_at(start, period);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut pinged = start;

@@ -75,10 +75,19 @@ impl ProcSample {
 
 impl Relay {
     /// Starts the relay as a child process on free loopback ports: self-signed
-    /// certificate, open mode, `room_toml` (a `[room]` table) if given.
-    pub fn start(room_toml: Option<&str>) -> Result<Self> {
+    /// certificate, open mode, `room_toml` (a `[room]` table) if given,
+    /// pinned to `cpus` (through util-linux's `taskset`, which execs the
+    /// relay in place, so the child's pid is the relay's) if given.
+    pub fn start(room_toml: Option<&str>, cpus: Option<&str>) -> Result<Self> {
         let exe = std::env::current_exe().context("locating the relay-load executable")?;
-        let mut command = Command::new(exe);
+        let mut command = match cpus {
+            Some(cpus) => {
+                let mut taskset = Command::new("taskset");
+                taskset.args(["-c", cpus]).arg(exe);
+                taskset
+            }
+            None => Command::new(exe),
+        };
         command.args([
             SERVE_RELAY_ARG,
             "--listen",
