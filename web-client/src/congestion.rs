@@ -71,6 +71,10 @@ const DOWN_AFTER_MS: f64 = 1_000.0;
 const DOWN_SPACING_MS: f64 = 3_000.0;
 /// Calm must last this long before stepping up.
 const UP_AFTER_MS: f64 = 8_000.0;
+/// Without calm but also without congestion for this long, step up anyway
+/// to find out whether the path can take more (a receiver whose delay
+/// settled a little above "calm" would otherwise stay down for good).
+const PROBE_AFTER_MS: f64 = 20_000.0;
 /// The delay baseline is the minimum over this window: longer than any
 /// congestion episode it must see through, short enough to follow a
 /// sender's clock being stepped.
@@ -92,6 +96,7 @@ pub struct CongestionControl {
     rtt_ms: Option<f64>,
     congested_since: Option<f64>,
     calm_since: Option<f64>,
+    uncongested_since: Option<f64>,
     last_change_ms: f64,
 }
 
@@ -111,6 +116,7 @@ impl CongestionControl {
             rtt_ms: None,
             congested_since: None,
             calm_since: None,
+            uncongested_since: None,
             last_change_ms: f64::NEG_INFINITY,
         }
     }
@@ -186,6 +192,7 @@ impl CongestionControl {
         let calm = delay.is_none_or(|d| d < DELAY_CALM_MS) && rtt.is_none_or(|r| r < RTT_CALM_MS);
         if congested {
             self.calm_since = None;
+            self.uncongested_since = None;
             let since = *self.congested_since.get_or_insert(now_ms);
             if now_ms - since >= DOWN_AFTER_MS
                 && now_ms - self.last_change_ms >= DOWN_SPACING_MS
@@ -195,13 +202,17 @@ impl CongestionControl {
             }
         } else {
             self.congested_since = None;
-            if !calm {
+            let uncongested = *self.uncongested_since.get_or_insert(now_ms);
+            let calm_for = if calm {
+                now_ms - *self.calm_since.get_or_insert(now_ms)
+            } else {
                 self.calm_since = None;
-                return None;
-            }
-            let since = *self.calm_since.get_or_insert(now_ms);
-            if now_ms - since >= UP_AFTER_MS && self.level != Level::Full {
-                self.calm_since = Some(now_ms);
+                0.0
+            };
+            let probe = now_ms - uncongested >= PROBE_AFTER_MS;
+            if (calm_for >= UP_AFTER_MS || probe) && self.level != Level::Full {
+                self.calm_since = calm.then_some(now_ms);
+                self.uncongested_since = Some(now_ms);
                 return Some(self.change(self.level.up(), now_ms));
             }
         }
@@ -316,6 +327,21 @@ mod tests {
         let changes = run(&mut cc, 5_000.0, 25_000.0, |_| 830.0, |_| 40.0);
         let levels: Vec<Level> = changes.iter().map(|(_, l)| *l).collect();
         assert_eq!(levels, [Level::LowLayer, Level::VideoPaused], "{changes:?}");
+    }
+
+    #[test]
+    fn an_uneasy_but_uncongested_path_is_probed_after_20_s() {
+        let mut cc = CongestionControl::new();
+        run(&mut cc, 0.0, 10_000.0, |_| 30.0, |_| 3_000.0);
+        assert_eq!(cc.level(), Level::VideoPaused);
+        // 250 ms of queueing: not calm, not congested either.
+        let changes = run(&mut cc, 10_000.0, 60_000.0, |_| 280.0, |_| 300.0);
+        let levels: Vec<Level> = changes.iter().map(|(_, l)| *l).collect();
+        assert_eq!(levels, [Level::LowLayer, Level::Full], "{changes:?}");
+        // The first step is a probe; by the second the 30 s baseline has
+        // taken the standing delay as the path's own.
+        assert!(changes[0].0 >= 30_000.0, "{changes:?}");
+        assert!(changes[1].0 - changes[0].0 >= 8_000.0, "{changes:?}");
     }
 
     #[test]
