@@ -83,6 +83,11 @@ const BASELINE_WINDOW_MS: f64 = 30_000.0;
 const BASELINE_BUCKET_MS: f64 = 1_000.0;
 /// Recent delay is the median of the samples of this window.
 const RECENT_WINDOW_MS: f64 = 500.0;
+/// The queueing delay's trend is taken over this window…
+const TREND_WINDOW_MS: f64 = 2_000.0;
+/// …and a queue shrinking faster than this (ms of delay per s) is
+/// draining: stepping down further would not help, so it waits.
+const DRAINING_MS_PER_S: f64 = -100.0;
 
 /// The controller. Feed it observations and call [`Self::evaluate`]
 /// regularly; it returns a new level when one is due.
@@ -97,6 +102,8 @@ pub struct CongestionControl {
     congested_since: Option<f64>,
     calm_since: Option<f64>,
     uncongested_since: Option<f64>,
+    /// (evaluation ms, queueing delay ms) over the trend window.
+    trend: VecDeque<(f64, f64)>,
     last_change_ms: f64,
 }
 
@@ -117,6 +124,7 @@ impl CongestionControl {
             congested_since: None,
             calm_since: None,
             uncongested_since: None,
+            trend: VecDeque::new(),
             last_change_ms: f64::NEG_INFINITY,
         }
     }
@@ -187,7 +195,10 @@ impl CongestionControl {
     pub fn evaluate(&mut self, now_ms: f64) -> Option<Level> {
         let delay = self.queueing_delay_ms(now_ms);
         let rtt = self.rtt_ms;
-        let congested = delay.is_some_and(|d| d > DELAY_CONGESTED_MS)
+        let draining = delay.is_some_and(|d| self.is_draining(d, now_ms));
+        // A large delay whose queue is already draining (e.g. a backlog
+        // built up upstream that is now clearing) is waited out.
+        let congested = delay.is_some_and(|d| d > DELAY_CONGESTED_MS && !draining)
             || rtt.is_some_and(|r| r > RTT_CONGESTED_MS);
         let calm = delay.is_none_or(|d| d < DELAY_CALM_MS) && rtt.is_none_or(|r| r < RTT_CALM_MS);
         if congested {
@@ -217,6 +228,25 @@ impl CongestionControl {
             }
         }
         None
+    }
+
+    /// Records `delay` and says whether the queue shrank faster than
+    /// [`DRAINING_MS_PER_S`] over the trend window.
+    fn is_draining(&mut self, delay: f64, now_ms: f64) -> bool {
+        self.trend.push_back((now_ms, delay));
+        while self
+            .trend
+            .front()
+            .is_some_and(|(at, _)| now_ms - at > TREND_WINDOW_MS)
+        {
+            self.trend.pop_front();
+        }
+        match self.trend.front() {
+            Some((at, first)) if now_ms - at >= TREND_WINDOW_MS / 2.0 => {
+                (delay - first) / ((now_ms - at) / 1_000.0) < DRAINING_MS_PER_S
+            }
+            _ => false,
+        }
     }
 
     fn change(&mut self, level: Level, now_ms: f64) -> Level {
@@ -342,6 +372,26 @@ mod tests {
         // taken the standing delay as the path's own.
         assert!(changes[0].0 >= 30_000.0, "{changes:?}");
         assert!(changes[1].0 - changes[0].0 >= 8_000.0, "{changes:?}");
+    }
+
+    #[test]
+    fn a_large_but_draining_backlog_is_waited_out() {
+        let mut cc = CongestionControl::new();
+        run(&mut cc, 0.0, 5_000.0, |_| 30.0, |_| 40.0);
+        // A 20 s backlog appears at once and drains at 1 s per second.
+        let changes = run(
+            &mut cc,
+            5_000.0,
+            25_000.0,
+            |t| 30.0 + (20_000.0 - (t - 5_000.0)).max(0.0),
+            |_| 40.0,
+        );
+        // At most the first step (before the trend is known); never
+        // audio only.
+        assert!(
+            changes.iter().all(|(_, l)| *l != Level::VideoPaused),
+            "{changes:?}"
+        );
     }
 
     #[test]
