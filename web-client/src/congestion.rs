@@ -5,8 +5,8 @@
 //! relay does, but only for its own queue. The client sees the symptom
 //! either way: media arrives later and later after its capture time, and
 //! pings take longer to come back. This controller watches both and steps
-//! down what we ask for — the low layer only, then no video — telling the
-//! server with a `Congestion` message; it steps back up once things have
+//! down what we ask for — the low layer only (and, when allowed, no video)
+//! — telling the server with a `Congestion` message; it steps back up once things have
 //! been calm for a while. While stepped down we also stop encoding our own
 //! high layer, which relieves the same server and our uplink.
 //!
@@ -94,6 +94,8 @@ const DRAINING_MS_PER_S: f64 = -100.0;
 #[derive(Debug, Clone)]
 pub struct CongestionControl {
     level: Level,
+    /// The lowest level it steps down to.
+    floor: Level,
     /// (arrival ms, one-way delay ms) samples of the recent window.
     recent: VecDeque<(f64, f64)>,
     /// (bucket start ms, smallest delay in it) over the baseline window.
@@ -114,10 +116,21 @@ impl Default for CongestionControl {
 }
 
 impl CongestionControl {
-    /// Starts at [`Level::Full`].
+    /// Starts at [`Level::Full`] and steps down at most to
+    /// [`Level::LowLayer`]: a receiver cannot tell a queue in front of it
+    /// from a backlog upstream of the server (seen on the local edge: a 16 s
+    /// stall between a publisher and the Durable Object), and pausing video
+    /// for the latter turns late video into no video without helping.
     pub fn new() -> Self {
+        Self::with_floor(Level::LowLayer)
+    }
+
+    /// Like [`Self::new`], stepping down as far as `floor` (e.g.
+    /// [`Level::VideoPaused`] for audio only under congestion).
+    pub fn with_floor(floor: Level) -> Self {
         Self {
             level: Level::Full,
+            floor,
             recent: VecDeque::new(),
             minima: VecDeque::new(),
             rtt_ms: None,
@@ -207,7 +220,7 @@ impl CongestionControl {
             let since = *self.congested_since.get_or_insert(now_ms);
             if now_ms - since >= DOWN_AFTER_MS
                 && now_ms - self.last_change_ms >= DOWN_SPACING_MS
-                && self.level != Level::VideoPaused
+                && self.level < self.floor
             {
                 return Some(self.change(self.level.down(), now_ms));
             }
@@ -290,7 +303,7 @@ mod tests {
 
     #[test]
     fn a_steady_path_with_any_clock_offset_stays_at_full() {
-        let mut cc = CongestionControl::new();
+        let mut cc = CongestionControl::with_floor(Level::VideoPaused);
         let changes = run(&mut cc, 0.0, 60_000.0, |_| 30.0, |_| 40.0);
         assert!(changes.is_empty(), "{changes:?}");
         assert_eq!(cc.level(), Level::Full);
@@ -298,7 +311,7 @@ mod tests {
 
     #[test]
     fn a_growing_queue_steps_down_to_low_layer_then_pauses_video() {
-        let mut cc = CongestionControl::new();
+        let mut cc = CongestionControl::with_floor(Level::VideoPaused);
         run(&mut cc, 0.0, 5_000.0, |_| 30.0, |_| 40.0);
         // From 5 s the queue grows by 200 ms every second.
         let changes = run(
@@ -317,7 +330,7 @@ mod tests {
 
     #[test]
     fn a_short_spike_does_not_step_down() {
-        let mut cc = CongestionControl::new();
+        let mut cc = CongestionControl::with_floor(Level::VideoPaused);
         let spike = |t: f64| {
             if (10_000.0..10_600.0).contains(&t) {
                 900.0
@@ -331,14 +344,14 @@ mod tests {
 
     #[test]
     fn a_slow_round_trip_alone_steps_down() {
-        let mut cc = CongestionControl::new();
+        let mut cc = CongestionControl::with_floor(Level::VideoPaused);
         let changes = run(&mut cc, 0.0, 10_000.0, |_| 30.0, |_| 2_500.0);
         assert_eq!(changes.first().map(|c| c.1), Some(Level::LowLayer));
     }
 
     #[test]
     fn calm_steps_back_up_one_level_at_a_time() {
-        let mut cc = CongestionControl::new();
+        let mut cc = CongestionControl::with_floor(Level::VideoPaused);
         run(&mut cc, 0.0, 20_000.0, |_| 30.0, |_| 3_000.0);
         assert_eq!(cc.level(), Level::VideoPaused);
         let changes = run(&mut cc, 20_000.0, 60_000.0, |_| 30.0, |_| 40.0);
@@ -350,7 +363,7 @@ mod tests {
 
     #[test]
     fn a_long_congestion_does_not_become_the_new_normal() {
-        let mut cc = CongestionControl::new();
+        let mut cc = CongestionControl::with_floor(Level::VideoPaused);
         run(&mut cc, 0.0, 5_000.0, |_| 30.0, |_| 40.0);
         // Twenty seconds with a standing 800 ms queue (and pings that do
         // not show it): it must not step back up during them.
@@ -361,7 +374,7 @@ mod tests {
 
     #[test]
     fn an_uneasy_but_uncongested_path_is_probed_after_20_s() {
-        let mut cc = CongestionControl::new();
+        let mut cc = CongestionControl::with_floor(Level::VideoPaused);
         run(&mut cc, 0.0, 10_000.0, |_| 30.0, |_| 3_000.0);
         assert_eq!(cc.level(), Level::VideoPaused);
         // 250 ms of queueing: not calm, not congested either.
@@ -376,7 +389,7 @@ mod tests {
 
     #[test]
     fn a_large_but_draining_backlog_is_waited_out() {
-        let mut cc = CongestionControl::new();
+        let mut cc = CongestionControl::with_floor(Level::VideoPaused);
         run(&mut cc, 0.0, 5_000.0, |_| 30.0, |_| 40.0);
         // A 20 s backlog appears at once and drains at 1 s per second.
         let changes = run(
@@ -392,6 +405,13 @@ mod tests {
             changes.iter().all(|(_, l)| *l != Level::VideoPaused),
             "{changes:?}"
         );
+    }
+
+    #[test]
+    fn by_default_it_stops_at_the_low_layer() {
+        let mut cc = CongestionControl::new();
+        run(&mut cc, 0.0, 20_000.0, |_| 30.0, |_| 3_000.0);
+        assert_eq!(cc.level(), Level::LowLayer);
     }
 
     #[test]
