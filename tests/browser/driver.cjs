@@ -32,6 +32,11 @@ function page(name) {
   return entry;
 }
 
+/** The page's requests still in flight, each with its age. */
+function openRequests(entry) {
+  return [...entry.inflight].map(([r, t]) => `${r.url()} (${Date.now() - t} ms)`);
+}
+
 function logLine(entry, line) {
   fs.appendFileSync(entry.log, `${new Date().toISOString()} ${line}\n`);
 }
@@ -76,7 +81,7 @@ const ops = {
     try {
       await entry.page.goto(cmd.url, { waitUntil: 'load', timeout: 60000 });
     } catch (err) {
-      const open = [...entry.inflight].map(([r, t]) => `${r.url()} (${Date.now() - t} ms)`);
+      const open = openRequests(entry);
       logLine(entry, `load failed: ${err.message.split('\n')[0]}; still open: ${open.join(', ') || 'none'}`);
       throw new Error(`${err.message.split('\n')[0]}; requests still open: ${open.join(', ') || 'none'}`);
     }
@@ -90,7 +95,7 @@ const ops = {
   },
   // {name}: the page's requests still in flight, with their age.
   async pending(cmd) {
-    return [...page(cmd.name).inflight].map(([r, t]) => `${r.url()} (${Date.now() - t} ms)`);
+    return openRequests(page(cmd.name));
   },
   // {name, selector}
   async click(cmd) {

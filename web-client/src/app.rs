@@ -867,9 +867,9 @@ impl App {
             ) {
                 Ok(source) => {
                     source.control.paused.set(self.state.borrow().me.camera_off);
-                    let congested = self.state.borrow().congestion != Level::Full;
-                    source.control.low_layer_only.set(congested);
                     *self.camera.borrow_mut() = Some(source);
+                    let level = self.state.borrow().congestion;
+                    self.apply_congestion(level);
                 }
                 Err(err) => js::warn(&format!(
                     "edgecall: cannot encode the camera: {}",
@@ -1008,9 +1008,9 @@ impl App {
                 on_end,
             ) {
                 Ok(source) => {
-                    let congested = app.state.borrow().congestion != Level::Full;
-                    source.control.low_layer_only.set(congested);
                     *app.screen.borrow_mut() = Some(source);
+                    let level = app.state.borrow().congestion;
+                    app.apply_congestion(level);
                     app.state.borrow_mut().me.sharing_screen = true;
                     app.announce_media_state();
                 }
