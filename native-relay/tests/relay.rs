@@ -117,9 +117,17 @@ async fn health_metrics_and_cert_hash_are_served() {
     );
     let (status, hash) = http_get(&relay.http, "/cert-hash").await;
     assert_eq!((status, hash.as_str()), (200, relay.cert_sha256.as_str()));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let (status, metrics) = http_get(&relay.http, "/metrics").await;
-    assert_eq!(status, 200);
+    // The room gauge follows the room's snapshots: wait for it to show
+    // ada's room rather than guessing how long that takes.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let metrics = loop {
+        let (status, metrics) = http_get(&relay.http, "/metrics").await;
+        assert_eq!(status, 200);
+        if metrics.contains("edgecall_rooms 1") || tokio::time::Instant::now() > deadline {
+            break metrics;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert!(metrics.contains("edgecall_rooms 1"), "{metrics}");
     assert!(
         metrics.contains("edgecall_drops_total{reason=\"stale\"}"),

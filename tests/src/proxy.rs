@@ -1,7 +1,10 @@
 //! A TCP proxy on loopback that a test can sever and restore, to cut a
 //! connection between two real components (e.g. a relay's trunk to the
 //! edge) without stopping either, or throttle, to give a client a slow
-//! downlink.
+//! downlink. It counts what it forwards to the clients, so a test can
+//! throttle relative to the rate it measured rather than to a figure that
+//! holds only on some machines (a video encoder's output depends on what
+//! the camera shows and on the encoder).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -18,6 +21,8 @@ pub struct Proxy {
     addr: SocketAddr,
     cut: Arc<AtomicBool>,
     downlink: Arc<AtomicU64>,
+    /// Bytes forwarded from the target to the clients so far.
+    delivered: Arc<AtomicU64>,
     pipes: Arc<Mutex<Vec<JoinHandle<()>>>>,
     acceptor: JoinHandle<()>,
 }
@@ -32,18 +37,23 @@ impl Proxy {
         let addr = listener.local_addr()?;
         let cut = Arc::new(AtomicBool::new(false));
         let downlink = Arc::new(AtomicU64::new(UNLIMITED));
+        let delivered = Arc::new(AtomicU64::new(0));
         let pipes: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
         let acceptor = tokio::spawn(accept(
             listener,
             target,
             cut.clone(),
-            downlink.clone(),
+            Downlink {
+                rate: downlink.clone(),
+                delivered: delivered.clone(),
+            },
             pipes.clone(),
         ));
         Ok(Self {
             addr,
             cut,
             downlink,
+            delivered,
             pipes,
             acceptor,
         })
@@ -79,6 +89,12 @@ impl Proxy {
         self.downlink
             .store(bytes_per_second.unwrap_or(UNLIMITED), Ordering::SeqCst);
     }
+
+    /// Bytes forwarded from the target to the clients since the proxy
+    /// started, over every connection.
+    pub fn downlink_bytes(&self) -> u64 {
+        self.delivered.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for Proxy {
@@ -93,11 +109,20 @@ const UNLIMITED: u64 = u64::MAX;
 /// Bytes forwarded per write when throttled.
 const THROTTLE_CHUNK: usize = 1_024;
 
+/// The shared state of every connection's target → client direction.
+#[derive(Clone)]
+struct Downlink {
+    /// Bytes per second allowed per connection, or [`UNLIMITED`].
+    rate: Arc<AtomicU64>,
+    /// Bytes forwarded so far.
+    delivered: Arc<AtomicU64>,
+}
+
 async fn accept(
     listener: TcpListener,
     target: SocketAddr,
     cut: Arc<AtomicBool>,
-    downlink: Arc<AtomicU64>,
+    downlink: Downlink,
     pipes: Arc<Mutex<Vec<JoinHandle<()>>>>,
 ) {
     while let Ok((inbound, _)) = listener.accept().await {
@@ -123,18 +148,18 @@ async fn accept(
     }
 }
 
-/// Copies `from` to `to` until either ends, pacing to `rate` bytes/s
-/// when one is set.
+/// Copies `from` to `to` until either ends; for the downlink it counts
+/// what it forwards and paces to the rate when one is set.
 async fn pump(
     mut from: impl AsyncRead + Unpin,
     mut to: impl AsyncWrite + Unpin,
-    rate: Option<Arc<AtomicU64>>,
+    downlink: Option<Downlink>,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let limit = rate
+        let limit = downlink
             .as_ref()
-            .map_or(UNLIMITED, |r| r.load(Ordering::SeqCst));
+            .map_or(UNLIMITED, |d| d.rate.load(Ordering::SeqCst));
         let max = if limit == UNLIMITED {
             buf.len()
         } else {
@@ -146,6 +171,9 @@ async fn pump(
         };
         if to.write_all(&buf[..n]).await.is_err() {
             return;
+        }
+        if let Some(downlink) = &downlink {
+            downlink.delivered.fetch_add(n as u64, Ordering::SeqCst);
         }
         if limit != UNLIMITED {
             let secs = n as f64 / limit.max(1) as f64;

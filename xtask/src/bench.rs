@@ -57,6 +57,6 @@ pub fn bench_edge(ctx: &Ctx) -> Result<()> {
             steps.command(&mut run)?;
         }
     }
-    steps.finish();
+    steps.finish()?;
     Ok(())
 }

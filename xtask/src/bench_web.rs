@@ -50,6 +50,6 @@ pub fn bench_web(ctx: &Ctx) -> Result<()> {
     steps.run("web client size", || {
         web::report_size(&web::dist(&ctx.root).join("pkg/edgecall_web_bg.wasm"))
     })?;
-    steps.finish();
+    steps.finish()?;
     Ok(())
 }

@@ -47,7 +47,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         .current_dir(&ctx.root)
         .args(["build", "-p", "edgecall-relay"]);
     steps.command(&mut build_relay)?;
-    steps.finish();
+    steps.finish()?;
 
     let edge_port =
         std::env::var("EDGECALL_EDGE_PORT").unwrap_or_else(|_| DEFAULT_EDGE_PORT.into());
