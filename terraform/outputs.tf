@@ -1,5 +1,5 @@
 output "directory_url" {
-  description = "The directory's function URL; clients GET <url>v1/rooms/<room>/relay?name=<name>."
+  description = "The directory's function URL; clients GET <url>v1/rooms/<room>/relay?token=<join token>."
   value       = module.directory.function_url
 }
 

@@ -53,6 +53,11 @@ impl Admission {
         self.verifier.is_open()
     }
 
+    /// The verifier joins are checked with.
+    pub fn verifier(&self) -> &TokenVerifier {
+        &self.verifier
+    }
+
     /// Admits a join of `room` with the URL's `name` and `token`.
     pub fn admit(
         &self,

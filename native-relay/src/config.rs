@@ -72,6 +72,11 @@ pub struct Args {
     /// The edge's `TRUNK_SECRET`, sent as `Authorization: Bearer …`.
     #[arg(long, env = "EDGECALL_RELAY_TRUNK_SECRET", hide_env_values = true)]
     pub trunk_secret: Option<String>,
+    /// Trunk to the edge although this relay has no `--token-secret` (it
+    /// admits anyone). Only for an open (dev) edge: an edge that verifies
+    /// join tokens refuses such a trunk anyway.
+    #[arg(long, env = "EDGECALL_RELAY_OPEN_TRUNK")]
+    pub open_trunk: bool,
     /// How long a graceful shutdown waits for clients to leave. [default: 5000]
     #[arg(long, env = "EDGECALL_RELAY_SHUTDOWN_GRACE_MS")]
     pub shutdown_grace_ms: Option<u64>,
@@ -263,6 +268,18 @@ impl Settings {
                 .or(file.trunk_secret)
                 .filter(|s| !s.is_empty()),
         )?;
+        let token_secret = args
+            .token_secret
+            .or(file.token_secret)
+            .filter(|s| !s.is_empty());
+        if trunk.is_some() && token_secret.is_none() && !(args.open_trunk || file.open_trunk) {
+            bail!(
+                "--edge without --token-secret: this relay admits anyone, and its trunks would carry \
+                 them into the edge's meetings. Give it the edge's JOIN_TOKEN_SECRET as \
+                 --token-secret (EDGECALL_TOKEN_SECRET), or pass --open-trunk if the edge is an \
+                 open dev edge too (an edge that verifies tokens refuses such a trunk)"
+            );
+        }
         Ok(Self {
             listen: args
                 .listen
@@ -270,10 +287,7 @@ impl Settings {
                 .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 4443))),
             http_listen: args.http_listen.or(file.http_listen),
             cert,
-            token_secret: args
-                .token_secret
-                .or(file.token_secret)
-                .filter(|s| !s.is_empty()),
+            token_secret,
             nats: args.nats.or(file.nats).filter(|s| !s.is_empty()),
             nats_heartbeat: Duration::from_millis(heartbeat_ms),
             nats_timeout: Duration::from_millis(timeout_ms),
@@ -353,11 +367,32 @@ mod tests {
         let file = |text: &str| Settings::resolve(toml::from_str::<Args>(text).unwrap());
         assert!(file("edge = \"https://edge.example\"").is_err());
         assert!(file("edge = \"ftp://edge.example\"\ntrunk-secret = \"s\"").is_err());
-        let settings = file("edge = \"https://edge.example\"\ntrunk-secret = \"s\"").unwrap();
+        let settings =
+            file("edge = \"https://edge.example\"\ntrunk-secret = \"s\"\ntoken-secret = \"t\"")
+                .unwrap();
         let trunk = settings.trunk.expect("trunk settings");
         assert_eq!(trunk.edge.as_str(), "https://edge.example/");
         assert_eq!(trunk.secret, "s");
         assert!(file("").unwrap().trunk.is_none());
+    }
+
+    #[test]
+    fn an_open_relay_trunks_only_when_the_operator_says_so() {
+        let file = |text: &str| Settings::resolve(toml::from_str::<Args>(text).unwrap());
+        let err = file("edge = \"https://edge.example\"\ntrunk-secret = \"s\"").unwrap_err();
+        assert!(err.to_string().contains("--open-trunk"), "{err}");
+        assert!(err.to_string().contains("--token-secret"), "{err}");
+        let open = file("edge = \"https://edge.example\"\ntrunk-secret = \"s\"\nopen-trunk = true");
+        assert!(open.unwrap().trunk.is_some());
+        let args = Args::parse_from([
+            "edgecall-relay",
+            "--edge",
+            "http://127.0.0.1:8787",
+            "--trunk-secret",
+            "s",
+            "--open-trunk",
+        ]);
+        assert!(Settings::resolve(args).unwrap().trunk.is_some());
     }
 
     #[test]

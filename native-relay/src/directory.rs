@@ -1,7 +1,14 @@
 //! The relay directory (the `edgecall-directory` Lambda's logic):
-//! `GET /v1/rooms/<room>/relay[?name=<name>]` answers which relay a client
-//! should use for a room, and — when a join-token secret is configured — a
-//! freshly minted join token for `name`.
+//! `GET /v1/rooms/<room>/relay` answers which relay a client should use for
+//! a room.
+//!
+//! The directory never creates identity. When the deployment verifies join
+//! tokens (a secret is configured), it answers only a caller presenting a
+//! join token valid for that room (`?token=` or `Authorization: Bearer`), or
+//! the operator's API key (`x-api-key`); anything else is a 401. Tokens are
+//! minted by the operator's backend alone; the directory hands out a relay,
+//! never a token. Without a secret the relays run open and so does the
+//! directory.
 //!
 //! The relay is chosen by rendezvous (highest-random-weight) hashing of the
 //! room id over the live relays in the [`Registry`]: every client of a room
@@ -11,17 +18,18 @@
 
 use std::time::Duration;
 
-use edgecall_proto::room::{validate_name, validate_room_id, RoomConfig};
-use edgecall_proto::token::{mint, JoinClaims};
+use edgecall_proto::room::validate_room_id;
+use edgecall_proto::token::TokenVerifier;
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::registry::{unix_now, Registry, RelayRecord, STALE_AFTER};
 
-/// Default lifetime of a minted join token.
-pub const TOKEN_TTL: Duration = Duration::from_secs(10 * 60);
+/// The header carrying the operator's API key.
+pub const API_KEY_HEADER: &str = "x-api-key";
 
 /// The rendezvous weight of `relay_id` for `room`: the first 8 bytes of
 /// SHA-256(room ‖ 0x00 ‖ relay_id). Stable across processes and builds.
@@ -45,17 +53,17 @@ pub fn choose<'a>(room: &str, relays: &'a [RelayRecord]) -> Option<&'a RelayReco
 }
 
 /// Directory configuration (from the Lambda's environment).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Directory {
     /// Where relays publish.
     pub registry: Registry,
-    /// HS256 secret for minting join tokens (`None`: no tokens; the relays
-    /// run open).
-    pub token_secret: Option<Vec<u8>>,
+    /// Checks callers' join tokens with the relays' secret (open when no
+    /// secret is configured: the relays admit anyone then, too).
+    verifier: TokenVerifier,
+    /// The operator's key: a caller presenting it needs no join token.
+    api_key: Option<Vec<u8>>,
     /// Records older than this are skipped.
     pub stale_after: Duration,
-    /// Lifetime of minted tokens.
-    pub token_ttl: Duration,
 }
 
 /// The answer to a successful lookup.
@@ -67,22 +75,60 @@ struct RelayAnswer<'a> {
     websocket_url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     cert_sha256: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    token: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    token_expires_at: Option<u64>,
 }
 
 impl Directory {
-    /// A directory over `registry` with the default staleness and token
-    /// lifetime.
-    pub fn new(registry: Registry, token_secret: Option<Vec<u8>>) -> Self {
-        Self {
+    /// A directory over `registry` with the default staleness. With a
+    /// `token_secret` (the relays' HS256 secret) callers must present a join
+    /// token for the room or `api_key`.
+    pub fn new(
+        registry: Registry,
+        token_secret: Option<Vec<u8>>,
+        api_key: Option<Vec<u8>>,
+    ) -> Result<Self, edgecall_proto::token::TokenError> {
+        let verifier = match token_secret.filter(|s| !s.is_empty()) {
+            Some(secret) => TokenVerifier::with_secret(&secret)?,
+            None => TokenVerifier::open(),
+        };
+        Ok(Self {
             registry,
-            token_secret: token_secret.filter(|s| !s.is_empty()),
+            verifier,
+            api_key: api_key.filter(|k| !k.is_empty()),
             stale_after: STALE_AFTER,
-            token_ttl: TOKEN_TTL,
+        })
+    }
+
+    /// Whether callers must prove they may join (a token secret is set).
+    pub fn verifies(&self) -> bool {
+        !self.verifier.is_open()
+    }
+
+    /// Admits the caller for `room`: anyone in open mode; otherwise the
+    /// operator's API key or a join token valid for `room` now.
+    fn admit(&self, request: &Request, room: &str) -> Result<(), (StatusCode, String)> {
+        if !self.verifies() {
+            return Ok(());
         }
+        if let (Some(key), Some(presented)) = (&self.api_key, request.headers().get(API_KEY_HEADER))
+        {
+            if bool::from(key.as_slice().ct_eq(presented.as_bytes())) {
+                return Ok(());
+            }
+            return Err((StatusCode::UNAUTHORIZED, "the API key is wrong".to_owned()));
+        }
+        let token = bearer_token(request).or_else(|| query_param(request, "token"));
+        self.verifier
+            .authorize(token.as_deref(), room, "", unix_now())
+            .map(drop)
+            .map_err(|err| {
+                (
+                    StatusCode::UNAUTHORIZED,
+                    format!(
+                        "{err}; the directory answers holders of a join token for this room \
+                         (?token= or Authorization: Bearer) and the operator ({API_KEY_HEADER})"
+                    ),
+                )
+            })
     }
 
     /// Handles one HTTP request (the Lambda handler). Never fails: every
@@ -114,7 +160,7 @@ impl Directory {
                 (
                     StatusCode::NOT_FOUND,
                     format!(
-                        "no such endpoint {:?}; use GET /v1/rooms/<room>/relay?name=<name>",
+                        "no such endpoint {:?}; use GET /v1/rooms/<room>/relay?token=<join token>",
                         request.uri().path()
                     ),
                 )
@@ -126,7 +172,7 @@ impl Directory {
             ));
         }
         validate_room_id(room).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
-        let name = query_param(request, "name");
+        self.admit(request, room)?;
 
         let relays = self.registry.list().await.map_err(|err| {
             tracing::error!(error = %format!("{err:#}"), "reading the relay registry failed");
@@ -150,41 +196,25 @@ impl Directory {
             )
         })?;
 
-        let (token, token_expires_at) = match &self.token_secret {
-            None => (None, None),
-            Some(secret) => {
-                let name = name.ok_or_else(|| {
-                    (
-                        StatusCode::BAD_REQUEST,
-                        "add ?name=<your name>: the directory mints a join token for it".to_owned(),
-                    )
-                })?;
-                validate_name(&name, RoomConfig::default().max_name_chars)
-                    .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
-                let exp = now + self.token_ttl.as_secs();
-                let mut claims = JoinClaims::new(room, name, exp);
-                claims.iat = Some(now);
-                let token = mint(secret, &claims).map_err(|err| {
-                    tracing::error!(error = %err, "minting a join token failed");
-                    (
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "could not mint a join token; see the directory's logs".to_owned(),
-                    )
-                })?;
-                (Some(token), Some(exp))
-            }
-        };
         let answer = RelayAnswer {
             room,
             relay_id: &relay.id,
             webtransport_url: relay.webtransport_url(room),
             websocket_url: relay.websocket_url(room),
             cert_sha256: relay.cert_sha256.as_deref(),
-            token,
-            token_expires_at,
         };
         Ok(json(StatusCode::OK, &answer))
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer_token(request: &Request) -> Option<String> {
+    let value = request.headers().get(http::header::AUTHORIZATION)?;
+    let value = value.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
 }
 
 fn query_param(request: &Request, key: &str) -> Option<String> {
@@ -207,7 +237,7 @@ fn json(status: StatusCode, body: &impl Serialize) -> Response<Body> {
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
     );
-    // Answers depend on relay health and carry tokens: never cache.
+    // Answers depend on relay health and on who asks: never cache.
     response.headers_mut().insert(
         http::header::CACHE_CONTROL,
         http::HeaderValue::from_static("no-store"),

@@ -94,7 +94,11 @@ pub async fn run(settings: Settings) -> Result<()> {
     };
     let trunk = settings.trunk.as_ref().map(|trunk| {
         tracing::info!(edge = %trunk.edge, %relay_id, "rooms trunk to the edge");
-        Arc::new(trunk::TrunkTarget::new(trunk, &relay_id))
+        Arc::new(trunk::TrunkTarget::new(
+            trunk,
+            &relay_id,
+            admission.verifier().clone(),
+        ))
     });
     let rooms = Rooms::new(
         settings.room.clone(),

@@ -7,8 +7,8 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use edgecall_proto::token::TokenVerifier;
-use edgecall_relay::directory::{choose, Directory};
+use edgecall_proto::token::{mint, JoinClaims};
+use edgecall_relay::directory::{choose, Directory, API_KEY_HEADER};
 use edgecall_relay::registry::{unix_now, Registry, RelayRecord, Target, RECORD_VERSION};
 use lambda_http::{Body, Response};
 
@@ -71,16 +71,45 @@ fn json_of(response: &Response<Body>) -> serde_json::Value {
 
 const SECRET: &[u8] = b"directory-test-secret-0123456789";
 
+/// A join token for `room`, signed with `secret`, valid for an hour.
+fn token_for(secret: &[u8], room: &str) -> String {
+    let claims = JoinClaims::new(room, "Ada Lovelace", unix_now() + 3_600);
+    mint(secret, &claims).unwrap()
+}
+
+/// The lookup fixture with `Authorization: Bearer <token>`.
+fn with_bearer(token: &str) -> lambda_http::Request {
+    let mut request = fixture("function_url_get_relay.json");
+    request.headers_mut().insert(
+        http::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    request
+}
+
+/// The lookup fixture with `query` as its query string.
+fn with_query(query: &str) -> lambda_http::Request {
+    let mut request = fixture("function_url_get_relay.json");
+    *request.uri_mut() = format!("https://dir.test/v1/rooms/standup/relay?{query}")
+        .parse()
+        .unwrap();
+    request
+}
+
+fn error_of(response: &Response<Body>) -> String {
+    json_of(response)["error"].as_str().unwrap_or("").to_owned()
+}
+
 #[tokio::test]
-async fn answers_the_rendezvous_relay_with_urls_hash_and_a_token_for_the_name() {
+async fn a_join_token_for_the_room_gets_the_rendezvous_relay_and_never_a_token() {
     let now = unix_now();
     let relays: Vec<_> = ["r1", "r2", "r3"].iter().map(|id| relay(id, now)).collect();
     let expected = choose("standup", &relays).unwrap().clone();
     let (_dir, registry) = TempRegistry::with("ok", &relays).await;
-    let directory = Directory::new(registry, Some(SECRET.to_vec()));
+    let directory = Directory::new(registry, Some(SECRET.to_vec()), None).unwrap();
 
     let response = directory
-        .handle(fixture("function_url_get_relay.json"))
+        .handle(with_bearer(&token_for(SECRET, "standup")))
         .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "no-store");
@@ -99,23 +128,28 @@ async fn answers_the_rendezvous_relay_with_urls_hash_and_a_token_for_the_name() 
         body["cert_sha256"],
         expected.cert_sha256.as_deref().unwrap()
     );
-
-    // The token is one the relays accept for exactly this room and name.
-    let token = body["token"].as_str().unwrap();
-    let authorized = TokenVerifier::with_secret(SECRET)
-        .unwrap()
-        .authorize(Some(token), "standup", "", now)
-        .unwrap();
-    assert_eq!(authorized.claims.name, "Ada Lovelace");
-    assert!(body["token_expires_at"].as_u64().unwrap() > now);
+    assert!(body.get("token").is_none(), "the directory minted: {body}");
 }
 
 #[tokio::test]
-async fn without_a_secret_the_answer_has_no_token_and_needs_no_name() {
-    let (_dir, registry) = TempRegistry::with("open", &[relay("r1", unix_now())]).await;
-    let directory = Directory::new(registry, None);
+async fn a_join_token_in_the_query_is_accepted_like_a_bearer_header() {
+    let (_dir, registry) = TempRegistry::with("query", &[relay("r1", unix_now())]).await;
+    let directory = Directory::new(registry, Some(SECRET.to_vec()), None).unwrap();
+    let token = token_for(SECRET, "standup");
     let response = directory
-        .handle(fixture("function_url_get_relay_without_name.json"))
+        .handle(with_query(&format!("token={token}")))
+        .await;
+    assert_eq!(response.status(), 200, "{}", error_of(&response));
+    assert_eq!(json_of(&response)["relay_id"], "r1");
+}
+
+#[tokio::test]
+async fn without_a_secret_anyone_is_told_the_relay() {
+    let (_dir, registry) = TempRegistry::with("open", &[relay("r1", unix_now())]).await;
+    let directory = Directory::new(registry, None, None).unwrap();
+    assert!(!directory.verifies());
+    let response = directory
+        .handle(fixture("function_url_get_relay.json"))
         .await;
     assert_eq!(response.status(), 200);
     let body = json_of(&response);
@@ -124,17 +158,75 @@ async fn without_a_secret_the_answer_has_no_token_and_needs_no_name() {
 }
 
 #[tokio::test]
-async fn with_a_secret_a_missing_name_is_a_bad_request() {
+async fn a_name_alone_gets_neither_a_relay_nor_a_token() {
     let (_dir, registry) = TempRegistry::with("noname", &[relay("r1", unix_now())]).await;
-    let directory = Directory::new(registry, Some(SECRET.to_vec()));
-    let response = directory
-        .handle(fixture("function_url_get_relay_without_name.json"))
-        .await;
-    assert_eq!(response.status(), 400);
-    assert!(json_of(&response)["error"]
-        .as_str()
-        .unwrap()
-        .contains("?name="));
+    let directory = Directory::new(registry, Some(SECRET.to_vec()), None).unwrap();
+    for request in [
+        fixture("function_url_get_relay.json"),
+        with_query("name=Ada%20Lovelace"),
+    ] {
+        let response = directory.handle(request).await;
+        assert_eq!(response.status(), 401);
+        let message = error_of(&response);
+        assert!(message.contains("join token is required"), "{message}");
+        assert!(message.contains("?token="), "{message}");
+        assert!(json_of(&response).get("token").is_none());
+    }
+}
+
+#[tokio::test]
+async fn forged_expired_and_other_room_tokens_are_refused() {
+    let (_dir, registry) = TempRegistry::with("badtoken", &[relay("r1", unix_now())]).await;
+    let directory = Directory::new(registry, Some(SECRET.to_vec()), None).unwrap();
+    let expired = mint(
+        SECRET,
+        &JoinClaims::new("standup", "Ada", unix_now().saturating_sub(10)),
+    )
+    .unwrap();
+    let unsigned = {
+        // {"alg":"none"} with valid claims and no signature.
+        let header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
+        let good = token_for(SECRET, "standup");
+        let payload = good.split('.').nth(1).unwrap().to_owned();
+        format!("{header}.{payload}.")
+    };
+    for (what, token) in [
+        (
+            "forged",
+            token_for(b"not-the-relays-secret-0123456789", "standup"),
+        ),
+        ("expired", expired),
+        ("another room", token_for(SECRET, "board-meeting")),
+        ("alg none", unsigned),
+        ("garbage", "garbage".to_owned()),
+    ] {
+        let response = directory.handle(with_bearer(&token)).await;
+        assert_eq!(response.status(), 401, "{what}: {}", error_of(&response));
+        assert!(json_of(&response).get("relay_id").is_none(), "{what}");
+    }
+}
+
+#[tokio::test]
+async fn the_operator_api_key_needs_no_token_and_a_wrong_key_is_refused() {
+    let (_dir, registry) = TempRegistry::with("apikey", &[relay("r1", unix_now())]).await;
+    let directory = Directory::new(
+        registry,
+        Some(SECRET.to_vec()),
+        Some(b"operator-key".to_vec()),
+    )
+    .unwrap();
+    let with_key = |key: &str| {
+        let mut request = fixture("function_url_get_relay.json");
+        request
+            .headers_mut()
+            .insert(API_KEY_HEADER, key.parse().unwrap());
+        request
+    };
+    let response = directory.handle(with_key("operator-key")).await;
+    assert_eq!(response.status(), 200, "{}", error_of(&response));
+    let response = directory.handle(with_key("operator-kez")).await;
+    assert_eq!(response.status(), 401);
+    assert!(error_of(&response).contains("API key"));
 }
 
 #[tokio::test]
@@ -167,10 +259,10 @@ async fn stale_and_draining_relays_are_skipped() {
         })
         .collect();
     let (_dir, registry) = TempRegistry::with("stale", &records).await;
-    let directory = Directory::new(registry, None);
+    let directory = Directory::new(registry, None, None).unwrap();
     let body = json_of(
         &directory
-            .handle(fixture("function_url_get_relay_without_name.json"))
+            .handle(fixture("function_url_get_relay.json"))
             .await,
     );
     let chosen = body["relay_id"].as_str().unwrap();
@@ -182,10 +274,10 @@ async fn stale_and_draining_relays_are_skipped() {
 async fn no_healthy_relay_is_a_503_that_says_why() {
     let stale = relay("r1", unix_now() - 3600);
     let (_dir, registry) = TempRegistry::with("none", &[stale]).await;
-    let mut directory = Directory::new(registry, None);
+    let mut directory = Directory::new(registry, None, None).unwrap();
     directory.stale_after = Duration::from_secs(90);
     let response = directory
-        .handle(fixture("function_url_get_relay_without_name.json"))
+        .handle(fixture("function_url_get_relay.json"))
         .await;
     assert_eq!(response.status(), 503);
     let message = json_of(&response)["error"].as_str().unwrap().to_owned();
@@ -196,7 +288,7 @@ async fn no_healthy_relay_is_a_503_that_says_why() {
 #[tokio::test]
 async fn unknown_routes_are_404_and_name_the_real_one() {
     let (_dir, registry) = TempRegistry::with("route", &[]).await;
-    let directory = Directory::new(registry, None);
+    let directory = Directory::new(registry, None, None).unwrap();
     let response = directory
         .handle(fixture("function_url_unknown_route.json"))
         .await;
@@ -210,7 +302,7 @@ async fn unknown_routes_are_404_and_name_the_real_one() {
 #[tokio::test]
 async fn malformed_room_ids_are_400() {
     let (_dir, registry) = TempRegistry::with("badroom", &[relay("r1", unix_now())]).await;
-    let directory = Directory::new(registry, Some(SECRET.to_vec()));
+    let directory = Directory::new(registry, Some(SECRET.to_vec()), None).unwrap();
     let response = directory
         .handle(fixture("function_url_bad_room.json"))
         .await;
@@ -224,7 +316,7 @@ async fn malformed_room_ids_are_400() {
 #[tokio::test]
 async fn other_methods_are_405() {
     let (_dir, registry) = TempRegistry::with("post", &[relay("r1", unix_now())]).await;
-    let directory = Directory::new(registry, None);
+    let directory = Directory::new(registry, None, None).unwrap();
     let response = directory
         .handle(fixture("function_url_post_relay.json"))
         .await;
@@ -236,17 +328,18 @@ async fn lookup_latency_over_fifty_relays_is_measured() {
     let now = unix_now();
     let relays: Vec<_> = (0..50).map(|i| relay(&format!("r{i}"), now)).collect();
     let (_dir, registry) = TempRegistry::with("latency", &relays).await;
-    let directory = Directory::new(registry, Some(SECRET.to_vec()));
+    let directory = Directory::new(registry, Some(SECRET.to_vec()), None).unwrap();
     let runs = 200u32;
+    let token = token_for(SECRET, "standup");
     let started = std::time::Instant::now();
     for _ in 0..runs {
-        let response = directory
-            .handle(fixture("function_url_get_relay.json"))
-            .await;
+        let response = directory.handle(with_bearer(&token)).await;
         assert_eq!(response.status(), 200);
     }
     let each = started.elapsed() / runs;
-    println!("directory handler: {each:?} per lookup over 50 relays (file registry, debug build)");
+    println!(
+        "directory handler: {each:?} per lookup over 50 relays with a token check (file registry, debug build)"
+    );
 }
 
 #[tokio::test]
@@ -266,13 +359,13 @@ async fn a_publishing_relay_is_found_joinable_and_dropped_once_it_drains() {
             "relay-a",
         ],
     );
-    let directory = Directory::new(registry, None);
+    let directory = Directory::new(registry, None, None).unwrap();
 
     // The record is written before the relay reports ready or shortly after.
     let mut body = serde_json::Value::Null;
     for _ in 0..50 {
         let response = directory
-            .handle(fixture("function_url_get_relay_without_name.json"))
+            .handle(fixture("function_url_get_relay.json"))
             .await;
         if response.status() == 200 {
             body = json_of(&response);
@@ -304,7 +397,7 @@ async fn a_publishing_relay_is_found_joinable_and_dropped_once_it_drains() {
         "relay did not exit"
     );
     let response = directory
-        .handle(fixture("function_url_get_relay_without_name.json"))
+        .handle(fixture("function_url_get_relay.json"))
         .await;
     assert_eq!(response.status(), 503);
 }

@@ -41,6 +41,7 @@ use jwt::{FromBase64, Header, SignWithKey, Token, VerifyWithKey};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 /// The only JWS algorithm accepted and produced by this module.
 pub const ALGORITHM: &str = "HS256";
@@ -288,6 +289,30 @@ impl JoseHeader for RawHeader {
     }
 }
 
+/// The header a relay's trunk carries its [`TokenVerifier::trunk_proof`] in.
+pub const TRUNK_TOKEN_PROOF_HEADER: &str = "x-edgecall-token-proof";
+
+/// Domain separation for trunk proofs: the tag can never be mistaken for a
+/// token signature.
+const TRUNK_PROOF_LABEL: &[u8] = b"edgecall trunk token proof v1\0";
+
+/// Why a verifying host refuses a relay's trunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TrunkRefusal {
+    /// The relay runs open (no token secret).
+    #[error(
+        "this edge verifies join tokens but the relay admits anyone (it has no token secret): \
+         start the relay with the edge's JOIN_TOKEN_SECRET as --token-secret"
+    )]
+    OpenRelay,
+    /// The relay verifies tokens signed with another secret.
+    #[error(
+        "the relay verifies join tokens with a different secret from this edge's \
+         JOIN_TOKEN_SECRET: give both the same secret"
+    )]
+    OtherSecret,
+}
+
 /// How joins are authorised.
 #[derive(Clone)]
 enum Mode {
@@ -374,6 +399,42 @@ impl TokenVerifier {
     #[must_use]
     pub fn is_open(&self) -> bool {
         matches!(self.mode, Mode::Open)
+    }
+
+    /// What a relay's trunk of `room` presents (header
+    /// [`TRUNK_TOKEN_PROOF_HEADER`]) to show the edge it admits only holders
+    /// of join tokens signed with this secret: hex HMAC-SHA256 under the
+    /// secret of a fixed label and the room id. `None` in open mode.
+    #[must_use]
+    pub fn trunk_proof(&self, room: &str) -> Option<String> {
+        let Mode::Verified(key) = &self.mode else {
+            return None;
+        };
+        let mut mac = key.clone();
+        mac.update(TRUNK_PROOF_LABEL);
+        mac.update(room.as_bytes());
+        let tag = mac.finalize().into_bytes();
+        Some(tag.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// Whether a trunk of `room` presenting `proof` may link a relay's
+    /// participants into this host's room. An open host takes any trunk; a
+    /// verifying host only one whose relay verifies with the same secret
+    /// (see [`Self::trunk_proof`]): a relay that admits anyone, or checks
+    /// other tokens, would let in people this host would refuse.
+    ///
+    /// # Errors
+    ///
+    /// [`TrunkRefusal`] saying which side must change.
+    pub fn admit_trunk(&self, room: &str, proof: Option<&str>) -> Result<(), TrunkRefusal> {
+        let Some(expected) = self.trunk_proof(room) else {
+            return Ok(());
+        };
+        match proof.filter(|p| !p.is_empty()) {
+            None => Err(TrunkRefusal::OpenRelay),
+            Some(proof) if bool::from(proof.as_bytes().ct_eq(expected.as_bytes())) => Ok(()),
+            Some(_) => Err(TrunkRefusal::OtherSecret),
+        }
     }
 
     /// Decides whether a client may join `room`.
@@ -876,5 +937,50 @@ mod tests {
         assert!(msg.contains("token is required"));
         let msg = TokenError::BadSignature.to_string();
         assert!(msg.contains("same join secret"));
+    }
+
+    #[test]
+    fn a_verifying_host_takes_only_trunks_from_relays_with_its_secret() {
+        let edge = TokenVerifier::with_secret(SECRET).unwrap();
+        let same = TokenVerifier::with_secret(SECRET).unwrap();
+        let other = TokenVerifier::with_secret(b"another-secret-of-32-bytes-long!").unwrap();
+        let open = TokenVerifier::open();
+        let proof = same.trunk_proof("standup");
+        assert_eq!(edge.admit_trunk("standup", proof.as_deref()), Ok(()));
+        assert_eq!(
+            edge.admit_trunk("standup", open.trunk_proof("standup").as_deref()),
+            Err(TrunkRefusal::OpenRelay)
+        );
+        assert_eq!(
+            edge.admit_trunk("standup", Some("")),
+            Err(TrunkRefusal::OpenRelay)
+        );
+        assert_eq!(
+            edge.admit_trunk("standup", other.trunk_proof("standup").as_deref()),
+            Err(TrunkRefusal::OtherSecret)
+        );
+        // A proof is bound to its room.
+        assert_eq!(
+            edge.admit_trunk("board", proof.as_deref()),
+            Err(TrunkRefusal::OtherSecret)
+        );
+    }
+
+    #[test]
+    fn an_open_host_takes_any_trunk() {
+        let open = TokenVerifier::open();
+        assert_eq!(open.trunk_proof("standup"), None);
+        assert_eq!(open.admit_trunk("standup", None), Ok(()));
+        assert_eq!(open.admit_trunk("standup", Some("junk")), Ok(()));
+    }
+
+    #[test]
+    fn trunk_refusals_say_what_to_change() {
+        assert!(TrunkRefusal::OpenRelay
+            .to_string()
+            .contains("--token-secret"));
+        assert!(TrunkRefusal::OtherSecret
+            .to_string()
+            .contains("same secret"));
     }
 }

@@ -230,15 +230,22 @@ pub struct Trunk {
 }
 
 impl Trunk {
-    /// Opens `url` with `Authorization: Bearer <secret>`; on refusal returns
-    /// the HTTP status as the error's message.
-    pub async fn connect(url: &str, secret: &str) -> Result<Self> {
+    /// Opens `url` with `Authorization: Bearer <secret>` and, when given,
+    /// the relay's join-token proof; on refusal returns the HTTP status as
+    /// the error's message.
+    pub async fn connect(url: &str, secret: &str, token_proof: Option<&str>) -> Result<Self> {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let mut request = url.into_client_request()?;
         request.headers_mut().insert(
             "Authorization",
             format!("Bearer {secret}").parse().context("header value")?,
         );
+        if let Some(proof) = token_proof {
+            request.headers_mut().insert(
+                edgecall_proto::token::TRUNK_TOKEN_PROOF_HEADER,
+                proof.parse().context("header value")?,
+            );
+        }
         let (ws, _) = match tokio_tungstenite::connect_async(request).await {
             Ok(ok) => ok,
             Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {

@@ -101,6 +101,10 @@ fn test_config(root: &Path, dir: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// The `API_KEY` every test edge gets unless a test sets its own: the
+/// harness reads room info with it.
+pub const TEST_API_KEY: &str = "edgecall-e2e-operator-key";
+
 impl Edge {
     /// Starts edgecall's Worker under `wrangler dev` with `vars` and waits
     /// until `/healthz` answers.
@@ -160,6 +164,10 @@ impl Edge {
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file);
+        // Room info is operator-only; the harness is the operator.
+        if !vars.iter().any(|(key, _)| *key == "API_KEY") {
+            cmd.arg("--var").arg(format!("API_KEY:{TEST_API_KEY}"));
+        }
         for (key, value) in vars {
             cmd.arg("--var").arg(format!("{key}:{value}"));
         }
@@ -225,6 +233,7 @@ impl Edge {
     /// `GET /api/rooms/<room>` as JSON.
     pub fn room_info(&self, room: &str) -> Result<serde_json::Value> {
         let resp = ureq::get(&format!("{}/api/rooms/{room}", self.http_base()))
+            .set("Authorization", &format!("Bearer {TEST_API_KEY}"))
             .call()
             .with_context(|| format!("GET room info for {room}"))?;
         Ok(resp.into_json()?)

@@ -268,6 +268,7 @@ fn a_page_on_the_edge_and_one_on_the_relay_meet_over_the_trunk(
         &edge.http_base(),
         "--trunk-secret",
         TRUNK_SECRET,
+        "--open-trunk",
     ])?;
     let room = unique_room("trunk-pair");
     let query = [("autojoin", "1")];

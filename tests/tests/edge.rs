@@ -21,7 +21,7 @@ use libtest_mimic::Arguments;
 use prost::Message as _;
 
 const SECRET: &str = "e2e-join-secret";
-const API_KEY: &str = "e2e-api-key";
+const API_KEY: &str = edgecall_e2e::edge::TEST_API_KEY;
 const TRUNK_SECRET: &str = "e2e-trunk-secret";
 const DIRECTORY_URL: &str = "https://directory.example/prod";
 const SHORT_HEARTBEAT_MS: u64 = 3_000;
@@ -156,6 +156,27 @@ async fn room_info_and_health_answer(edge: Arc<Edge>) -> Result<()> {
         info["participants"] == 1 && info["room"] == room.as_str(),
         "{info}"
     );
+    // Room info is the operator's: anonymous or wrong-key callers get a
+    // 401 and learn nothing about the room.
+    let url = format!("{base}/api/rooms/{room}");
+    for (what, attempt) in [
+        ("no key", ureq::get(&url).call()),
+        (
+            "a wrong key",
+            ureq::get(&url).set("Authorization", "Bearer nope").call(),
+        ),
+    ] {
+        match attempt {
+            Err(ureq::Error::Status(401, response)) => {
+                let body = response.into_string()?;
+                ensure!(
+                    body.contains("API key") && !body.contains("participants"),
+                    "{what}: {body}"
+                );
+            }
+            other => anyhow::bail!("room info with {what}: {other:?}"),
+        }
+    }
     Ok(())
 }
 
@@ -469,12 +490,31 @@ fn trunk_url(edge: &Edge, room: &str) -> String {
     format!("{}/api/rooms/{room}/trunk?host=relay-a", edge.ws_base())
 }
 
+/// The trunk proof of a relay that verifies join tokens with the secured
+/// edge's secret (an open edge ignores it).
+fn proof(room: &str) -> Option<String> {
+    edgecall_proto::token::TokenVerifier::with_secret(SECRET.as_bytes())
+        .ok()?
+        .trunk_proof(room)
+}
+
 async fn a_forged_trunk_is_refused(edge: Arc<Edge>) -> Result<()> {
     let room = unique_room("forged-trunk");
     for secret in ["", "not-the-trunk-secret", API_KEY] {
-        let refused = Trunk::connect(&trunk_url(&edge, &room), secret).await;
+        let refused =
+            Trunk::connect(&trunk_url(&edge, &room), secret, proof(&room).as_deref()).await;
         let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
         ensure!(message.contains("401"), "secret {secret:?}: {message}");
+    }
+    // The right trunk secret is not enough for an edge that verifies join
+    // tokens: the relay must prove it verifies them with the same secret.
+    let other = edgecall_proto::token::TokenVerifier::with_secret(b"another-join-secret")?
+        .trunk_proof(&room);
+    for (what, proof) in [("no proof", None), ("another secret's proof", other)] {
+        let refused =
+            Trunk::connect(&trunk_url(&edge, &room), TRUNK_SECRET, proof.as_deref()).await;
+        let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        ensure!(message.contains("403"), "{what}: {message}");
     }
     Ok(())
 }
@@ -487,7 +527,12 @@ async fn a_trunk_joins_relay_participants_to_the_edge_room(edge: Arc<Edge>) -> R
         edge.ws_base()
     ))
     .await?;
-    let mut trunk = Trunk::connect(&trunk_url(&edge, &room), TRUNK_SECRET).await?;
+    let mut trunk = Trunk::connect(
+        &trunk_url(&edge, &room),
+        TRUNK_SECRET,
+        proof(&room).as_deref(),
+    )
+    .await?;
     // The edge greets the trunk and announces its own participants.
     let announced = trunk
         .wait_for(QUIET * 4, |m| match m {
@@ -565,7 +610,12 @@ async fn a_room_holding_only_a_trunk_hibernates_and_keeps_its_roster(
     edge: Arc<Edge>,
 ) -> Result<()> {
     let room = unique_room("trunk-hibernate");
-    let mut trunk = Trunk::connect(&trunk_url(&edge, &room), TRUNK_SECRET).await?;
+    let mut trunk = Trunk::connect(
+        &trunk_url(&edge, &room),
+        TRUNK_SECRET,
+        proof(&room).as_deref(),
+    )
+    .await?;
     trunk
         .send(link_message::Msg::Joined(wire::Participant {
             id: 3,
@@ -610,7 +660,12 @@ async fn a_room_holding_only_a_trunk_hibernates_and_keeps_its_roster(
 
 async fn text_keepalives_hold_a_trunk_past_the_heartbeat_timeout(edge: Arc<Edge>) -> Result<()> {
     let room = unique_room("trunk-keepalive");
-    let mut trunk = Trunk::connect(&trunk_url(&edge, &room), TRUNK_SECRET).await?;
+    let mut trunk = Trunk::connect(
+        &trunk_url(&edge, &room),
+        TRUNK_SECRET,
+        proof(&room).as_deref(),
+    )
+    .await?;
     trunk
         .send(link_message::Msg::Joined(wire::Participant {
             id: 4,
@@ -651,7 +706,12 @@ async fn a_reconnecting_relay_replaces_its_stale_trunk(edge: Arc<Edge>) -> Resul
             can_publish: true,
         })
     };
-    let mut old = Trunk::connect(&trunk_url(&edge, &room), TRUNK_SECRET).await?;
+    let mut old = Trunk::connect(
+        &trunk_url(&edge, &room),
+        TRUNK_SECRET,
+        proof(&room).as_deref(),
+    )
+    .await?;
     old.send(ray()).await?;
     let first = eve
         .wait_for(QUIET * 4, |m| match m {
@@ -662,7 +722,12 @@ async fn a_reconnecting_relay_replaces_its_stale_trunk(edge: Arc<Edge>) -> Resul
     // The same relay (same host id) comes back while its old socket is
     // still open: the old link goes, its participant leaves, then the new
     // link announces it again — never two "ray"s at once.
-    let mut new = Trunk::connect(&trunk_url(&edge, &room), TRUNK_SECRET).await?;
+    let mut new = Trunk::connect(
+        &trunk_url(&edge, &room),
+        TRUNK_SECRET,
+        proof(&room).as_deref(),
+    )
+    .await?;
     let left = eve
         .wait_for(QUIET * 4, |m| match m {
             server_message::Msg::Left(l) => Some(l.id),

@@ -14,11 +14,14 @@ use edgecall_e2e::frames::{audio, camera};
 use edgecall_e2e::proxy::Proxy;
 use edgecall_e2e::relay::{NatsServer, RelayProcess};
 use edgecall_e2e::trials::{trial, unique_room};
+use edgecall_proto::token::{mint, JoinClaims};
 use edgecall_proto::wire::{self, server_message, MediaFrame, Track};
-use edgecall_stream::Session;
+use edgecall_stream::{JoinConfig, Session, TransportKind, Trust};
 use libtest_mimic::Arguments;
 
 const TRUNK_SECRET: &str = "e2e-trunk-secret";
+/// The secured edge's JOIN_TOKEN_SECRET.
+const JOIN_SECRET: &str = "e2e-join-token-secret";
 /// Long engine heartbeats on both sides: the test clients do not ping.
 const HEARTBEAT_MS: &str = "120000";
 const NATS_HEARTBEAT_MS: u64 = 200;
@@ -36,8 +39,16 @@ fn relay_config() -> Result<std::path::PathBuf> {
     Ok(path)
 }
 
-/// Starts a relay trunking to `edge` with `secret`, plus `extra` flags.
+/// Starts an open relay trunking to the open `edge` with `secret`, plus
+/// `extra` flags.
 fn relay(edge: &str, secret: &str, extra: &[&str]) -> Result<RelayProcess> {
+    let mut flags = vec!["--open-trunk"];
+    flags.extend_from_slice(extra);
+    relay_with(edge, secret, &flags)
+}
+
+/// Starts a relay trunking to `edge` with `secret` and exactly `extra`.
+fn relay_with(edge: &str, secret: &str, extra: &[&str]) -> Result<RelayProcess> {
     let config = relay_config()?;
     let mut flags = vec![
         "--config",
@@ -397,6 +408,131 @@ async fn a_relay_with_a_wrong_trunk_secret_is_refused_and_keeps_its_room(
     Ok(())
 }
 
+/// A join token for the secured edge's rooms (and relays sharing its secret).
+fn join_token(room: &str, name: &str) -> Result<String> {
+    let exp = edgecall_e2e::frames::now_us() / 1_000_000 + 3_600;
+    Ok(mint(
+        JOIN_SECRET.as_bytes(),
+        &JoinClaims::new(room, name, exp),
+    )?)
+}
+
+async fn an_open_relay_cannot_trunk_into_an_edge_that_verifies_tokens(
+    secured: Arc<Edge>,
+) -> Result<()> {
+    // Without being told, the relay does not even start that combination.
+    let refused = relay_with(&secured.http_base(), TRUNK_SECRET, &[]);
+    let err = format!(
+        "{:#}",
+        refused.err().context("an open relay started with --edge")?
+    );
+    ensure!(
+        err.contains("--token-secret") && err.contains("--open-trunk"),
+        "unclear start-up refusal: {err}"
+    );
+    // Told so, it starts, but the edge refuses its trunk and says why.
+    let room = unique_room("open-into-secured");
+    let relay = relay_with(&secured.http_base(), TRUNK_SECRET, &["--open-trunk"])?;
+    let mut ada = Party::on_relay(&relay, &room, "ada").await?;
+    let started = Instant::now();
+    while relay.metric("edgecall_trunk_failures_total")? < 1 {
+        ensure!(
+            started.elapsed() < CONVERGE,
+            "no trunk attempt:\n{}",
+            relay.log()
+        );
+        ada.pump(Duration::from_millis(200)).await?;
+    }
+    let log = relay.log();
+    ensure!(
+        log.contains("403") && log.contains("admits anyone"),
+        "the relay log does not say why the edge refused:\n{log}"
+    );
+    ensure!(relay.metric("edgecall_trunks")? == 0);
+    // Nobody reached the edge's room through the relay.
+    let eve = Client::join(&format!(
+        "{}/api/rooms/{room}/ws?token={}",
+        secured.ws_base(),
+        join_token(&room, "eve")?
+    ))
+    .await?;
+    let names: Vec<&str> = eve.welcome.roster.iter().map(|p| p.name.as_str()).collect();
+    ensure!(names == ["eve"], "the edge room holds {names:?}");
+    Ok(())
+}
+
+async fn a_relay_checking_other_tokens_cannot_trunk_into_the_edge(
+    secured: Arc<Edge>,
+) -> Result<()> {
+    let room = unique_room("other-secret");
+    let relay = relay_with(
+        &secured.http_base(),
+        TRUNK_SECRET,
+        &["--token-secret", "a-different-join-token-secret"],
+    )?;
+    let config = JoinConfig::new(&relay.url, &room, "mallory")?
+        .transport(TransportKind::WebTransport)
+        .trust(Trust::cert_hash_hex(&relay.cert_sha256)?)
+        .token(mint(
+            b"a-different-join-token-secret",
+            &JoinClaims::new(
+                room.as_str(),
+                "mallory",
+                edgecall_e2e::frames::now_us() / 1_000_000 + 3_600,
+            ),
+        )?);
+    let session = Session::connect(&config).await?;
+    let welcome = session.welcome().clone();
+    let mut mallory = Party::new("mallory", Conn::Relay(session), &welcome);
+    let started = Instant::now();
+    while relay.metric("edgecall_trunk_failures_total")? < 1 {
+        ensure!(
+            started.elapsed() < CONVERGE,
+            "no trunk attempt:\n{}",
+            relay.log()
+        );
+        mallory.pump(Duration::from_millis(200)).await?;
+    }
+    let log = relay.log();
+    ensure!(
+        log.contains("403") && log.contains("differs from the edge"),
+        "the relay log does not say why the edge refused:\n{log}"
+    );
+    ensure!(relay.metric("edgecall_trunks")? == 0);
+    Ok(())
+}
+
+async fn a_relay_verifying_with_the_edges_secret_trunks_into_it(secured: Arc<Edge>) -> Result<()> {
+    let room = unique_room("secured-trunk");
+    let relay = relay_with(
+        &secured.http_base(),
+        TRUNK_SECRET,
+        &["--token-secret", JOIN_SECRET],
+    )?;
+    let config = JoinConfig::new(&relay.url, &room, "ada")?
+        .transport(TransportKind::WebTransport)
+        .trust(Trust::cert_hash_hex(&relay.cert_sha256)?)
+        .token(join_token(&room, "ada")?);
+    let session = Session::connect(&config).await?;
+    let welcome = session.welcome().clone();
+    let mut ada = Party::new("ada", Conn::Relay(session), &welcome);
+    let url = format!(
+        "{}/api/rooms/{room}/ws?token={}",
+        secured.ws_base(),
+        join_token(&room, "eve")?
+    );
+    let client = Client::join(&url).await?;
+    let welcome = client.welcome.clone();
+    let mut eve = Party::new("eve", Conn::Edge(client), &welcome);
+    settle(&mut [&mut ada, &mut eve], CONVERGE, "one roster", |p| {
+        p.iter().all(|p| p.names() == ["ada", "eve"])
+    })
+    .await?;
+    media_crosses(&mut ada, &mut eve, 0).await?;
+    media_crosses(&mut eve, &mut ada, 0).await?;
+    Ok(())
+}
+
 async fn a_cut_trunk_reconnects_and_rosters_converge(edge: Arc<Edge>) -> Result<()> {
     let room = unique_room("cut");
     let proxy = Proxy::start(edge.addr()).await?;
@@ -470,7 +606,33 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let secured = match Edge::start(&[
+        ("HEARTBEAT_TIMEOUT_MS", HEARTBEAT_MS),
+        ("TRUNK_SECRET", TRUNK_SECRET),
+        ("JOIN_TOKEN_SECRET", JOIN_SECRET),
+    ]) {
+        Ok(edge) => Arc::new(edge),
+        Err(err) => {
+            eprintln!("cannot start the secured edge: {err:#}");
+            std::process::exit(1);
+        }
+    };
     let trials = vec![
+        trial(
+            "an_open_relay_cannot_trunk_into_an_edge_that_verifies_tokens",
+            &secured,
+            an_open_relay_cannot_trunk_into_an_edge_that_verifies_tokens,
+        ),
+        trial(
+            "a_relay_checking_other_tokens_cannot_trunk_into_the_edge",
+            &secured,
+            a_relay_checking_other_tokens_cannot_trunk_into_the_edge,
+        ),
+        trial(
+            "a_relay_verifying_with_the_edges_secret_trunks_into_it",
+            &secured,
+            a_relay_verifying_with_the_edges_secret_trunks_into_it,
+        ),
         trial(
             "edge_and_relay_participants_exchange_audio_and_video_both_ways",
             &edge,
@@ -494,5 +656,6 @@ fn main() {
     ];
     let conclusion = libtest_mimic::run(&args, trials);
     drop(edge);
+    drop(secured);
     conclusion.exit();
 }

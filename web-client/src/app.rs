@@ -462,7 +462,7 @@ impl App {
         if self.params.relay.is_some() {
             return;
         }
-        let url = directory_lookup_url(&directory, meeting, name);
+        let url = directory_lookup_url(&directory, meeting, self.params.token.as_deref());
         let answer = match js::fetch_text(&url).await {
             Ok((200, body)) => DirectoryAnswer::from_json(&body).map_err(|e| e.to_string()),
             Ok((status, body)) => Err(format!("HTTP {status}: {body}")),

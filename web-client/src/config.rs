@@ -157,7 +157,7 @@ pub struct ClientConfig {
     pub directory_url: Option<String>,
 }
 
-/// The relay directory's answer to `GET /v1/rooms/<room>/relay?name=`.
+/// The relay directory's answer to `GET /v1/rooms/<room>/relay?token=`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct DirectoryAnswer {
     /// The room's WebTransport session URL, `https://host:port/api/rooms/<room>`.
@@ -165,9 +165,6 @@ pub struct DirectoryAnswer {
     /// The relay certificate's SHA-256 (hex), for self-signed relays.
     #[serde(default)]
     pub cert_sha256: Option<String>,
-    /// A join token the directory minted for this name, if it mints them.
-    #[serde(default)]
-    pub token: Option<String>,
 }
 
 impl DirectoryAnswer {
@@ -177,8 +174,8 @@ impl DirectoryAnswer {
     }
 
     /// Points `params` at the relay the directory chose: its base URL (the
-    /// session URL without `/api/rooms/...`), its certificate hash and the
-    /// minted token, without overriding what the page URL already says.
+    /// session URL without `/api/rooms/...`) and its certificate hash,
+    /// without overriding what the page URL already says.
     pub fn apply(&self, params: &mut PageParams) -> Result<(), ConfigError> {
         let base = self
             .webtransport_url
@@ -192,21 +189,25 @@ impl DirectoryAnswer {
                 params.cert_hash = Some(check_hash(hash)?);
             }
         }
-        if let Some(token) = &self.token {
-            params.token.get_or_insert_with(|| token.clone());
-        }
         Ok(())
     }
 }
 
-/// The directory lookup URL for `meeting` and `name`.
-pub fn directory_lookup_url(directory: &str, meeting: &str, name: &str) -> String {
-    format!(
-        "{}/v1/rooms/{}/relay?name={}",
+/// The directory lookup URL for `meeting`, carrying the page's join token
+/// (a directory of a deployment that verifies tokens answers only holders
+/// of one for the room; the query keeps the request free of a CORS
+/// preflight).
+pub fn directory_lookup_url(directory: &str, meeting: &str, token: Option<&str>) -> String {
+    let mut url = format!(
+        "{}/v1/rooms/{}/relay",
         directory.trim_end_matches('/'),
-        path_segment(meeting),
-        encode(name)
-    )
+        path_segment(meeting)
+    );
+    if let Some(token) = token {
+        url.push_str("?token=");
+        url.push_str(&encode(token));
+    }
+    url
 }
 
 impl ClientConfig {
@@ -570,16 +571,23 @@ mod tests {
         );
         let answer = super::DirectoryAnswer {
             cert_sha256: Some("ab".repeat(32)),
-            token: Some("t.o-k_en".into()),
             ..answer
         };
         answer.apply(&mut params).unwrap();
         assert_eq!(params.relay.as_deref(), Some("https://203.0.113.7:443"));
         assert_eq!(params.cert_hash, Some("ab".repeat(32)));
-        assert_eq!(params.token.as_deref(), Some("t.o-k_en"));
+        assert_eq!(params.token, None, "the directory hands out no token");
+    }
+
+    #[test]
+    fn the_directory_is_asked_with_the_pages_token_and_never_a_name() {
         assert_eq!(
-            super::directory_lookup_url("https://dir.example/", "stand-up", "Ada L"),
-            "https://dir.example/v1/rooms/stand-up/relay?name=Ada+L"
+            super::directory_lookup_url("https://dir.example/", "stand-up", Some("h.p+s/ig")),
+            "https://dir.example/v1/rooms/stand-up/relay?token=h.p%2Bs%2Fig"
+        );
+        assert_eq!(
+            super::directory_lookup_url("https://dir.example", "stand-up", None),
+            "https://dir.example/v1/rooms/stand-up/relay"
         );
     }
 }

@@ -3,10 +3,14 @@
 //!   secret is set; `?name=` in open mode), checked before any Durable
 //!   Object is touched: 426 without Upgrade, 400 on a bad room id or name,
 //!   401 on a bad, expired or wrong-room token;
-//! - `GET /api/rooms/<room>` — `{room, participants, …}` from the room;
+//! - `GET /api/rooms/<room>` — `{room, participants, …}` from the room,
+//!   for the operator only (Bearer `API_KEY`; 403 without one configured);
 //! - `GET /api/rooms/<room>/trunk?host=<relay-id>` — a relay's trunk
 //!   (WebSocket, `Authorization: Bearer <TRUNK_SECRET>`), a link that carries
 //!   the relay's participants of the room; 401 without the right secret;
+//!   403 when this edge verifies join tokens and the relay does not prove
+//!   (header `x-edgecall-token-proof`) that it verifies them with the same
+//!   secret;
 //! - `POST /api/token` — mint a join token (Bearer `API_KEY`);
 //! - `GET /healthz`.
 
@@ -14,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use edgecall_durable_room::{MEMBER_HEADER, ROOM_HEADER, TRUNK_HOST_HEADER};
 use edgecall_proto::room::{validate_name, validate_room_id, Member, RoomConfig};
-use edgecall_proto::token::{self, JoinClaims, TokenVerifier};
+use edgecall_proto::token::{self, JoinClaims, TokenVerifier, TRUNK_TOKEN_PROOF_HEADER};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use worker::{web_sys, Env, Headers, Method, Request, Response, Result};
@@ -36,7 +40,7 @@ pub(crate) async fn route(req: Request, env: Env) -> Result<Response> {
         (Method::Get, ["healthz"]) => Response::ok("ok"),
         (Method::Get, ["api", "rooms", room, "ws"]) => join(req, &env, room).await,
         (Method::Get, ["api", "rooms", room, "trunk"]) => trunk(req, &env, room).await,
-        (Method::Get, ["api", "rooms", room]) => room_info(&env, room).await,
+        (Method::Get, ["api", "rooms", room]) => room_info(&req, &env, room).await,
         (Method::Post, ["api", "token"]) => mint_token(req, &env).await,
         (Method::Get, ["client-config.json"]) => client_config(&env),
         (_, ["api", ..]) | (_, ["healthz"]) => json_error(404, "no such endpoint"),
@@ -160,6 +164,12 @@ async fn trunk(req: Request, env: &Env, room: &str) -> Result<Response> {
             "missing or wrong trunk secret (Authorization: Bearer <TRUNK_SECRET>)",
         );
     }
+    // A relay that admits anyone (or checks other tokens) must not carry
+    // its participants into a room this edge guards with join tokens.
+    let proof = req.headers().get(TRUNK_TOKEN_PROOF_HEADER)?;
+    if let Err(refusal) = verifier(env)?.admit_trunk(room, proof.as_deref()) {
+        return json_error(403, &refusal.to_string());
+    }
     let raw_url = req.inner().url();
     let query = raw_url.split_once('?').map_or("", |(_, q)| q);
     let peer = form_urlencoded::parse(query.as_bytes())
@@ -178,7 +188,22 @@ async fn trunk(req: Request, env: &Env, room: &str) -> Result<Response> {
         .await
 }
 
-async fn room_info(env: &Env, room: &str) -> Result<Response> {
+/// Operator-only: who is in a room and the engine's counters. Checked
+/// before the Durable Object is touched, so anonymous callers cannot
+/// instantiate objects by asking about made-up rooms.
+async fn room_info(req: &Request, env: &Env, room: &str) -> Result<Response> {
+    let Some(api_key) = secret(env, "API_KEY") else {
+        return json_error(
+            403,
+            "room info is for the operator: set the API_KEY secret and send Authorization: Bearer <API_KEY>",
+        );
+    };
+    if !secret_matches(&bearer(req)?, &api_key) {
+        return json_error(
+            401,
+            "missing or wrong API key (Authorization: Bearer <API_KEY>)",
+        );
+    }
     if let Err(err) = validate_room_id(room) {
         return json_error(400, &err.to_string());
     }

@@ -110,6 +110,9 @@ fn start_relay(ctx: &Ctx, edge_port: &str, trunk_secret: &str) -> Result<Running
         ])
         .arg("--edge")
         .arg(format!("http://127.0.0.1:{edge_port}"))
+        // Both run open for local development; a relay refuses to trunk
+        // without a token secret unless told so.
+        .arg("--open-trunk")
         // Through the environment, so it does not show in `ps`.
         .env("EDGECALL_RELAY_TRUNK_SECRET", trunk_secret);
     // The relay serves the browser client too once it is built.

@@ -4,11 +4,13 @@
 //! Environment:
 //! - `EDGECALL_DIRECTORY_REGISTRY` (required): where relays publish,
 //!   `dynamodb://<table>` (build with `--features aws`) or `file:///dir`.
-//! - `EDGECALL_TOKEN_SECRET` (optional): HS256 secret shared with the
-//!   relays; when set, answers carry a join token for `?name=`.
+//! - `EDGECALL_TOKEN_SECRET` (optional): the relays' HS256 join-token
+//!   secret; when set, only callers with a join token for the room (or the
+//!   API key) get an answer. The directory never mints tokens.
+//! - `EDGECALL_DIRECTORY_API_KEY` (optional): lets the operator's own
+//!   services ask without a join token (header `x-api-key`).
 //! - `EDGECALL_DIRECTORY_STALE_AFTER_SECS` (optional, default 90): skip
 //!   relays silent for longer.
-//! - `EDGECALL_DIRECTORY_TOKEN_TTL_SECS` (optional, default 600).
 
 use std::time::Duration;
 
@@ -47,19 +49,20 @@ async fn main() -> Result<()> {
         .context("set EDGECALL_DIRECTORY_REGISTRY to dynamodb://<table> or file:///dir")?
         .parse()?;
     let registry = Registry::open(&target).await?;
-    let secret = std::env::var("EDGECALL_TOKEN_SECRET")
-        .ok()
-        .map(String::into_bytes);
-    let mut directory = Directory::new(registry, secret);
+    let bytes_of = |name: &str| std::env::var(name).ok().map(String::into_bytes);
+    let mut directory = Directory::new(
+        registry,
+        bytes_of("EDGECALL_TOKEN_SECRET"),
+        bytes_of("EDGECALL_DIRECTORY_API_KEY"),
+    )
+    .context("EDGECALL_TOKEN_SECRET is not usable as an HS256 key")?;
     if let Some(stale) = env_secs("EDGECALL_DIRECTORY_STALE_AFTER_SECS")? {
         directory.stale_after = stale;
     }
-    if let Some(ttl) = env_secs("EDGECALL_DIRECTORY_TOKEN_TTL_SECS")? {
-        directory.token_ttl = ttl;
-    }
-    if directory.token_secret.is_none() {
+    if !directory.verifies() {
         tracing::warn!(
-            "no EDGECALL_TOKEN_SECRET: answers carry no join token (relays must run open)"
+            "OPEN DIRECTORY: no EDGECALL_TOKEN_SECRET, so anyone is told which relay serves a room \
+             (right only when the relays run open too)"
         );
     }
     let directory = &directory;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use edgecall_proto::room::Delivery;
+use edgecall_proto::token::TRUNK_TOKEN_PROOF_HEADER;
 use edgecall_proto::{TRUNK_PING, TRUNK_PONG};
 use edgecall_stream::Backoff;
 use futures::stream::SplitSink;
@@ -233,9 +234,40 @@ async fn connect(target: &TrunkTarget, room: &str) -> Result<Ws, String> {
     request
         .headers_mut()
         .insert(http::header::AUTHORIZATION, bearer);
+    if let Some(proof) = target.token_proof(room) {
+        let proof = proof
+            .parse()
+            .map_err(|_| "the token proof is not a valid header value".to_owned())?;
+        request
+            .headers_mut()
+            .insert(TRUNK_TOKEN_PROOF_HEADER, proof);
+    }
     let config = WebSocketConfig::default();
     match tokio_tungstenite::connect_async_with_config(request, Some(config), true).await {
         Ok((ws, _)) => Ok(ws),
+        Err(tungstenite::Error::Http(response)) if response.status() == 403 => {
+            // The trunk route's only 403: the edge verifies join tokens and
+            // this relay's proof does not match. The body (when the client
+            // read it) repeats the edge's reason.
+            let why = if target.token_proof(room).is_none() {
+                "this relay admits anyone (no --token-secret): give it the edge's JOIN_TOKEN_SECRET"
+            } else {
+                "this relay's --token-secret differs from the edge's JOIN_TOKEN_SECRET"
+            };
+            let edge_says = response
+                .body()
+                .as_deref()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default()
+                .into_owned();
+            tracing::error!(
+                %room,
+                edge = %target.edge,
+                %edge_says,
+                "the edge refused the trunk (403 Forbidden): it verifies join tokens; {why}"
+            );
+            Err(format!("refused: {why}"))
+        }
         Err(tungstenite::Error::Http(response)) if response.status() == 401 => {
             tracing::error!(
                 %room,

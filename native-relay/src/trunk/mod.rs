@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use edgecall_proto::room::{ConnId, Delivery, LinkKind, Room};
+use edgecall_proto::token::TokenVerifier;
 use edgecall_proto::wire::{self, link_message, LinkMessage};
 use prost::Message;
 use tokio::sync::{mpsc, watch};
@@ -32,17 +33,28 @@ pub struct TrunkTarget {
     edge: Url,
     secret: String,
     relay_id: String,
+    /// This relay's join-token verifier: its trunk proofs tell an edge that
+    /// verifies tokens that this relay does so with the same secret.
+    tokens: TokenVerifier,
 }
 
 impl TrunkTarget {
     /// A target from the relay's settings; `relay_id` names this relay to
-    /// the edge (and to its NATS peers).
-    pub fn new(settings: &TrunkSettings, relay_id: &str) -> Self {
+    /// the edge (and to its NATS peers); `tokens` is how the relay admits
+    /// its own clients.
+    pub fn new(settings: &TrunkSettings, relay_id: &str, tokens: TokenVerifier) -> Self {
         Self {
             edge: settings.edge.clone(),
             secret: settings.secret.clone(),
             relay_id: relay_id.to_owned(),
+            tokens,
         }
+    }
+
+    /// The proof for a trunk of `room` that this relay verifies join
+    /// tokens (`None` when it runs open).
+    pub fn token_proof(&self, room: &str) -> Option<String> {
+        self.tokens.trunk_proof(room)
     }
 
     /// This relay's id.
@@ -240,7 +252,7 @@ mod tests {
             edge: Url::parse(edge).unwrap(),
             secret: "s".into(),
         };
-        TrunkTarget::new(&settings, "r00ff")
+        TrunkTarget::new(&settings, "r00ff", TokenVerifier::open())
     }
 
     #[test]

@@ -222,7 +222,13 @@ async fn main() -> Result<()> {
         ("SENDER_MESSAGES_PER_SEC", "100000"),
         ("SENDER_BYTES_PER_SEC", "1000000000"),
     ])?;
-    let trunked = RelayProcess::start(&["--edge", &edge.http_base(), "--trunk-secret", SECRET])?;
+    let trunked = RelayProcess::start(&[
+        "--edge",
+        &edge.http_base(),
+        "--trunk-secret",
+        SECRET,
+        "--open-trunk",
+    ])?;
     let plain = RelayProcess::start(&[])?;
     let hosts = Hosts {
         edge,
