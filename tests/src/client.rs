@@ -166,6 +166,32 @@ impl Client {
         }
     }
 
+    /// Collects media frames until `n` of them satisfy `counts` (or `limit`
+    /// passes), then on until nothing arrives for `quiet`, so frames that
+    /// should not have come are caught too. Waiting for the expected frames
+    /// themselves takes as long as the host needs, however slow the
+    /// machine; only "nothing more" is judged by a quiet spell.
+    pub async fn media_at_least(
+        &mut self,
+        n: usize,
+        counts: impl Fn(&MediaFrame) -> bool,
+        limit: Duration,
+        quiet: Duration,
+    ) -> Vec<MediaFrame> {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut frames = Vec::new();
+        while frames.iter().filter(|f| counts(f)).count() < n {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next(left).await {
+                Some(Event::Msg(server_message::Msg::Media(frame))) => frames.push(frame),
+                Some(Event::Msg(_)) => {}
+                Some(Event::Closed(_)) | None => return frames,
+            }
+        }
+        frames.extend(self.media_until_quiet(quiet).await);
+        frames
+    }
+
     /// Collects media frames until nothing arrives for `quiet`.
     pub async fn media_until_quiet(&mut self, quiet: Duration) -> Vec<MediaFrame> {
         let mut frames = Vec::new();

@@ -16,7 +16,9 @@ use edgecall_e2e::frames::{audio, camera};
 use edgecall_e2e::trials::{trial, unique_room};
 use edgecall_proto::room::CloseCode;
 use edgecall_proto::token::{mint, JoinClaims};
-use edgecall_proto::wire::{self, client_message, link_message, server_message, ErrorCode, Track};
+use edgecall_proto::wire::{
+    self, client_message, link_message, server_message, ErrorCode, MediaFrame, Track,
+};
 use libtest_mimic::Arguments;
 use prost::Message as _;
 
@@ -26,6 +28,9 @@ const TRUNK_SECRET: &str = "e2e-trunk-secret";
 const DIRECTORY_URL: &str = "https://directory.example/prod";
 const SHORT_HEARTBEAT_MS: u64 = 3_000;
 const QUIET: Duration = Duration::from_millis(1_500);
+/// How long expected frames may take to arrive (a bound, not a speed: the
+/// wait ends as soon as they are there).
+const ARRIVAL: Duration = Duration::from_secs(60);
 
 fn join_url(edge: &Edge, room: &str, name: &str) -> String {
     format!("{}/api/rooms/{room}/ws?name={name}", edge.ws_base())
@@ -58,8 +63,8 @@ async fn two_participants_exchange_media_with_server_stamped_senders(
     alice.media(lie).await?;
     alice.media(camera(1, 1_200)).await?;
     bob.media(audio(1, 20)).await?;
-    let to_bob = bob.media_until_quiet(QUIET).await;
-    let to_alice = alice.media_until_quiet(QUIET).await;
+    let to_bob = bob.media_at_least(2, any_frame, ARRIVAL, QUIET).await;
+    let to_alice = alice.media_at_least(1, any_frame, ARRIVAL, QUIET).await;
     ensure!(to_bob.len() == 2, "bob got {} frames", to_bob.len());
     ensure!(
         to_bob.iter().all(|f| f.sender == alice.id),
@@ -77,6 +82,11 @@ async fn two_participants_exchange_media_with_server_stamped_senders(
         .await?;
     ensure!(left == joined.id);
     Ok(())
+}
+
+/// Counts every frame (for [`Client::media_at_least`]).
+fn any_frame(_: &MediaFrame) -> bool {
+    true
 }
 
 /// The first `n` of `recent` other than `receiver`.
@@ -125,14 +135,15 @@ async fn twelve_participants_get_what_the_policy_entitles(edge: Arc<Edge>) -> Re
     }
     let mut wrong = Vec::new();
     for (i, c) in clients.iter_mut().enumerate() {
+        let want = last_n(&recent, ids[i], 9);
+        let is_camera = |f: &MediaFrame| f.track == Track::Camera as i32;
         let got: BTreeSet<u32> = c
-            .media_until_quiet(QUIET)
+            .media_at_least(want.len(), is_camera, ARRIVAL, QUIET)
             .await
             .iter()
             .filter(|f| f.track == Track::Camera as i32)
             .map(|f| f.sender)
             .collect();
-        let want = last_n(&recent, ids[i], 9);
         if got != want {
             wrong.push(format!("p{}: got {got:?}, want {want:?}", i + 1));
         }
@@ -261,7 +272,7 @@ where
     // Whatever Mallory got through before the cut is not our concern.
     bob.media_until_quiet(QUIET).await;
     alice.media(audio(1, 10)).await?;
-    let got = bob.media_until_quiet(QUIET).await;
+    let got = bob.media_at_least(1, any_frame, ARRIVAL, QUIET).await;
     ensure!(
         got.len() == 1 && got[0].sender == alice.id,
         "{label}: room broken"
@@ -331,12 +342,12 @@ async fn a_hibernated_room_still_routes_and_keeps_its_roster(edge: Arc<Edge>) ->
     let mut alice = join(&edge, &room, "alice").await?;
     let mut bob = join(&edge, &room, "bob").await?;
     alice.media(audio(1, 10)).await?;
-    ensure!(bob.media_until_quiet(QUIET).await.len() == 1);
+    ensure!(bob.media_at_least(1, any_frame, ARRIVAL, QUIET).await.len() == 1);
     let before = edge.room_info(&room)?;
     // Nothing happens for longer than workerd keeps an idle object.
     tokio::time::sleep(Duration::from_secs(35)).await;
     alice.media(audio(2, 10)).await?;
-    let got = bob.media_until_quiet(QUIET).await;
+    let got = bob.media_at_least(1, any_frame, ARRIVAL, QUIET).await;
     ensure!(
         got.len() == 1 && got[0].sender == alice.id,
         "after hibernation: {got:?}"
@@ -575,7 +586,7 @@ async fn a_trunk_joins_relay_participants_to_the_edge_room(edge: Arc<Edge>) -> R
     let mut forged = audio(2, 20);
     forged.sender = alice.id;
     trunk.send(link_message::Msg::Media(forged)).await?;
-    let got = alice.media_until_quiet(QUIET).await;
+    let got = alice.media_at_least(1, any_frame, ARRIVAL, QUIET).await;
     ensure!(
         got.len() == 1 && got[0].sender == bob.id,
         "alice got {got:?}"
