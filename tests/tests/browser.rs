@@ -214,10 +214,17 @@ fn the_edge_serves_the_client_as_a_single_page_app(fx: &Fixtures, _: &Browser) -
         .call()?
         .into_string()?;
     ensure!(health.trim() == "ok", "healthz: {health:?}");
-    let info: Value = ureq::get(&format!("{}/api/rooms/serving-check", edge.http_base()))
-        .call()?
-        .into_json()?;
+    // /api/* reaches the Worker, never the single-page fallback: the
+    // operator gets room info, anyone else the Worker's JSON refusal.
+    let info = edge.room_info("serving-check")?;
     ensure!(info["room"] == "serving-check", "room info: {info}");
+    match ureq::get(&format!("{}/api/rooms/serving-check", edge.http_base())).call() {
+        Err(ureq::Error::Status(401, response)) => {
+            let body: Value = response.into_json()?;
+            ensure!(body["error"].is_string(), "anonymous room info: {body}");
+        }
+        other => bail!("anonymous room info was not refused: {other:?}"),
+    }
     Ok(())
 }
 

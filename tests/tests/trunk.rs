@@ -417,6 +417,27 @@ fn join_token(room: &str, name: &str) -> Result<String> {
     )?)
 }
 
+/// Keeps `party` (on `relay`) pumping until the relay has had a trunk
+/// refused; checks the relay names `why` in its log and holds no trunk.
+async fn expect_trunk_refused(relay: &RelayProcess, party: &mut Party, why: &str) -> Result<()> {
+    let started = Instant::now();
+    while relay.metric("edgecall_trunk_failures_total")? < 1 {
+        ensure!(
+            started.elapsed() < CONVERGE,
+            "no trunk attempt:\n{}",
+            relay.log()
+        );
+        party.pump(Duration::from_millis(200)).await?;
+    }
+    let log = relay.log();
+    ensure!(
+        log.contains("403") && log.contains(why),
+        "the relay log does not say why the edge refused ({why:?}):\n{log}"
+    );
+    ensure!(relay.metric("edgecall_trunks")? == 0);
+    Ok(())
+}
+
 async fn an_open_relay_cannot_trunk_into_an_edge_that_verifies_tokens(
     secured: Arc<Edge>,
 ) -> Result<()> {
@@ -434,21 +455,7 @@ async fn an_open_relay_cannot_trunk_into_an_edge_that_verifies_tokens(
     let room = unique_room("open-into-secured");
     let relay = relay_with(&secured.http_base(), TRUNK_SECRET, &["--open-trunk"])?;
     let mut ada = Party::on_relay(&relay, &room, "ada").await?;
-    let started = Instant::now();
-    while relay.metric("edgecall_trunk_failures_total")? < 1 {
-        ensure!(
-            started.elapsed() < CONVERGE,
-            "no trunk attempt:\n{}",
-            relay.log()
-        );
-        ada.pump(Duration::from_millis(200)).await?;
-    }
-    let log = relay.log();
-    ensure!(
-        log.contains("403") && log.contains("admits anyone"),
-        "the relay log does not say why the edge refused:\n{log}"
-    );
-    ensure!(relay.metric("edgecall_trunks")? == 0);
+    expect_trunk_refused(&relay, &mut ada, "admits anyone").await?;
     // Nobody reached the edge's room through the relay.
     let eve = Client::join(&format!(
         "{}/api/rooms/{room}/ws?token={}",
@@ -484,22 +491,7 @@ async fn a_relay_checking_other_tokens_cannot_trunk_into_the_edge(
     let session = Session::connect(&config).await?;
     let welcome = session.welcome().clone();
     let mut mallory = Party::new("mallory", Conn::Relay(session), &welcome);
-    let started = Instant::now();
-    while relay.metric("edgecall_trunk_failures_total")? < 1 {
-        ensure!(
-            started.elapsed() < CONVERGE,
-            "no trunk attempt:\n{}",
-            relay.log()
-        );
-        mallory.pump(Duration::from_millis(200)).await?;
-    }
-    let log = relay.log();
-    ensure!(
-        log.contains("403") && log.contains("differs from the edge"),
-        "the relay log does not say why the edge refused:\n{log}"
-    );
-    ensure!(relay.metric("edgecall_trunks")? == 0);
-    Ok(())
+    expect_trunk_refused(&relay, &mut mallory, "differs from the edge").await
 }
 
 async fn a_relay_verifying_with_the_edges_secret_trunks_into_it(secured: Arc<Edge>) -> Result<()> {
