@@ -234,10 +234,13 @@ fn pass_through(from: impl Read, mut to: impl Write, found: &Mutex<Vec<String>>)
         let text = String::from_utf8_lossy(&buf);
         let text = text.trim_end();
         if let Some(failure) = failed_target(text, &mut in_failed_targets) {
-            found
+            let mut found = found
                 .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .push(failure);
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            // cargo names a failed target twice (as it fails, and at the end).
+            if !found.contains(&failure) {
+                found.push(failure);
+            }
         }
     }
 }
@@ -252,7 +255,8 @@ fn failed_target(line: &str, in_failed_targets: &mut bool) -> Option<String> {
         .and_then(|rest| rest.strip_suffix(" ... FAILED"))
     {
         *in_failed_targets = false;
-        return Some(name.to_owned());
+        // libtest pads names into a column.
+        return Some(name.trim_end().to_owned());
     }
     if line.starts_with("error:") && line.contains("target") && line.ends_with("failed:") {
         *in_failed_targets = true;
@@ -294,7 +298,7 @@ mod tests {
         let found = scan(&[
             "test room::tests::joins ... ok",
             "test room::tests::leaves ... FAILED",
-            "test a_page_on_a_slow_downlink_steps_down_and_recovers ... FAILED",
+            "test a_page_on_a_slow_downlink_steps_down_and_recovers     ... FAILED",
             "error: test failed, to rerun pass `-p edgecall-proto --lib`",
             "error: 2 targets failed:",
             "    `-p edgecall-proto --lib`",
