@@ -62,11 +62,14 @@ impl Host {
                 continue;
             };
             match read_attachment(&ws) {
-                Ok(Some(attachment)) => {
+                Ok(Slot::Live(attachment)) => {
                     room_id.get_or_insert(attachment.room);
                     states.push((conn, attachment.state));
                 }
-                Ok(None) => {}
+                Ok(Slot::Empty) => {}
+                // Closed by the engine, still in the closing handshake: it
+                // stays out of the room.
+                Ok(Slot::Closed) => continue,
                 Err(err) => worker::console_error!("unreadable attachment on {}: {err}", conn.0),
             }
             sockets.insert(conn, ws);
@@ -125,6 +128,13 @@ impl Host {
         self.sockets.remove(&conn);
     }
 
+    /// Whether `conn` is still served. A socket the engine closed may keep
+    /// delivering what its peer sends until the closing handshake ends;
+    /// none of that reaches the engine.
+    pub(crate) fn serves(&self, conn: ConnId) -> bool {
+        self.sockets.contains_key(&conn)
+    }
+
     /// Carries out every action the engine queued.
     pub(crate) fn carry_out(&mut self) {
         let Some(engine) = self.engine.as_mut() else {
@@ -148,6 +158,11 @@ impl Host {
                 }
                 Action::Close { conn, code, reason } => {
                     if let Some(ws) = self.sockets.remove(&conn) {
+                        // Marked first, so a wake-up during the handshake
+                        // does not bring the connection back.
+                        if let Err(err) = mark_closed(&ws) {
+                            worker::console_error!("cannot mark {} closed: {err}", conn.0);
+                        }
                         let _ = ws.close(Some(code.code()), Some(truncate(&reason)));
                     }
                 }
@@ -214,14 +229,33 @@ impl Host {
     }
 }
 
-fn read_attachment(ws: &WebSocket) -> Result<Option<Attachment>, String> {
+/// What a socket's attachment says about it.
+enum Slot {
+    /// Nothing persisted yet.
+    Empty,
+    /// A connection of the room.
+    Live(Attachment),
+    /// Closed by the engine; ignored until the runtime drops it.
+    Closed,
+}
+
+/// The attachment of a socket the engine closed.
+const CLOSED_MARK: &str = "closed";
+
+fn read_attachment(ws: &WebSocket) -> Result<Slot, String> {
     match ws.deserialize_attachment::<String>() {
+        Ok(Some(mark)) if mark == CLOSED_MARK => Ok(Slot::Closed),
         Ok(Some(json)) => serde_json::from_str(&json)
-            .map(Some)
+            .map(Slot::Live)
             .map_err(|e| e.to_string()),
-        Ok(None) => Ok(None),
+        Ok(None) => Ok(Slot::Empty),
         Err(err) => Err(err.to_string()),
     }
+}
+
+fn mark_closed(ws: &WebSocket) -> Result<(), String> {
+    ws.serialize_attachment(CLOSED_MARK.to_owned())
+        .map_err(|e| e.to_string())
 }
 
 fn write_attachment(ws: &WebSocket, attachment: &Attachment) -> Result<(), String> {

@@ -81,6 +81,11 @@ impl DurableObject for Room {
         let now = now_ms();
         {
             let mut host = self.host.borrow_mut();
+            if !host.serves(conn) {
+                // Closed by the engine (a violation, a replacement): what
+                // the peer still sends is dropped unread.
+                return Ok(());
+            }
             let Some(engine) = host.engine_mut() else {
                 let _ = ws.close(
                     Some(CloseCode::Malformed.code()),

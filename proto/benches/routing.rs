@@ -25,6 +25,7 @@ fn hello() -> Bytes {
         protocol_version: PROTOCOL_VERSION,
         client: "bench".into(),
         media_state: None,
+        ..wire::Hello::default()
     }))
 }
 

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{audio, selective, video, Host};
-use edgecall_proto::room::{ConnId, ConnState, LinkKind, Room, RoomConfig};
+use edgecall_proto::room::{CloseCode, ConnId, ConnState, LinkKind, Member, Room, RoomConfig};
 use edgecall_proto::wire::{self, client_message, link_message, server_message, Track};
 
 const LINK_ON_A: u64 = 100;
@@ -55,6 +55,52 @@ fn names(host: &Host) -> Vec<(String, bool)> {
         .collect();
     v.sort();
     v
+}
+
+#[test]
+fn a_newer_session_of_an_identity_on_another_host_replaces_the_older_one() {
+    let mut pair = Pair::new(RoomConfig::default());
+    pair.a
+        .join_as(1, Member::verified("ada", "u-1"))
+        .expect("ada on A");
+    pair.carry();
+    pair.b.advance(5);
+    pair.b
+        .join_as(1, Member::verified("ada", "u-1"))
+        .expect("ada again on B");
+    pair.carry();
+    assert_eq!(pair.a.close_code(1), Some(CloseCode::Replaced));
+    assert_eq!(pair.b.close_code(1), None);
+    // One ada left in both rosters, the one on B.
+    assert_eq!(names(&pair.a), [("ada".into(), true)]);
+    assert_eq!(names(&pair.b), [("ada".into(), false)]);
+}
+
+#[test]
+fn an_open_session_resumed_on_another_host_replaces_the_first() {
+    let mut pair = Pair::new(RoomConfig::default());
+    let first = pair
+        .a
+        .welcome_as(1, Member::new("bob"), &[])
+        .expect("bob on A");
+    pair.carry();
+    // Another "bob" without the secret is someone else: both stay.
+    pair.b.advance(5);
+    pair.b
+        .welcome_as(2, Member::new("bob"), &[])
+        .expect("other bob");
+    pair.carry();
+    assert_eq!(pair.a.close_code(1), None);
+    pair.b.advance(5);
+    let resumed = pair
+        .b
+        .welcome_as(1, Member::new("bob"), &first.resume_secret)
+        .expect("bob resumes on B");
+    pair.carry();
+    assert_eq!(resumed.identity, first.identity);
+    assert_eq!(pair.a.close_code(1), Some(CloseCode::Replaced));
+    assert_eq!(pair.b.room.participant_count(), 2);
+    assert_eq!(pair.a.room.participant_count(), 2);
 }
 
 #[test]

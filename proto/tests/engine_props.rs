@@ -129,6 +129,8 @@ impl Model {
                 media_state: None,
                 remote: false,
                 can_publish: true,
+                identity: format!("sub:remote{remote}"),
+                joined_at_ms: START_MS,
             });
             let data = LinkMessage { msg: Some(joined) }.encode_to_vec();
             room.message(LINK, data.into(), START_MS);
@@ -373,6 +375,7 @@ impl Model {
                             screen_sharing: true,
                             ..wire::MediaState::default()
                         }),
+                        ..wire::Hello::default()
                     }),
                 );
                 let id = self.room.participant_id(conn_of(slot));

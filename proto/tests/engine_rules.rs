@@ -5,7 +5,7 @@ mod common;
 use bytes::Bytes;
 use common::{audio, selective, speak, video, Host};
 use edgecall_proto::room::{
-    CloseCode, ConnId, ConnState, Delivery, DuplicateNamePolicy, Member, Room, RoomConfig,
+    CloseCode, ConnId, ConnState, Delivery, DuplicateSessionPolicy, Member, Room, RoomConfig,
 };
 use edgecall_proto::wire::{self, client_message, server_message, ErrorCode, Track};
 
@@ -80,10 +80,22 @@ fn heartbeat_timeout_removes_a_silent_participant_and_tells_the_others() {
 }
 
 #[test]
-fn a_connection_that_never_says_hello_times_out() {
-    let mut host = Host::new(small());
+fn a_connection_that_never_says_hello_is_closed_at_the_hello_deadline_even_if_it_pings() {
+    let config = small();
+    let deadline = config.hello_timeout_ms;
+    assert!(deadline < config.heartbeat_timeout_ms);
+    let mut host = Host::new(config);
+    let opened = host.now;
     host.room.join(ConnId(1), Member::new("alice"), host.now);
-    host.advance(RoomConfig::default().heartbeat_timeout_ms + 1);
+    assert_eq!(host.room.next_timeout(), Some(opened + deadline + 1));
+    while host.now < opened + deadline {
+        host.send(1, client_message::Msg::Ping(wire::Ping { nonce: 1 }));
+        host.advance(1_000);
+        if host.now <= opened + deadline {
+            assert_eq!(host.close_code(1), None, "closed before the deadline");
+        }
+    }
+    host.advance(1);
     assert_eq!(host.close_code(1), Some(CloseCode::HeartbeatTimeout));
     assert_eq!(host.room.connection_count(), 0);
     assert_eq!(
@@ -94,25 +106,94 @@ fn a_connection_that_never_says_hello_times_out() {
 }
 
 #[test]
-fn a_second_connection_with_the_same_name_replaces_the_first() {
+fn a_second_session_of_the_same_token_subject_replaces_the_first() {
     let mut host = Host::new(small());
     host.join(1, "alice");
-    let old = host.join(2, "bob");
-    let new = host.join(3, "bob");
+    let old = host
+        .join_as(2, Member::verified("bob", "u-42"))
+        .expect("bob");
+    let new = host
+        .join_as(3, Member::verified("Bob on his phone", "u-42"))
+        .expect("bob again");
     assert_ne!(old, new);
     assert_eq!(host.close_code(2), Some(CloseCode::Replaced));
     let names: Vec<String> = host.room.participants().map(|p| p.name).collect();
-    assert_eq!(names, ["alice", "bob"]);
+    assert_eq!(names, ["alice", "Bob on his phone"]);
 }
 
 #[test]
-fn the_reject_policy_refuses_a_duplicate_name() {
+fn two_people_with_the_same_name_both_stay_and_are_told_apart_by_identity() {
+    let mut host = Host::new(small());
+    host.join(1, "bob");
+    host.join(2, "bob");
+    host.join_as(3, Member::verified("bob", "u-1"))
+        .expect("u-1");
+    host.join_as(4, Member::verified("bob", "u-2"))
+        .expect("u-2");
+    for conn in 1..=4 {
+        assert_eq!(host.close_code(conn), None, "conn {conn} was closed");
+    }
+    let identities: std::collections::HashSet<String> =
+        host.room.participants().map(|p| p.identity).collect();
+    assert_eq!(identities.len(), 4, "{identities:?}");
+    assert!(identities.contains("sub:u-1") && identities.contains("sub:u-2"));
+}
+
+#[test]
+fn an_open_session_gets_a_resume_secret_that_takes_over_its_identity() {
+    let mut host = Host::new(small());
+    host.join(1, "alice");
+    let first = host.welcome_as(2, Member::new("bob"), &[]).expect("bob");
+    assert_eq!(first.resume_secret.len(), 32);
+    assert!(first.identity.starts_with("anon:"), "{}", first.identity);
+    // Someone else named bob, without the secret, is a different person.
+    let other = host
+        .welcome_as(3, Member::new("bob"), &[])
+        .expect("other bob");
+    assert_ne!(other.identity, first.identity);
+    assert_eq!(host.close_code(2), None);
+    // A guessed secret proves nothing either.
+    let guess = host
+        .welcome_as(4, Member::new("bob"), &[0; 32])
+        .expect("guessing bob");
+    assert_ne!(guess.identity, first.identity);
+    assert_eq!(host.close_code(2), None);
+    // Bob's own reconnect, with his secret, replaces his old session.
+    let again = host
+        .welcome_as(5, Member::new("bob"), &first.resume_secret)
+        .expect("bob again");
+    assert_eq!(again.identity, first.identity);
+    assert_eq!(again.resume_secret, first.resume_secret);
+    assert_eq!(host.close_code(2), Some(CloseCode::Replaced));
+    assert_eq!(host.room.participant_count(), 4);
+}
+
+#[test]
+fn a_verified_session_gets_no_resume_secret_and_ignores_one() {
+    let mut host = Host::new(small());
+    let welcome = host
+        .welcome_as(1, Member::verified("ada", "u-7"), &[9; 32])
+        .expect("ada");
+    assert_eq!(welcome.identity, "sub:u-7");
+    assert!(welcome.resume_secret.is_empty());
+}
+
+#[test]
+fn a_malformed_resume_secret_is_refused_with_a_reason() {
+    let mut host = Host::new(small());
+    assert!(host.welcome_as(1, Member::new("bob"), &[1; 3]).is_none());
+    assert_eq!(host.close_code(1), Some(CloseCode::Malformed));
+}
+
+#[test]
+fn the_reject_policy_refuses_a_second_session_of_an_identity() {
     let mut host = Host::new(RoomConfig {
-        duplicate_names: DuplicateNamePolicy::Reject,
+        duplicate_sessions: DuplicateSessionPolicy::Reject,
         ..small()
     });
-    host.join(1, "bob");
-    assert_eq!(host.try_join(2, "bob"), None);
+    host.join_as(1, Member::verified("bob", "u-1"))
+        .expect("bob");
+    assert_eq!(host.join_as(2, Member::verified("bob", "u-1")), None);
     assert_eq!(host.close_code(2), Some(CloseCode::NameTaken));
     assert_eq!(host.close_code(1), None);
 }
@@ -667,6 +748,25 @@ fn an_oversize_chat_closes_only_the_sender() {
 }
 
 #[test]
+fn a_chat_flood_closes_only_the_sender() {
+    let burst = small().chat_burst_messages;
+    only_the_offender_suffers(
+        move |h| {
+            for i in 0..=burst {
+                h.send(
+                    3,
+                    client_message::Msg::Chat(wire::Chat {
+                        text: format!("spam {i}"),
+                    }),
+                );
+            }
+        },
+        CloseCode::RateLimited,
+        ErrorCode::RateLimited,
+    );
+}
+
+#[test]
 fn a_second_hello_closes_only_the_sender() {
     only_the_offender_suffers(
         |h| {
@@ -676,6 +776,7 @@ fn a_second_hello_closes_only_the_sender() {
                     protocol_version: 1,
                     client: String::new(),
                     media_state: None,
+                    ..wire::Hello::default()
                 }),
             )
         },
@@ -707,6 +808,7 @@ fn an_old_client_gets_a_clear_version_error() {
             protocol_version: 0,
             client: "ancient".into(),
             media_state: None,
+            ..wire::Hello::default()
         }),
     );
     let err = host.server_messages(1).into_iter().find_map(|m| match m {

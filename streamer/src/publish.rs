@@ -48,7 +48,7 @@ pub struct Sealer {
 }
 
 impl Sealer {
-    /// Seals as `sender` (our participant name) with `key`.
+    /// Seals as `sender` (our identity from the Welcome) with `key`.
     pub fn new(key: RoomKey, sender: impl Into<String>) -> Self {
         Self {
             key,

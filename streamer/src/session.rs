@@ -66,6 +66,7 @@ impl Session {
                 protocol_version: PROTOCOL_VERSION,
                 client: config.client.clone(),
                 media_state: Some(wire::MediaState::default()),
+                ..wire::Hello::default()
             }))
             .await?;
         session.welcome = tokio::time::timeout(WELCOME_TIMEOUT, session.await_welcome())

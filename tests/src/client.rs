@@ -53,6 +53,32 @@ impl Client {
     /// Connects to `url` (a full `ws://…/api/rooms/<room>/ws?…` URL), says
     /// Hello and waits for the Welcome.
     pub async fn join(url: &str) -> Result<Self> {
+        Self::join_resuming(url, &[]).await
+    }
+
+    /// Like [`Client::join`], presenting the resume secret of an earlier
+    /// session (open mode) in the Hello.
+    pub async fn join_resuming(url: &str, resume_secret: &[u8]) -> Result<Self> {
+        let mut client = Self::connect_silent(url).await?;
+        client
+            .send(client_message::Msg::Hello(wire::Hello {
+                protocol_version: PROTOCOL_VERSION,
+                client: "edgecall-e2e".into(),
+                media_state: None,
+                resume_secret: resume_secret.to_vec().into(),
+            }))
+            .await?;
+        let welcome = match client.next(Duration::from_secs(15)).await {
+            Some(Event::Msg(server_message::Msg::Welcome(w))) => w,
+            other => bail!("expected Welcome from {url}, got {other:?}"),
+        };
+        client.id = welcome.participant_id;
+        client.welcome = welcome;
+        Ok(client)
+    }
+
+    /// Opens the WebSocket and says nothing (not even Hello).
+    pub async fn connect_silent(url: &str) -> Result<Self> {
         let (ws, _) = tokio_tungstenite::connect_async(url)
             .await
             .with_context(|| format!("connecting to {url}"))?;
@@ -77,26 +103,12 @@ impl Client {
                 }
             }
         });
-        let mut client = Self {
+        Ok(Self {
             sink,
             inbox,
             id: 0,
             welcome: wire::Welcome::default(),
-        };
-        client
-            .send(client_message::Msg::Hello(wire::Hello {
-                protocol_version: PROTOCOL_VERSION,
-                client: "edgecall-e2e".into(),
-                media_state: None,
-            }))
-            .await?;
-        let welcome = match client.next(Duration::from_secs(15)).await {
-            Some(Event::Msg(server_message::Msg::Welcome(w))) => w,
-            other => bail!("expected Welcome from {url}, got {other:?}"),
-        };
-        client.id = welcome.participant_id;
-        client.welcome = welcome;
-        Ok(client)
+        })
     }
 
     /// Sends one client message.

@@ -101,6 +101,10 @@ fn test_config(root: &Path, dir: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// The Worker var listing addresses exempt from the per-address join
+/// limit; test edges exempt loopback unless a test sets it.
+pub const JOIN_LIMIT_EXEMPT_VAR: &str = "JOIN_LIMIT_EXEMPT_IPS";
+
 /// The `API_KEY` every test edge gets unless a test sets its own: the
 /// harness reads room info with it.
 pub const TEST_API_KEY: &str = "edgecall-e2e-operator-key";
@@ -167,6 +171,12 @@ impl Edge {
         // Room info is operator-only; the harness is the operator.
         if !vars.iter().any(|(key, _)| *key == "API_KEY") {
             cmd.arg("--var").arg(format!("API_KEY:{TEST_API_KEY}"));
+        }
+        // Every test client comes from loopback; only the abuse cases keep
+        // the per-address join limit (by setting the var themselves).
+        if !vars.iter().any(|(key, _)| *key == JOIN_LIMIT_EXEMPT_VAR) {
+            cmd.arg("--var")
+                .arg(format!("{JOIN_LIMIT_EXEMPT_VAR}:127.0.0.1,::1"));
         }
         for (key, value) in vars {
             cmd.arg("--var").arg(format!("{key}:{value}"));

@@ -14,7 +14,7 @@ use edgecall_e2e::client::{upgrade_status, Client, Event, Trunk};
 use edgecall_e2e::edge::Edge;
 use edgecall_e2e::frames::{audio, camera};
 use edgecall_e2e::trials::{trial, unique_room};
-use edgecall_proto::room::CloseCode;
+use edgecall_proto::room::{CloseCode, RoomConfig};
 use edgecall_proto::token::{mint, JoinClaims};
 use edgecall_proto::wire::{
     self, client_message, link_message, server_message, ErrorCode, MediaFrame, Track,
@@ -335,6 +335,88 @@ async fn text_frames_close_only_the_sender(edge: Arc<Edge>) -> Result<()> {
     .await
 }
 
+// ------------------------------------------------------------------ identity
+
+/// Mallory joins under Bob's name: nobody is kicked, the two Bobs have
+/// different identities, and Bob keeps receiving.
+async fn a_same_name_join_kicks_nobody(edge: Arc<Edge>) -> Result<()> {
+    let room = unique_room("same-name");
+    let mut alice = join(&edge, &room, "alice").await?;
+    let mut bob = join(&edge, &room, "bob").await?;
+    let mallory = join(&edge, &room, "bob").await?;
+    ensure!(
+        mallory.welcome.identity != bob.welcome.identity,
+        "two people named bob got one identity {:?}",
+        bob.welcome.identity
+    );
+    alice.media(audio(1, 10)).await?;
+    let got = bob.media_at_least(1, any_frame, ARRIVAL, QUIET).await;
+    ensure!(got.len() == 1, "bob stopped receiving: {got:?}");
+    // A kicked bob would have left the room.
+    let info = edge.room_info(&room)?;
+    ensure!(info["participants"] == 3, "{info}");
+    Ok(())
+}
+
+/// A reconnect with the Welcome's resume secret takes over the old session
+/// (closed with Replaced) instead of leaving a ghost.
+async fn a_resumed_session_replaces_its_ghost(edge: Arc<Edge>) -> Result<()> {
+    let room = unique_room("resume");
+    let alice = join(&edge, &room, "alice").await?;
+    let mut ghost = join(&edge, &room, "bob").await?;
+    let secret = ghost.welcome.resume_secret.to_vec();
+    ensure!(secret.len() >= 16, "no resume secret in the Welcome");
+    let again = Client::join_resuming(&join_url(&edge, &room, "bob"), &secret).await?;
+    ensure!(again.welcome.identity == ghost.welcome.identity);
+    let (code, _) = ghost.wait_closed(Duration::from_secs(10)).await?;
+    ensure!(
+        code == CloseCode::Replaced.code(),
+        "ghost closed with {code}"
+    );
+    let info = edge.room_info(&room)?;
+    ensure!(info["participants"] == 2, "{info}");
+    drop(alice);
+    Ok(())
+}
+
+/// A socket that never says Hello is closed at the engine's Hello
+/// deadline, long before the heartbeat timeout.
+async fn a_connection_without_hello_is_closed_at_the_deadline(edge: Arc<Edge>) -> Result<()> {
+    let room = unique_room("no-hello");
+    let mut silent = Client::connect_silent(&join_url(&edge, &room, "lurker")).await?;
+    let limit = Duration::from_millis(RoomConfig::default().hello_timeout_ms) + ARRIVAL;
+    let (code, _) = silent.wait_closed(limit).await?;
+    ensure!(
+        code == CloseCode::HeartbeatTimeout.code(),
+        "closed with {code}"
+    );
+    Ok(())
+}
+
+/// Past the per-address join limit the Worker answers 429 before any
+/// token check or Durable Object.
+async fn joins_past_the_address_limit_get_429(limited: Arc<Edge>) -> Result<()> {
+    // An invalid room id: admitted requests stop at 400 without a room.
+    let url = format!("{}/api/rooms/bad.room/ws?name=x", limited.ws_base());
+    let mut statuses = Vec::new();
+    for _ in 0..80 {
+        statuses.push(upgrade_status(&url).await?);
+        if statuses.last() == Some(&Some(429)) {
+            break;
+        }
+    }
+    ensure!(
+        statuses.last() == Some(&Some(429)),
+        "no 429 after {} joins: {statuses:?}",
+        statuses.len()
+    );
+    ensure!(
+        statuses.len() > 1 && statuses[0] == Some(400),
+        "the first join was refused: {statuses:?}"
+    );
+    Ok(())
+}
+
 // ------------------------------------------------------------------ hibernation
 
 async fn a_hibernated_room_still_routes_and_keeps_its_roster(edge: Arc<Edge>) -> Result<()> {
@@ -569,6 +651,7 @@ async fn a_trunk_joins_relay_participants_to_the_edge_room(edge: Arc<Edge>) -> R
             media_state: None,
             remote: false,
             can_publish: true,
+            ..wire::Participant::default()
         }))
         .await?;
     let bob = alice
@@ -634,6 +717,7 @@ async fn a_room_holding_only_a_trunk_hibernates_and_keeps_its_roster(
             media_state: None,
             remote: false,
             can_publish: true,
+            ..wire::Participant::default()
         }))
         .await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -684,6 +768,7 @@ async fn text_keepalives_hold_a_trunk_past_the_heartbeat_timeout(edge: Arc<Edge>
             media_state: None,
             remote: false,
             can_publish: true,
+            ..wire::Participant::default()
         }))
         .await?;
     // Three heartbeat timeouts with nothing but auto-answered keep-alives.
@@ -715,6 +800,7 @@ async fn a_reconnecting_relay_replaces_its_stale_trunk(edge: Arc<Edge>) -> Resul
             media_state: None,
             remote: false,
             can_publish: true,
+            ..wire::Participant::default()
         })
     };
     let mut old = Trunk::connect(
@@ -789,7 +875,29 @@ fn main() {
         ("HEARTBEAT_TIMEOUT_MS", &heartbeat),
         ("RELAY_DIRECTORY_URL", DIRECTORY_URL),
     ]);
+    // The join limit as deployed (no loopback exemption).
+    let limited = start(&[(edgecall_e2e::edge::JOIN_LIMIT_EXEMPT_VAR, "")]);
     let trials = vec![
+        trial(
+            "joins_past_the_address_limit_get_429",
+            &limited,
+            joins_past_the_address_limit_get_429,
+        ),
+        trial(
+            "a_same_name_join_kicks_nobody",
+            &open,
+            a_same_name_join_kicks_nobody,
+        ),
+        trial(
+            "a_resumed_session_replaces_its_ghost",
+            &open,
+            a_resumed_session_replaces_its_ghost,
+        ),
+        trial(
+            "a_connection_without_hello_is_closed_at_the_deadline",
+            &open,
+            a_connection_without_hello_is_closed_at_the_deadline,
+        ),
         trial(
             "two_participants_exchange_media_with_server_stamped_senders",
             &open,

@@ -566,6 +566,7 @@ impl App {
             protocol_version: PROTOCOL_VERSION,
             client: concat!("edgecall-web/", env!("CARGO_PKG_VERSION")).to_owned(),
             media_state: Some(media_state),
+            resume_secret: self.state.borrow().resume_secret.clone().into(),
         }));
         let welcomed = async {
             rx.await
@@ -741,12 +742,12 @@ impl App {
             js::wall_us() / 1_000.0,
         );
         let sender = frame.sender;
-        let Some(name) = self.state.borrow().name_of(sender).map(str::to_owned) else {
+        let Some(identity) = self.state.borrow().identity_of(sender).map(str::to_owned) else {
             return;
         };
         let key = self.key.borrow();
         match (key.as_ref(), frame.sealed) {
-            (Some(key), true) => match key.open(&name, frame.sequence, &frame.payload) {
+            (Some(key), true) => match key.open(&identity, frame.sequence, &frame.payload) {
                 Ok(media) => frame.payload = media.into(),
                 Err(_) => {
                     self.state.borrow_mut().decrypt_failed(sender);
@@ -796,8 +797,8 @@ impl App {
         };
         let (payload, sealed) = match self.key.borrow().as_ref() {
             Some(key) => {
-                let name = self.state.borrow().me.name.clone();
-                match key.seal(&name, sequence, &encoded.payload, &mut OsRng) {
+                let identity = self.state.borrow().me.identity.clone();
+                match key.seal(&identity, sequence, &encoded.payload, &mut OsRng) {
                     Ok(sealed) => (sealed, true),
                     Err(err) => {
                         js::warn(&format!("edgecall: cannot seal a frame: {err}"));

@@ -36,6 +36,8 @@ pub struct SelfView {
     pub id: Option<u32>,
     /// Our name as the server knows it.
     pub name: String,
+    /// Our identity as the server knows it (the E2EE sender binding).
+    pub identity: String,
     /// Microphone muted.
     pub muted: bool,
     /// Camera off.
@@ -49,8 +51,13 @@ pub struct SelfView {
 pub struct Remote {
     /// Their id in the room.
     pub id: u32,
-    /// Their name.
+    /// Their name (not unique).
     pub name: String,
+    /// Their identity (unique in the room; binds their sealed frames).
+    pub identity: String,
+    /// The name to show: their name, plus a short tag from their identity
+    /// when someone else in the room has the same name.
+    pub label: String,
     /// Microphone muted.
     pub muted: bool,
     /// Camera off.
@@ -76,6 +83,7 @@ impl Remote {
         let mut remote = Remote {
             id: p.id,
             name: p.name.clone(),
+            identity: p.identity.clone(),
             ..Remote::default()
         };
         remote.set_media(p.media_state.as_ref());
@@ -166,6 +174,11 @@ pub struct CallState {
     pub decrypt_failures: u64,
     /// Chat, oldest first.
     pub chat: Vec<ChatLine>,
+    /// Open mode: the secret from our Welcome that resumes our identity
+    /// when we reconnect (the server then replaces our old session instead
+    /// of showing a ghost until it times out).
+    #[serde(skip)]
+    pub resume_secret: Vec<u8>,
 }
 
 fn values<S: serde::Serializer>(map: &BTreeMap<u32, Remote>, s: S) -> Result<S::Ok, S::Error> {
@@ -189,6 +202,7 @@ impl CallState {
             participants: BTreeMap::new(),
             decrypt_failures: 0,
             chat: Vec::new(),
+            resume_secret: Vec::new(),
         }
     }
 
@@ -214,6 +228,37 @@ impl CallState {
             return Some(&self.me.name);
         }
         self.participants.get(&id).map(|p| p.name.as_str())
+    }
+
+    /// The identity a participant id belongs to (ourselves included): what
+    /// their sealed frames are bound to.
+    pub fn identity_of(&self, id: u32) -> Option<&str> {
+        if self.me.id == Some(id) {
+            return Some(&self.me.identity);
+        }
+        self.participants.get(&id).map(|p| p.identity.as_str())
+    }
+
+    /// Gives everyone whose name is taken twice a label with a short tag of
+    /// their identity, so two "Ada"s can be told apart.
+    fn relabel(&mut self) {
+        let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+        *count.entry(self.me.name.as_str()).or_default() += 1;
+        for p in self.participants.values() {
+            *count.entry(p.name.as_str()).or_default() += 1;
+        }
+        let shared: std::collections::BTreeSet<String> = count
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        for p in self.participants.values_mut() {
+            p.label = if shared.contains(&p.name) {
+                format!("{} ({})", p.name, identity_tag(&p.identity))
+            } else {
+                p.name.clone()
+            };
+        }
     }
 
     /// Bumps a media counter of participant `id`.
@@ -253,6 +298,10 @@ impl CallState {
                 self.phase = Phase::InCall;
                 self.error = None;
                 self.me.id = Some(welcome.participant_id);
+                self.me.identity = welcome.identity.clone();
+                if !welcome.resume_secret.is_empty() {
+                    self.resume_secret = welcome.resume_secret.to_vec();
+                }
                 let mut roster = BTreeMap::new();
                 for p in &welcome.roster {
                     if p.id == welcome.participant_id {
@@ -265,21 +314,25 @@ impl CallState {
                         .remove(&p.id)
                         .unwrap_or_else(|| Remote::from_wire(p));
                     remote.name = p.name.clone();
+                    remote.identity = p.identity.clone();
                     remote.set_media(p.media_state.as_ref());
                     roster.insert(p.id, remote);
                 }
                 self.participants = roster;
+                self.relabel();
                 Change::Render
             }
             Msg::Joined(joined) => match &joined.participant {
                 Some(p) if Some(p.id) != self.me.id => {
                     self.participants.insert(p.id, Remote::from_wire(p));
+                    self.relabel();
                     Change::Render
                 }
                 _ => Change::None,
             },
             Msg::Left(left) => {
                 if self.participants.remove(&left.id).is_some() {
+                    self.relabel();
                     Change::Left(left.id)
                 } else {
                     Change::None
@@ -290,6 +343,7 @@ impl CallState {
                     Some(remote) => {
                         remote.name = p.name.clone();
                         remote.set_media(p.media_state.as_ref());
+                        self.relabel();
                         Change::Render
                     }
                     None => Change::None,
@@ -316,6 +370,13 @@ impl CallState {
     }
 }
 
+/// Four hex digits of an identity's hash part (`anon:1f3a…` → `1f3a`), or
+/// of a token subject, to tell same-name participants apart.
+fn identity_tag(identity: &str) -> String {
+    let body = identity.split_once(':').map_or(identity, |(_, rest)| rest);
+    body.chars().take(4).collect()
+}
+
 /// Turns a server `Error` into a message that says what to do.
 fn refusal(err: &wire::Error) -> Change {
     let code = ErrorCode::try_from(err.code).unwrap_or(ErrorCode::Unspecified);
@@ -327,7 +388,7 @@ fn refusal(err: &wire::Error) -> Change {
         ErrorCode::Forbidden => ("The join token does not allow this.", false),
         ErrorCode::RoomFull => ("The meeting is full.", true),
         ErrorCode::InvalidName => ("The server did not accept this name; pick another one.", true),
-        ErrorCode::NameTaken => ("Someone in the meeting already uses this name; pick another one.", true),
+        ErrorCode::NameTaken => ("You are already in this meeting from another tab or device.", true),
         ErrorCode::InvalidRoom => ("The meeting id is not valid.", true),
         ErrorCode::Replaced => ("You joined this meeting from another tab or device; this page left.", true),
         ErrorCode::UnsupportedVersion => ("This page is out of date; reload it.", true),
@@ -358,7 +419,46 @@ mod tests {
             media_state: Some(MediaState::default()),
             remote: false,
             can_publish: true,
+            identity: format!("anon:{id:04}cafe"),
+            joined_at_ms: 0,
         }
+    }
+
+    #[test]
+    fn same_name_participants_get_labels_from_their_identities() {
+        let mut s = welcomed();
+        s.apply(&Msg::Joined(ParticipantJoined {
+            participant: Some(participant(3, "bob")),
+        }));
+        let labels: Vec<&str> = s.participants.values().map(|p| p.label.as_str()).collect();
+        assert_eq!(labels, ["bob (0002)", "bob (0003)"]);
+        s.apply(&Msg::Left(ParticipantLeft {
+            id: 3,
+            reason: String::new(),
+        }));
+        assert_eq!(s.participants[&2].label, "bob");
+    }
+
+    #[test]
+    fn the_welcome_gives_our_identity_and_keeps_the_resume_secret() {
+        let mut s = CallState::new("ada", false);
+        s.apply(&Msg::Welcome(Welcome {
+            participant_id: 1,
+            roster: vec![participant(1, "ada")],
+            identity: "anon:0001cafe".into(),
+            resume_secret: vec![7; 32].into(),
+            ..Welcome::default()
+        }));
+        assert_eq!(s.identity_of(1), Some("anon:0001cafe"));
+        assert_eq!(s.resume_secret, vec![7; 32]);
+        // A verified rejoin (no secret) keeps the one we have.
+        s.apply(&Msg::Welcome(Welcome {
+            participant_id: 4,
+            roster: vec![participant(4, "ada")],
+            identity: "anon:0001cafe".into(),
+            ..Welcome::default()
+        }));
+        assert_eq!(s.resume_secret, vec![7; 32]);
     }
 
     fn welcomed() -> CallState {

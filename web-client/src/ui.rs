@@ -171,9 +171,10 @@ fn render_tiles(state: &CallState) {
             tile
         });
         let _ = tile.set_attribute("data-participant-name", &p.name);
+        let _ = tile.set_attribute("data-participant-identity", &p.identity);
         if let Some(label) = tile.query_selector(".name").ok().flatten() {
-            if label.text_content().as_deref() != Some(p.name.as_str()) {
-                label.set_text_content(Some(&p.name));
+            if label.text_content().as_deref() != Some(p.label.as_str()) {
+                label.set_text_content(Some(&p.label));
             }
         }
         toggle_class(&tile, "speaking", p.speaking);
@@ -220,7 +221,7 @@ fn render_participants(state: &CallState) {
         ));
     }
     for p in state.participants.values() {
-        let mut label = p.name.clone();
+        let mut label = p.label.clone();
         if p.muted {
             label.push_str(" 🔇");
         }

@@ -2,7 +2,9 @@
 //! - `GET /api/rooms/<room>/ws` — WebSocket into the room (`?token=` when a
 //!   secret is set; `?name=` in open mode), checked before any Durable
 //!   Object is touched: 426 without Upgrade, 400 on a bad room id or name,
-//!   401 on a bad, expired or wrong-room token;
+//!   401 on a bad, expired or wrong-room token, 429 when the client's
+//!   address opened too many connections lately (the `JOIN_LIMITER` rate
+//!   limit binding, per `CF-Connecting-IP`);
 //! - `GET /api/rooms/<room>` — `{room, participants, …}` from the room,
 //!   for the operator only (Bearer `API_KEY`; 403 without one configured);
 //! - `GET /api/rooms/<room>/trunk?host=<relay-id>` — a relay's trunk
@@ -27,11 +29,18 @@ use crate::errors::json_error;
 
 /// Durable Object namespace binding (wrangler.toml).
 const ROOMS_BINDING: &str = "ROOMS";
+/// Rate limit binding for new room connections per client address
+/// (wrangler.toml `[[ratelimits]]`).
+const JOIN_LIMITER_BINDING: &str = "JOIN_LIMITER";
+/// Comma-separated client addresses the join limit does not apply to
+/// (e.g. a monitoring probe).
+const JOIN_LIMIT_EXEMPT_VAR: &str = "JOIN_LIMIT_EXEMPT_IPS";
 /// Default and longest lifetime of a minted token.
 const DEFAULT_TOKEN_TTL_SECS: u64 = 3_600;
 const MAX_TOKEN_TTL_SECS: u64 = 7 * 24 * 3_600;
 
 static OPEN_MODE_ANNOUNCED: AtomicBool = AtomicBool::new(false);
+static NO_JOIN_LIMITER_ANNOUNCED: AtomicBool = AtomicBool::new(false);
 
 pub(crate) async fn route(req: Request, env: Env) -> Result<Response> {
     let path = req.path();
@@ -94,6 +103,12 @@ async fn join(req: Request, env: &Env, room: &str) -> Result<Response> {
     if !upgrade.eq_ignore_ascii_case("websocket") {
         return json_error(426, "this endpoint needs a WebSocket upgrade");
     }
+    if !within_join_limit(&req, env).await? {
+        return json_error(
+            429,
+            "too many new connections from your address; wait a few seconds and retry",
+        );
+    }
     if let Err(err) = validate_room_id(room) {
         return json_error(400, &err.to_string());
     }
@@ -129,6 +144,32 @@ async fn join(req: Request, env: &Env, room: &str) -> Result<Response> {
     room_stub(env, room)?
         .fetch_with_request(internal_request("https://room.internal/ws", &headers)?)
         .await
+}
+
+/// Charges one new connection to the client's address. Checked before the
+/// token, so a flood of joins costs no signature checks and never reaches
+/// a Durable Object.
+async fn within_join_limit(req: &Request, env: &Env) -> Result<bool> {
+    let Ok(limiter) = env.rate_limiter(JOIN_LIMITER_BINDING) else {
+        if !NO_JOIN_LIMITER_ANNOUNCED.swap(true, Ordering::Relaxed) {
+            worker::console_warn!(
+                "no {JOIN_LIMITER_BINDING} rate limit binding: new connections are not limited per address"
+            );
+        }
+        return Ok(true);
+    };
+    let address = req
+        .headers()
+        .get("CF-Connecting-IP")?
+        .unwrap_or_else(|| "unknown".to_owned());
+    let exempt = secret(env, JOIN_LIMIT_EXEMPT_VAR).is_some_and(|list| {
+        list.split(',')
+            .any(|entry| entry.trim() == address.as_str())
+    });
+    if exempt {
+        return Ok(true);
+    }
+    Ok(limiter.limit(address).await?.success)
 }
 
 /// The bearer token of a request, if any.

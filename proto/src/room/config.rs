@@ -3,9 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What happens when a participant joins with a name already in the room.
+/// What happens when a participant joins under an identity already in the
+/// room (the same token subject, or an open-mode session presenting the
+/// resume secret of one). Display names never decide this: two people may
+/// share a name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub enum DuplicateNamePolicy {
+pub enum DuplicateSessionPolicy {
     /// The newer connection takes over; the older one is closed with
     /// [`CloseCode::Replaced`](super::CloseCode::Replaced). This is what a
     /// user reconnecting after a network change expects.
@@ -36,6 +39,13 @@ pub struct RoomConfig {
     pub sender_burst_messages: u32,
     /// A connection silent for this long is closed and leaves the room.
     pub heartbeat_timeout_ms: u64,
+    /// A connection that has not sent `Hello` this long after the host
+    /// admitted it is closed (pings do not extend it).
+    pub hello_timeout_ms: u64,
+    /// Sustained chat messages per second one sender may send.
+    pub chat_messages_per_sec: u32,
+    /// Burst allowance above the sustained chat rate.
+    pub chat_burst_messages: u32,
     /// Longest participant name, in characters.
     pub max_name_chars: usize,
     /// Longest chat message, in characters.
@@ -69,8 +79,8 @@ pub struct RoomConfig {
     pub congestion_step_ms: u64,
     /// How long a receiver must stay drained before one step of recovery.
     pub congestion_recover_ms: u64,
-    /// Same-name policy.
-    pub duplicate_names: DuplicateNamePolicy,
+    /// Same-identity policy.
+    pub duplicate_sessions: DuplicateSessionPolicy,
 }
 
 impl Default for RoomConfig {
@@ -83,6 +93,9 @@ impl Default for RoomConfig {
             sender_messages_per_sec: 400,
             sender_burst_messages: 800,
             heartbeat_timeout_ms: 20_000,
+            hello_timeout_ms: 10_000,
+            chat_messages_per_sec: 2,
+            chat_burst_messages: 10,
             max_name_chars: 32,
             max_chat_chars: 2_000,
             max_subscriptions: 64,
@@ -98,7 +111,7 @@ impl Default for RoomConfig {
             congestion_low_bytes: 64 * 1024,
             congestion_step_ms: 500,
             congestion_recover_ms: 3_000,
-            duplicate_names: DuplicateNamePolicy::ReplaceOlder,
+            duplicate_sessions: DuplicateSessionPolicy::ReplaceOlder,
         }
     }
 }

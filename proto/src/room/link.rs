@@ -115,7 +115,7 @@ impl Room {
                 self.persist_link(conn);
             }
             link_message::Msg::Joined(p) | link_message::Msg::Updated(p) => {
-                self.remote_joined_or_updated(conn, p);
+                self.remote_joined_or_updated(conn, p, now_ms);
             }
             link_message::Msg::Left(remote_id) => {
                 let local = self
@@ -175,7 +175,7 @@ impl Room {
         }
     }
 
-    fn remote_joined_or_updated(&mut self, conn: ConnId, p: wire::Participant) {
+    fn remote_joined_or_updated(&mut self, conn: ConnId, p: wire::Participant, now_ms: u64) {
         let media = p
             .media_state
             .as_ref()
@@ -190,6 +190,7 @@ impl Room {
         if validate_name(&p.name, self.config.max_name_chars).is_err() {
             return;
         }
+        self.newer_elsewhere(&p.identity, p.joined_at_ms, now_ms);
         let local = self.allocate_id();
         if let Some(link) = self.link_mut(conn) {
             link.remote.insert(p.id, local);
@@ -202,7 +203,9 @@ impl Room {
                     publish: p.can_publish,
                     subscribe: true,
                 },
+                identity: Some(p.identity),
             },
+            joined_at_ms: p.joined_at_ms,
             media,
             origin: Origin::Remote {
                 link: conn,
@@ -217,6 +220,24 @@ impl Room {
         self.add_participant(participant);
         self.announce_joined(joined, origin);
         self.persist_link(conn);
+    }
+
+    /// Identities are unique across hosts: a session of one of this host's
+    /// identities that joined later on another host replaces the local one
+    /// (that host does the same when the local one is the newer). Sessions
+    /// that joined in the same millisecond both stay.
+    fn newer_elsewhere(&mut self, identity: &str, joined_at_ms: u64, now_ms: u64) {
+        if identity.is_empty() {
+            return;
+        }
+        let older = self
+            .participants
+            .values()
+            .find(|p| p.identity() == identity && p.joined_at_ms < joined_at_ms)
+            .and_then(Participant::local_conn);
+        if let Some(older) = older {
+            self.replace(older, "you joined again on another host", now_ms);
+        }
     }
 
     fn link_wants(&mut self, conn: ConnId, wants: wire::LinkWants) {
@@ -296,6 +317,8 @@ impl Room {
                     remote_id: *remote_id,
                     local_id: *local,
                     name: p.member.name.clone(),
+                    identity: p.identity().to_owned(),
+                    joined_at_ms: p.joined_at_ms,
                     media: p.media,
                     can_publish: p.member.rights.publish,
                 })

@@ -30,6 +30,7 @@
 mod action;
 mod config;
 mod congestion;
+mod identity;
 mod link;
 mod media;
 mod ranking;
@@ -45,12 +46,15 @@ use prost::Message;
 
 pub use action::{Action, CloseCode, ConnId, Delivery, ParticipantId};
 pub use config::{
-    validate_name, validate_room_id, DuplicateNamePolicy, RoomConfig, SyntaxError,
+    validate_name, validate_room_id, DuplicateSessionPolicy, RoomConfig, SyntaxError,
     MAX_ROOM_ID_CHARS,
 };
+pub use identity::{
+    open_identity, MAX_RESUME_SECRET_LEN, MIN_RESUME_SECRET_LEN, RESUME_SECRET_LEN,
+};
 pub use state::{
-    ClientLimit, ConnState, LinkKind, LinkState, LinkWantState, MediaFlags, Member,
-    ParticipantState, RemoteParticipant, Rights, SubscriptionEntry, SubscriptionState,
+    verified_identity, ClientLimit, ConnState, LinkKind, LinkState, LinkWantState, MediaFlags,
+    Member, ParticipantState, RemoteParticipant, Rights, SubscriptionEntry, SubscriptionState,
 };
 pub use track::{TrackKind, LAYERS, MAX_LAYER};
 
@@ -95,7 +99,10 @@ enum Origin {
 #[derive(Debug, Clone)]
 struct Participant {
     id: ParticipantId,
+    /// `member.identity` is always set for an admitted participant.
     member: Member,
+    /// When it joined, on its owning host's clock.
+    joined_at_ms: u64,
     media: MediaFlags,
     origin: Origin,
     subscription: SubscriptionState,
@@ -112,7 +119,13 @@ impl Participant {
             media_state: Some(self.media.into()),
             remote: matches!(self.origin, Origin::Remote { .. }),
             can_publish: self.member.rights.publish,
+            identity: self.identity().to_owned(),
+            joined_at_ms: self.joined_at_ms,
         }
+    }
+
+    fn identity(&self) -> &str {
+        self.member.identity.as_deref().unwrap_or_default()
     }
 
     fn set_subscription(&mut self, subscription: SubscriptionState) {
@@ -144,6 +157,8 @@ enum Role {
 #[derive(Debug, Clone)]
 struct Conn {
     role: Role,
+    /// When the host admitted it (or the room was restored).
+    opened_ms: u64,
     last_seen_ms: u64,
     rate: RateLimiter,
     congestion: Congestion,
@@ -170,8 +185,10 @@ pub struct Room {
 pub struct ParticipantView {
     /// Engine id.
     pub id: ParticipantId,
-    /// Display name.
+    /// Display name (not unique).
     pub name: String,
+    /// Stable identity (unique in the room).
+    pub identity: String,
     /// Its own connection, when local.
     pub conn: Option<ConnId>,
     /// The link it is behind, when remote.
@@ -218,6 +235,7 @@ impl Room {
                     let mut participant = Participant {
                         id: p.id,
                         member: p.member,
+                        joined_at_ms: p.joined_at_ms,
                         media: p.media,
                         origin: Origin::Local(conn),
                         subscription: SubscriptionState::Auto,
@@ -246,7 +264,9 @@ impl Room {
                                         publish: r.can_publish,
                                         subscribe: true,
                                     },
+                                    identity: Some(r.identity.clone()),
                                 },
+                                joined_at_ms: r.joined_at_ms,
                                 media: r.media,
                                 origin: Origin::Remote {
                                     link: conn,
@@ -304,6 +324,7 @@ impl Room {
         self.participants.values().map(|p| ParticipantView {
             id: p.id,
             name: p.member.name.clone(),
+            identity: p.identity().to_owned(),
             conn: p.local_conn(),
             link: match p.origin {
                 Origin::Remote { link, .. } => Some(link),
@@ -353,7 +374,15 @@ impl Room {
         // *more* than the timeout.
         self.conns
             .values()
-            .map(|c| c.last_seen_ms + self.config.heartbeat_timeout_ms + 1)
+            .map(|c| {
+                let heartbeat = c.last_seen_ms + self.config.heartbeat_timeout_ms + 1;
+                match c.role {
+                    Role::Pending(_) => {
+                        heartbeat.min(c.opened_ms + self.config.hello_timeout_ms + 1)
+                    }
+                    _ => heartbeat,
+                }
+            })
             .min()
     }
 
@@ -490,6 +519,21 @@ impl Room {
             .filter(|(_, c)| now_ms.saturating_sub(c.last_seen_ms) > deadline)
             .map(|(id, _)| *id)
             .collect();
+        let hello_deadline = self.config.hello_timeout_ms;
+        let no_hello: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(id, c)| {
+                matches!(c.role, Role::Pending(_))
+                    && now_ms.saturating_sub(c.opened_ms) > hello_deadline
+                    && !expired.contains(id)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for conn in no_hello {
+            let reason = format!("no Hello within {hello_deadline} ms of connecting");
+            self.violation(conn, CloseCode::HeartbeatTimeout, reason, now_ms);
+        }
         for conn in expired {
             let reason = format!("nothing received for {deadline} ms");
             self.send_error(conn, CloseCode::HeartbeatTimeout, &reason);
@@ -596,27 +640,30 @@ impl Room {
             self.violation(conn, CloseCode::RoomFull, reason, now_ms);
             return;
         }
-        let same_name = self
+        let resolved =
+            match identity::resolve(&self.id, member.identity.as_deref(), &hello.resume_secret) {
+                Ok(resolved) => resolved,
+                Err(reason) => {
+                    self.violation(conn, CloseCode::Malformed, reason, now_ms);
+                    return;
+                }
+            };
+        let mut member = member;
+        member.identity = Some(resolved.identity.clone());
+        let older = self
             .participants
             .values()
-            .find(|p| p.member.name == member.name && p.local_conn().is_some())
+            .find(|p| p.identity() == resolved.identity && p.local_conn().is_some())
             .and_then(Participant::local_conn);
-        if let Some(older) = same_name {
-            match self.config.duplicate_names {
-                DuplicateNamePolicy::ReplaceOlder => {
-                    let reason = "the same name joined from another connection".to_owned();
-                    self.send_error(older, CloseCode::Replaced, &reason);
-                    self.forget(older, "replaced by a newer connection", now_ms);
-                    self.actions.push_back(Action::Close {
-                        conn: older,
-                        code: CloseCode::Replaced,
-                        reason,
-                    });
+        if let Some(older) = older {
+            match self.config.duplicate_sessions {
+                DuplicateSessionPolicy::ReplaceOlder => {
+                    self.replace(older, "you joined again from another connection", now_ms);
                 }
-                DuplicateNamePolicy::Reject => {
+                DuplicateSessionPolicy::Reject => {
                     let reason = format!(
-                        "{:?} is already in the room; pick another name",
-                        member.name
+                        "{} is already in the room from another connection",
+                        resolved.identity
                     );
                     self.violation(conn, CloseCode::NameTaken, reason, now_ms);
                     return;
@@ -627,6 +674,7 @@ impl Room {
         let participant = Participant {
             id,
             member,
+            joined_at_ms: now_ms,
             media: hello
                 .media_state
                 .as_ref()
@@ -655,6 +703,8 @@ impl Room {
                     .unwrap_or(u32::MAX),
                 max_participants: u32::try_from(self.config.max_participants).unwrap_or(u32::MAX),
             }),
+            identity: resolved.identity,
+            resume_secret: resolved.resume_secret.into(),
         });
         self.send_server(conn, welcome, Delivery::Reliable);
         self.announce_joined(joined, Origin::Local(conn));
@@ -739,6 +789,18 @@ impl Room {
         if text.trim().is_empty() {
             return;
         }
+        let within_budget = self
+            .conns
+            .get_mut(&conn)
+            .is_some_and(|c| c.rate.charge_chat(now_ms));
+        if !within_budget {
+            let reason = format!(
+                "more than {} chat messages in a burst or {} a second",
+                self.config.chat_burst_messages, self.config.chat_messages_per_sec
+            );
+            self.violation(conn, CloseCode::RateLimited, reason, now_ms);
+            return;
+        }
         self.broadcast_chat(
             wire::ChatMessage {
                 sender,
@@ -762,6 +824,7 @@ impl Room {
     fn new_conn(&self, role: Role, now_ms: u64) -> Conn {
         Conn {
             role,
+            opened_ms: now_ms,
             last_seen_ms: now_ms,
             rate: RateLimiter::new(&self.config, now_ms),
             congestion: Congestion::default(),
@@ -848,6 +911,18 @@ impl Room {
         }
     }
 
+    /// Closes a local session because a newer one of the same identity
+    /// took its place.
+    fn replace(&mut self, older: ConnId, reason: &str, now_ms: u64) {
+        self.send_error(older, CloseCode::Replaced, reason);
+        self.forget(older, "replaced by a newer connection", now_ms);
+        self.actions.push_back(Action::Close {
+            conn: older,
+            code: CloseCode::Replaced,
+            reason: reason.to_owned(),
+        });
+    }
+
     /// Refuses a connection the engine never admitted.
     fn refuse(&mut self, conn: ConnId, code: CloseCode, reason: String) {
         self.stats.violations += 1;
@@ -919,6 +994,7 @@ impl Room {
         Some(ParticipantState {
             id,
             member: p.member.clone(),
+            joined_at_ms: p.joined_at_ms,
             media: p.media,
             subscription: p.subscription.clone(),
             client_limit: p.client_limit,

@@ -4,6 +4,18 @@
 //! Audio levels follow RFC 6464 (0 = 0 dBov, loudest; 127 = silence). Each
 //! sender's level is smoothed; the ranking is recomputed at a fixed interval
 //! so the forwarding sets do not flap with every packet.
+//!
+//! Levels are declared by the senders themselves, so loudness alone cannot
+//! decide who is heard: anyone may claim 0 dBov forever. While no more than
+//! K participants speak, all of them are heard, loudest first. When more
+//! claim to speak, the K places go to the speakers who were heard *least*
+//! recently: each speaker's forwarded speaking time is counted and decays
+//! with a half-life of [`FAIR_HALF_LIFE_MS`], a place changes hands only
+//! when the waiting speaker's count is [`SWAP_MARGIN_MS`] below the holder's
+//! (so places do not flap), and a newcomer starts with the highest count in
+//! the room (reconnecting does not jump the queue). A crowd of fake loud
+//! speakers therefore shares the places with an honest one instead of
+//! keeping him out.
 
 use std::collections::HashMap;
 
@@ -16,6 +28,11 @@ const SMOOTHING: f32 = 0.25;
 /// A speaker not heard for this long counts as silent (senders using DTX
 /// stop sending in silence).
 const HOLD_MS: u64 = 500;
+/// Half-life of a speaker's count of recently forwarded speaking time.
+pub(crate) const FAIR_HALF_LIFE_MS: f64 = 20_000.0;
+/// How far below a holder's count a waiting speaker's must be to take its
+/// place.
+pub(crate) const SWAP_MARGIN_MS: f64 = 3_000.0;
 
 #[derive(Debug, Clone)]
 struct Loudness {
@@ -84,6 +101,11 @@ pub(crate) struct Ranking {
     recent: Ordered,
     /// When each participant last counted as an active speaker.
     last_spoke: HashMap<ParticipantId, u64>,
+    /// Recently forwarded speaking time per participant, in decaying ms.
+    heard_ms: HashMap<ParticipantId, f64>,
+    /// Speakers given a place in the last update.
+    heard: Vec<ParticipantId>,
+    last_update_ms: Option<u64>,
     next_update_ms: u64,
     interval_ms: u64,
     speaking_level: f32,
@@ -96,6 +118,9 @@ impl Ranking {
             audible: Ordered::default(),
             recent: Ordered::default(),
             last_spoke: HashMap::new(),
+            heard_ms: HashMap::new(),
+            heard: Vec::new(),
+            last_update_ms: None,
             next_update_ms: 0,
             interval_ms,
             speaking_level: f32::from(speaking_level),
@@ -104,6 +129,8 @@ impl Ranking {
 
     /// A participant joined: it goes to the end of the recency list.
     pub(crate) fn add(&mut self, id: ParticipantId) {
+        let highest = self.heard_ms.values().copied().fold(0.0, f64::max);
+        self.heard_ms.entry(id).or_insert(highest);
         if !self.recent.position.contains_key(&id) {
             let mut order = std::mem::take(&mut self.recent.order);
             order.push(id);
@@ -121,6 +148,8 @@ impl Ranking {
     ) -> RankingChange {
         self.loudness.remove(&id);
         self.last_spoke.remove(&id);
+        self.heard_ms.remove(&id);
+        self.heard.retain(|p| *p != id);
         let mut change = RankingChange::default();
         if self.recent.position.contains_key(&id) {
             let order: Vec<ParticipantId> = self
@@ -173,6 +202,10 @@ impl Ranking {
             return None;
         }
         self.next_update_ms = now_ms + self.interval_ms;
+        let elapsed_ms = self
+            .last_update_ms
+            .map_or(0, |last| now_ms.saturating_sub(last)) as f64;
+        self.last_update_ms = Some(now_ms);
 
         let mut audible: Vec<(ParticipantId, f32)> = self
             .loudness
@@ -182,9 +215,28 @@ impl Ranking {
             .map(|(p, l)| (*p, l.level))
             .collect();
         audible.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        let speaking: Vec<ParticipantId> = audible
+            .iter()
+            .filter(|(_, level)| *level <= self.speaking_level)
+            .map(|(p, _)| *p)
+            .collect();
+        let places = audio_window.saturating_sub(1).max(1);
+        let heard = self.share_places(&speaking, places);
+        self.count_heard(&heard, elapsed_ms);
 
         let mut change = RankingChange::default();
-        let new_audible: Vec<ParticipantId> = audible.iter().map(|(p, _)| *p).collect();
+        // Speakers with a place (loudest first), then the others by level.
+        let new_audible: Vec<ParticipantId> = audible
+            .iter()
+            .map(|(p, _)| *p)
+            .filter(|p| heard.contains(p))
+            .chain(
+                audible
+                    .iter()
+                    .map(|(p, _)| *p)
+                    .filter(|p| !heard.contains(p)),
+            )
+            .collect();
         change.audio = changed_window(
             self.audible.prefix(audio_window),
             &new_audible,
@@ -192,12 +244,11 @@ impl Ranking {
         );
         self.audible.set(new_audible);
 
-        // Active speakers move to the front of the recency list, loudest first.
-        let speaking: Vec<ParticipantId> = audible
-            .iter()
-            .filter(|(_, level)| *level <= self.speaking_level)
-            .map(|(p, _)| *p)
-            .collect();
+        // Speakers who are heard move to the front of the recency list,
+        // loudest first.
+        let speaking: Vec<ParticipantId> =
+            speaking.into_iter().filter(|p| heard.contains(p)).collect();
+        self.heard = heard;
         for p in &speaking {
             self.last_spoke.insert(*p, now_ms);
         }
@@ -216,6 +267,74 @@ impl Ranking {
         }
         (!change.audio.is_empty() || !change.video.is_empty() || !change.spoke.is_empty())
             .then_some(change)
+    }
+
+    /// Chooses at most `places` of `speaking` (loudest first) to be heard:
+    /// all of them when they fit, else the least heard, keeping the current
+    /// holders unless someone waiting was heard clearly less.
+    fn share_places(&self, speaking: &[ParticipantId], places: usize) -> Vec<ParticipantId> {
+        if speaking.len() <= places {
+            return speaking.to_vec();
+        }
+        let count = |p: &ParticipantId| self.heard_ms.get(p).copied().unwrap_or(0.0);
+        let mut holders: Vec<ParticipantId> = self
+            .heard
+            .iter()
+            .copied()
+            .filter(|p| speaking.contains(p))
+            .take(places)
+            .collect();
+        let mut waiting: Vec<ParticipantId> = speaking
+            .iter()
+            .copied()
+            .filter(|p| !holders.contains(p))
+            .collect();
+        // Stable sort: among equal counts the louder goes first.
+        waiting.sort_by(|a, b| count(a).total_cmp(&count(b)));
+        let mut waiting = waiting.into_iter().peekable();
+        while holders.len() < places {
+            match waiting.next() {
+                Some(p) => holders.push(p),
+                None => break,
+            }
+        }
+        let mut waiting: Vec<ParticipantId> = waiting.collect();
+        while let Some((slot, most)) = holders
+            .iter()
+            .enumerate()
+            .max_by(|a, b| count(a.1).total_cmp(&count(b.1)))
+            .map(|(i, p)| (i, count(p)))
+        {
+            let Some(least) = waiting.first().copied() else {
+                break;
+            };
+            if most - count(&least) <= SWAP_MARGIN_MS {
+                break;
+            }
+            let out = std::mem::replace(&mut holders[slot], least);
+            waiting.remove(0);
+            waiting.push(out);
+            waiting.sort_by(|a, b| count(a).total_cmp(&count(b)));
+        }
+        let mut chosen: Vec<ParticipantId> = speaking
+            .iter()
+            .copied()
+            .filter(|p| holders.contains(p))
+            .collect();
+        chosen.truncate(places);
+        chosen
+    }
+
+    /// Ages every count and adds the time since the last update to the
+    /// speakers who were heard.
+    fn count_heard(&mut self, heard: &[ParticipantId], elapsed_ms: f64) {
+        let decay = 0.5f64.powf(elapsed_ms / FAIR_HALF_LIFE_MS);
+        for (p, count) in &mut self.heard_ms {
+            *count *= decay;
+            if heard.contains(p) {
+                *count += elapsed_ms;
+            }
+        }
     }
 
     /// When `id` last counted as an active speaker.
@@ -332,6 +451,83 @@ mod tests {
         assert_eq!(r.audible(), &[1]);
         r.update(5_000, 3, 3);
         assert!(r.audible().is_empty());
+    }
+
+    /// Five senders claim 0 dBov without pause; an honest speaker talks at
+    /// a normal level for a minute. With three places he is heard about
+    /// half of the time instead of never.
+    #[test]
+    fn claimed_loudness_cannot_keep_an_honest_speaker_out() {
+        let mut r = Ranking::new(300, 90);
+        let honest = 6;
+        for id in 1..=6 {
+            r.add(id);
+        }
+        let (mut heard, mut updates) = (0, 0);
+        for t in (0..60_000).step_by(20) {
+            for attacker in 1..=5 {
+                r.observe(attacker, 0, t);
+            }
+            r.observe(honest, 40, t);
+            if r.update(t, 4, 3).is_some() || t % 300 == 0 {
+                updates += 1;
+                if r.audio_rank(honest, |_| false, 3).is_some() {
+                    heard += 1;
+                }
+            }
+        }
+        let share = f64::from(heard) / f64::from(updates);
+        eprintln!("honest speaker heard in {heard} of {updates} rankings");
+        assert!(
+            (0.35..=0.65).contains(&share),
+            "the honest speaker was among the three heard {:.0} % of the time",
+            share * 100.0
+        );
+    }
+
+    #[test]
+    fn a_speaker_who_starts_talking_gets_a_place_at_once() {
+        let mut r = Ranking::new(300, 90);
+        for id in 1..=4 {
+            r.add(id);
+        }
+        // Three people have been talking over each other for a while.
+        for t in (0..30_000).step_by(20) {
+            for talker in 1..=3 {
+                r.observe(talker, 20, t);
+            }
+            r.update(t, 4, 3);
+        }
+        // The fourth, quiet until now, starts and is heard within a second.
+        let mut heard_at = None;
+        for t in (30_000..31_000).step_by(20) {
+            for talker in 1..=4 {
+                r.observe(talker, if talker == 4 { 50 } else { 20 }, t);
+            }
+            r.update(t, 4, 3);
+            if heard_at.is_none() && r.audio_rank(4, |_| false, 3).is_some() {
+                heard_at = Some(t);
+            }
+        }
+        assert!(
+            heard_at.is_some(),
+            "the newcomer to the talk was never heard"
+        );
+    }
+
+    #[test]
+    fn up_to_k_speakers_are_all_heard_loudest_first() {
+        let mut r = Ranking::new(100, 90);
+        for id in 1..=3 {
+            r.add(id);
+        }
+        for t in 0..10 {
+            r.observe(1, 60, t * 20);
+            r.observe(2, 20, t * 20);
+            r.observe(3, 40, t * 20);
+        }
+        r.update(200, 4, 3);
+        assert_eq!(r.audible(), &[2, 3, 1]);
     }
 
     #[test]

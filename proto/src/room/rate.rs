@@ -36,11 +36,12 @@ impl Bucket {
     }
 }
 
-/// Byte and message budget of one sender.
+/// Byte, message and chat budget of one sender.
 #[derive(Debug, Clone)]
 pub(crate) struct RateLimiter {
     bytes: Bucket,
     messages: Bucket,
+    chat: Bucket,
     last_ms: u64,
 }
 
@@ -56,16 +57,14 @@ impl RateLimiter {
         Self {
             bytes: Bucket::new(config.sender_bytes_per_sec, config.sender_burst_bytes),
             messages: Bucket::new(config.sender_messages_per_sec, config.sender_burst_messages),
+            chat: Bucket::new(config.chat_messages_per_sec, config.chat_burst_messages),
             last_ms: now_ms,
         }
     }
 
     /// Charges one message of `len` bytes.
     pub(crate) fn charge(&mut self, len: usize, now_ms: u64) -> Result<(), RateExceeded> {
-        let elapsed = now_ms.saturating_sub(self.last_ms);
-        self.last_ms = self.last_ms.max(now_ms);
-        self.bytes.refill(elapsed);
-        self.messages.refill(elapsed);
+        self.refill(now_ms);
         if !self.messages.take(1) {
             return Err(RateExceeded::Messages);
         }
@@ -73,6 +72,21 @@ impl RateLimiter {
             return Err(RateExceeded::Bytes);
         }
         Ok(())
+    }
+
+    /// Charges one chat message; `false` when the sender is over its chat
+    /// budget.
+    pub(crate) fn charge_chat(&mut self, now_ms: u64) -> bool {
+        self.refill(now_ms);
+        self.chat.take(1)
+    }
+
+    fn refill(&mut self, now_ms: u64) {
+        let elapsed = now_ms.saturating_sub(self.last_ms);
+        self.last_ms = self.last_ms.max(now_ms);
+        self.bytes.refill(elapsed);
+        self.messages.refill(elapsed);
+        self.chat.refill(elapsed);
     }
 }
 
@@ -109,6 +123,22 @@ mod tests {
         assert!(r.charge(1_000, 0).is_ok());
         assert_eq!(r.charge(1, 0), Err(RateExceeded::Bytes));
         assert!(r.charge(500, 500).is_ok());
+    }
+
+    #[test]
+    fn chat_has_its_own_smaller_budget() {
+        let config = RoomConfig {
+            chat_messages_per_sec: 1,
+            chat_burst_messages: 3,
+            ..RoomConfig::default()
+        };
+        let mut r = RateLimiter::new(&config, 0);
+        for _ in 0..3 {
+            assert!(r.charge_chat(0));
+        }
+        assert!(!r.charge_chat(0));
+        assert!(r.charge(10, 0).is_ok(), "media is not charged to chat");
+        assert!(r.charge_chat(1_000));
     }
 
     #[test]

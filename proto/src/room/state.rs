@@ -26,33 +26,60 @@ impl Default for Rights {
     }
 }
 
-/// Who a host admits: the identity it verified (or chose in open mode).
+/// Who a host admits: the identity it verified, or none in open mode.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
-    /// Display name, unique in the room.
+    /// Display name. Not unique: participants are told apart by identity.
     pub name: String,
     /// What the member may do.
     pub rights: Rights,
+    /// The verified identity (`sub:<subject>`), or `None` in open mode,
+    /// where the engine derives one from the session's resume secret when
+    /// the client's `Hello` arrives.
+    #[serde(default)]
+    pub identity: Option<String>,
 }
 
 impl Member {
-    /// A member with full rights.
+    /// An open-mode member with full rights (the engine gives it an
+    /// identity at `Hello`).
     pub fn new(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
             rights: Rights::default(),
+            identity: None,
+        }
+    }
+
+    /// A member whose identity the host verified (a join token's subject).
+    pub fn verified(name: impl Into<String>, subject: &str) -> Self {
+        Self {
+            identity: Some(verified_identity(subject)),
+            ..Self::new(name)
         }
     }
 }
 
+/// The identity of a verified join: `sub:` and the token's subject.
+pub fn verified_identity(subject: &str) -> String {
+    format!("sub:{subject}")
+}
+
 impl From<&crate::token::Authorized> for Member {
+    /// A verified token names the identity by its `sub` claim, or by its
+    /// `name` when the issuer set no subject; open mode leaves it to the
+    /// engine.
     fn from(auth: &crate::token::Authorized) -> Self {
+        let claims = &auth.claims;
         Self {
-            name: auth.claims.name.clone(),
+            name: claims.name.clone(),
             rights: Rights {
-                publish: auth.claims.publish,
-                subscribe: auth.claims.subscribe,
+                publish: claims.publish,
+                subscribe: claims.subscribe,
             },
+            identity: auth
+                .verified
+                .then(|| verified_identity(claims.sub.as_deref().unwrap_or(&claims.name))),
         }
     }
 }
@@ -125,8 +152,11 @@ pub struct ClientLimit {
 pub struct ParticipantState {
     /// Engine-assigned id.
     pub id: ParticipantId,
-    /// Who it is.
+    /// Who it is (`member.identity` is always set once admitted).
     pub member: Member,
+    /// When it joined (ms since the epoch, this host's clock).
+    #[serde(default)]
+    pub joined_at_ms: u64,
     /// Badges.
     pub media: MediaFlags,
     /// Video choice.
@@ -148,6 +178,12 @@ pub struct RemoteParticipant {
     pub local_id: ParticipantId,
     /// Display name.
     pub name: String,
+    /// Identity, as its host announced it.
+    #[serde(default)]
+    pub identity: String,
+    /// When it joined, on its host's clock.
+    #[serde(default)]
+    pub joined_at_ms: u64,
     /// Badges.
     pub media: MediaFlags,
     /// May publish.

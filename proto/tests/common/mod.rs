@@ -113,17 +113,22 @@ impl Host {
 
     /// Admits `member` on `conn`, says Hello; returns the id if welcomed.
     pub fn join_as(&mut self, conn: u64, member: Member) -> Option<ParticipantId> {
+        self.welcome_as(conn, member, &[]).map(|w| w.participant_id)
+    }
+
+    /// Admits `member` on `conn`, says Hello with `resume_secret`; returns
+    /// the Welcome if welcomed.
+    pub fn welcome_as(
+        &mut self,
+        conn: u64,
+        member: Member,
+        resume_secret: &[u8],
+    ) -> Option<wire::Welcome> {
         self.room.join(ConnId(conn), member, self.now);
-        self.send(conn, hello());
-        let welcome = self
-            .server_messages(conn)
-            .into_iter()
-            .find_map(|m| match m {
-                server_message::Msg::Welcome(w) => Some(w),
-                _ => None,
-            })?;
+        self.send(conn, resume_hello(resume_secret));
+        let welcome = welcome_in(self.server_messages(conn))?;
         self.ids.insert(ConnId(conn), welcome.participant_id);
-        Some(welcome.participant_id)
+        Some(welcome)
     }
 
     /// Opens a link connection.
@@ -210,10 +215,24 @@ impl Host {
 
 /// A current-version Hello.
 pub fn hello() -> client_message::Msg {
+    resume_hello(&[])
+}
+
+/// A current-version Hello presenting a resume secret.
+pub fn resume_hello(secret: &[u8]) -> client_message::Msg {
     client_message::Msg::Hello(wire::Hello {
         protocol_version: PROTOCOL_VERSION,
         client: "test".into(),
         media_state: None,
+        resume_secret: Bytes::copy_from_slice(secret),
+    })
+}
+
+/// The Welcome among `msgs`.
+pub fn welcome_in(msgs: Vec<server_message::Msg>) -> Option<wire::Welcome> {
+    msgs.into_iter().find_map(|m| match m {
+        server_message::Msg::Welcome(w) => Some(w),
+        _ => None,
     })
 }
 

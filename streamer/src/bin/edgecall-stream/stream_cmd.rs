@@ -50,16 +50,17 @@ pub async fn run(args: StreamArgs) -> Result<()> {
     }
     let (width, height) = video.as_ref().map_or((width, height), |v| v.dimensions());
 
-    let sealer = match &args.e2ee_key {
-        Some(secret) => Some(Sealer::new(
+    let key = match &args.e2ee_key {
+        Some(secret) => Some(
             RoomKey::derive(secret.as_bytes(), &args.server.meeting_id).context("--e2ee-key")?,
-            args.user_id.clone(),
-        )),
+        ),
         None => None,
     };
     let mut session = Session::connect(&config)
         .await
         .with_context(|| format!("joining {:?}", args.server.meeting_id))?;
+    // Sealed frames are bound to the identity the server gave us.
+    let sealer = key.map(|key| Sealer::new(key, session.welcome().identity.clone()));
     eprintln!(
         "joined {:?} as {:?} (participant {}, {:?}); publishing {}{}",
         args.server.meeting_id,
