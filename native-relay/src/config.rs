@@ -501,8 +501,13 @@ mod tests {
         assert_eq!(limits.header_read_timeout, Duration::from_millis(500));
         assert_eq!(limits.connect_timeout, Duration::from_millis(700));
         assert_eq!(limits.session_rate, None);
-        let file: Args = toml::from_str("session-rate-per-ip = 2\nsession-burst-per-ip = 5").unwrap();
-        let rate = Settings::resolve(file).unwrap().limits.session_rate.unwrap();
+        let file: Args =
+            toml::from_str("session-rate-per-ip = 2\nsession-burst-per-ip = 5").unwrap();
+        let rate = Settings::resolve(file)
+            .unwrap()
+            .limits
+            .session_rate
+            .unwrap();
         assert_eq!((rate.per_second.get(), rate.burst.get()), (2, 5));
         let zero = Args::parse_from(["edgecall-relay", "--header-read-timeout-ms", "0"]);
         assert!(Settings::resolve(zero).is_err());

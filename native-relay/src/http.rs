@@ -177,23 +177,32 @@ async fn serve_websocket(
         return;
     };
     let limit = ctx.room_config.max_message_bytes;
-    match read_websocket(&mut stream, conn, &events, &closed, &ctx.metrics, limit).await {
-        ReadEnd::Host => {}
-        ReadEnd::Peer => {
-            let _ = events.send(RoomEvent::Closed { conn }).await;
-        }
-        ReadEnd::Violation(code, reason) => {
-            let violation = RoomEvent::Violation { conn, code, reason };
-            if events.send(violation).await.is_ok() {
-                // The engine answers with an `Error` and a close.
-                let _ = tokio::time::timeout(CLOSE_LINGER, closed.closed()).await;
+    let closed_by_host =
+        match read_websocket(&mut stream, conn, &events, &closed, &ctx.metrics, limit).await {
+            ReadEnd::Host => true,
+            ReadEnd::Peer => {
+                let _ = events.send(RoomEvent::Closed { conn }).await;
+                false
             }
-        }
-    }
-    // The writer sends the `Error` and the close frame; the socket goes
-    // when both halves are dropped, at most CLOSE_LINGER from now, even if
-    // the peer never answers the close.
+            ReadEnd::Violation(code, reason) => {
+                let violation = RoomEvent::Violation { conn, code, reason };
+                // The engine answers with an `Error` and a close.
+                events.send(violation).await.is_ok()
+                    && tokio::time::timeout(CLOSE_LINGER, closed.closed())
+                        .await
+                        .is_ok()
+            }
+        };
+    // Nothing more is read. The writer sends the `Error` and the close
+    // frame; the socket is kept (unread) until the linger ends, so the peer
+    // can read them before the close resets the connection (closing with
+    // unread input sends a RST, which may discard what the peer has not
+    // read yet), and goes then, whether or not the peer answered.
+    let linger_end = tokio::time::Instant::now() + CLOSE_LINGER;
     writer.finish().await;
+    if closed_by_host {
+        tokio::time::sleep_until(linger_end).await;
+    }
     drop(stream);
 }
 

@@ -106,7 +106,9 @@ impl SessionLimiter {
                 every.tick().await;
                 loop {
                     every.tick().await;
-                    let Some(limiter) = weak.upgrade() else { return };
+                    let Some(limiter) = weak.upgrade() else {
+                        return;
+                    };
                     if let Some((_, buckets)) = &limiter.rate {
                         buckets.retain_recent();
                         buckets.shrink_to_fit();

@@ -15,7 +15,7 @@ use web_transport_quinn::ReadToEndError;
 
 use crate::admission::{self, Admission, Refusal};
 use crate::cert::CertStore;
-use crate::host::{CloseSignal, Outbox, RoomEvent, Rooms};
+use crate::host::{CloseSignal, Outbox, RoomEvent, Rooms, CLOSE_LINGER};
 use crate::limits::SessionLimiter;
 use crate::metrics::{Metrics, Transport, Turnaway};
 
@@ -142,7 +142,11 @@ async fn handshake(
         }
         Err(_) => {
             // Dropping the handshake future refuses the connection.
-            listener.rooms.ctx().metrics.turned_away(Turnaway::ConnectTimeout);
+            listener
+                .rooms
+                .ctx()
+                .metrics
+                .turned_away(Turnaway::ConnectTimeout);
             tracing::debug!(%peer, "QUIC handshake not finished in time");
             return None;
         }
@@ -156,7 +160,11 @@ async fn handshake(
             None
         }
         Err(_) => {
-            listener.rooms.ctx().metrics.turned_away(Turnaway::ConnectTimeout);
+            listener
+                .rooms
+                .ctx()
+                .metrics
+                .turned_away(Turnaway::ConnectTimeout);
             let reason = format!(
                 "no WebTransport CONNECT within {} ms",
                 listener.connect_timeout.as_millis()
@@ -222,13 +230,22 @@ async fn serve_session(
     let mut control = DelimitedReader::new(recv, max);
     // Each reader stops at once when the host closes the connection; the
     // outbox then closes the session within its linger.
-    tokio::select! {
-        _ = read_control(&mut control, &reader) => {}
-        _ = read_datagrams(&session, &reader) => {}
-        _ = read_streams(&session, &reader, max) => {}
-        _ = session.closed() => {}
+    let violated = tokio::select! {
+        violated = read_control(&mut control, &reader) => violated,
+        () = read_datagrams(&session, &reader) => false,
+        violated = read_streams(&session, &reader, max) => violated,
+        _ = session.closed() => false,
+    };
+    if violated {
+        // The engine answers with an `Error` and a close.
+        let _ = tokio::time::timeout(CLOSE_LINGER, reader.closed.closed()).await;
     }
-    if !reader.closed.is_closed() {
+    if reader.closed.is_closed() {
+        // Keep the control stream (unread) until the outbox has closed the
+        // session, so the peer gets the `Error` and the close code rather
+        // than a stopped stream.
+        let _ = tokio::time::timeout(2 * CLOSE_LINGER, session.closed()).await;
+    } else {
         let _ = reader.events.send(RoomEvent::Closed { conn }).await;
     }
     Ok(())
@@ -283,10 +300,10 @@ impl Reader {
         self.hand(RoomEvent::Message { conn, data }).await
     }
 
-    /// A transport rule broken; reading stops.
-    async fn violation(&self, code: CloseCode, reason: String) {
+    /// A transport rule broken; reading stops. `true` when the room got it.
+    async fn violation(&self, code: CloseCode, reason: String) -> bool {
         let conn = self.conn;
-        self.hand(RoomEvent::Violation { conn, code, reason }).await;
+        self.hand(RoomEvent::Violation { conn, code, reason }).await
     }
 
     /// `read` unless the host closed the connection first.
@@ -299,29 +316,28 @@ impl Reader {
     }
 }
 
-async fn read_control(reader: &mut DelimitedReader, session: &Reader) {
+/// Reads the control stream; `true` when it ended on a violation.
+async fn read_control(reader: &mut DelimitedReader, session: &Reader) -> bool {
     loop {
         let Some(next) = session.read(reader.next()).await else {
-            return;
+            return false;
         };
         match next {
             Ok(Some(data)) => {
                 if !session.message(data).await {
-                    return;
+                    return false;
                 }
             }
-            Ok(None) => return,
+            Ok(None) => return false,
             Err(FramingError::TooLarge { len, max }) => {
                 let reason = format!("control message of {len} bytes exceeds the {max}-byte limit");
-                session.violation(CloseCode::TooLarge, reason).await;
-                return;
+                return session.violation(CloseCode::TooLarge, reason).await;
             }
             Err(FramingError::BadPrefix) => {
                 let reason = "control stream framing is broken".to_owned();
-                session.violation(CloseCode::Malformed, reason).await;
-                return;
+                return session.violation(CloseCode::Malformed, reason).await;
             }
-            Err(_) => return,
+            Err(_) => return false,
         }
     }
 }
@@ -334,25 +350,25 @@ async fn read_datagrams(session: &web_transport_quinn::Session, reader: &Reader)
     }
 }
 
-/// Reads each media stream to its end (one message). The stream readers
-/// live in a `JoinSet`, so they stop with this future.
-async fn read_streams(session: &web_transport_quinn::Session, reader: &Reader, max: usize) {
+/// Reads each media stream to its end (one message); `true` when reading
+/// ended on a violation. The stream readers live in a `JoinSet`, so they
+/// stop with this future.
+async fn read_streams(session: &web_transport_quinn::Session, reader: &Reader, max: usize) -> bool {
     let mut pending = tokio::task::JoinSet::new();
     loop {
         let accepted = tokio::select! {
             biased;
-            () = reader.closed.closed() => return,
+            () = reader.closed.closed() => return false,
             Some(read) = pending.join_next(), if !pending.is_empty() => {
                 match read {
                     Ok(Some(Ok(data))) => {
                         if !reader.message(Bytes::from(data)).await {
-                            return;
+                            return false;
                         }
                     }
                     Ok(Some(Err(ReadToEndError::TooLong))) => {
                         let reason = format!("a media stream exceeded the {max}-byte limit");
-                        reader.violation(CloseCode::TooLarge, reason).await;
-                        return;
+                        return reader.violation(CloseCode::TooLarge, reason).await;
                     }
                     // Reset, abandoned mid-frame or too slow: the frame is
                     // simply lost.
@@ -362,7 +378,9 @@ async fn read_streams(session: &web_transport_quinn::Session, reader: &Reader, m
             }
             accepted = session.accept_uni() => accepted,
         };
-        let Ok(mut stream) = accepted else { return };
+        let Ok(mut stream) = accepted else {
+            return false;
+        };
         pending.spawn(async move {
             tokio::time::timeout(MEDIA_STREAM_TIMEOUT, stream.read_to_end(max))
                 .await

@@ -84,8 +84,13 @@ impl Writer {
     /// close frame last), then stops it, releasing its half of the socket:
     /// a peer that stopped reading cannot hold the connection open.
     pub async fn finish(mut self) {
-        if tokio::time::timeout(CLOSE_LINGER, &mut self.0).await.is_err() {
-            tracing::debug!("WebSocket writer still busy after the close linger; dropping the socket");
+        if tokio::time::timeout(CLOSE_LINGER, &mut self.0)
+            .await
+            .is_err()
+        {
+            tracing::debug!(
+                "WebSocket writer still busy after the close linger; dropping the socket"
+            );
             self.0.abort();
         }
     }
@@ -314,6 +319,20 @@ async fn write_frame_stream(
     queued.fetch_sub(len, Ordering::Relaxed);
 }
 
+/// WebSocket close reasons are limited to 123 bytes (RFC 6455 §5.5); a
+/// longer one is cut at a character boundary, as the edge does.
+fn close_reason(mut reason: String) -> String {
+    const MAX: usize = 123;
+    if reason.len() > MAX {
+        let mut end = MAX;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
+    reason
+}
+
 async fn write_websocket(
     mut sink: SplitSink<WebSocket, Message>,
     mut rx: mpsc::Receiver<(Op, bool)>,
@@ -338,12 +357,26 @@ async fn write_websocket(
             Op::Close(code, reason) => {
                 let frame = CloseFrame {
                     code: code.code(),
-                    reason: reason.into(),
+                    reason: close_reason(reason).into(),
                 };
                 let _ = tokio::time::timeout(CLOSE_LINGER, sink.send(Message::Close(Some(frame))))
                     .await;
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_close_reasons_are_cut_to_the_websocket_limit_on_a_char_boundary() {
+        assert_eq!(close_reason("short".into()), "short");
+        let long = "é".repeat(100);
+        let cut = close_reason(long);
+        assert!(cut.len() <= 123 && cut.len() >= 121, "{}", cut.len());
+        assert!(cut.chars().all(|c| c == 'é'));
     }
 }
