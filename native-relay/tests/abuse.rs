@@ -167,7 +167,7 @@ async fn a_webtransport_session_flooding_after_its_close_is_not_read_and_is_clos
         let mut sent = 0u64;
         while mallory.send_raw_datagram(garbage.clone()).await.is_ok() {
             sent += 1;
-            if sent % 32 == 0 {
+            if sent.is_multiple_of(32) {
                 tokio::task::yield_now().await;
             }
         }
