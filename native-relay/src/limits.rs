@@ -8,7 +8,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 /// Default `--header-read-timeout-ms`.
@@ -125,7 +125,7 @@ impl SessionLimiter {
             return Ok(());
         };
         buckets.check_key(&client_key(ip)).map_err(|not_until| {
-            let retry_after = not_until.wait_time_from(DefaultClock::default().now());
+            let retry_after = not_until.wait_time_from(buckets.clock().now());
             TooManySessions {
                 retry_after,
                 per_second: rate.per_second.get(),

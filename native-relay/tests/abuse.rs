@@ -125,8 +125,10 @@ async fn a_websocket_flooding_after_its_close_is_not_read_and_its_socket_goes_wi
     let read_after_close = metric(&relay, series).await - read_at_close;
     let written_after_close = written.load(Ordering::Relaxed) - written_at_close;
     eprintln!(
-        "flooder: {written_after_close} bytes accepted by the kernel after its close, \
-         {read_after_close} read by the relay; socket gone {} ms after the close",
+        "flooder: {} bytes written in all, {read_at_close} read by the relay before its close; \
+         after it {written_after_close} bytes accepted by the kernel, {read_after_close} read \
+         by the relay; socket gone {} ms after the close",
+        written.load(Ordering::Relaxed),
         gone_after.as_millis()
     );
     assert!(
