@@ -6,6 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use edgecall_proto::room::{validate_room_id, Member};
 use edgecall_proto::token::{TokenError, TokenVerifier};
 
+use crate::limits::TooManySessions;
+
 /// Why a join was refused, with the HTTP status to answer.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
@@ -21,6 +23,9 @@ pub enum Refusal {
     /// The token was missing or refused.
     #[error("join token refused: {0}")]
     Token(#[from] TokenError),
+    /// The client's address opened sessions too fast.
+    #[error(transparent)]
+    TooManySessions(#[from] TooManySessions),
 }
 
 impl Refusal {
@@ -31,6 +36,7 @@ impl Refusal {
             Refusal::BadRoom(_) | Refusal::MissingName => http::StatusCode::BAD_REQUEST,
             Refusal::Token(TokenError::Missing) => http::StatusCode::UNAUTHORIZED,
             Refusal::Token(_) => http::StatusCode::FORBIDDEN,
+            Refusal::TooManySessions(_) => http::StatusCode::TOO_MANY_REQUESTS,
         }
     }
 }

@@ -10,6 +10,7 @@ use clap::Parser;
 use edgecall_proto::room::RoomConfig;
 use serde::Deserialize;
 
+use crate::limits::{self, Limits, SessionRate};
 use crate::registry::Target;
 
 /// Command-line flags (each also readable from an environment variable,
@@ -102,6 +103,26 @@ pub struct Args {
     /// Log format: `text` or `json`. [default: text]
     #[arg(long, env = "EDGECALL_RELAY_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// An HTTP client must send a request's whole header (request line
+    /// included) within this many milliseconds, or its connection is
+    /// closed; applies to the TLS and the plain listener, and to idle
+    /// keep-alive connections waiting for their next request. [default: 10000]
+    #[arg(long, env = "EDGECALL_RELAY_HEADER_READ_TIMEOUT_MS")]
+    pub header_read_timeout_ms: Option<u64>,
+    /// A QUIC client must finish its handshake and send the WebTransport
+    /// CONNECT within this many milliseconds of its first packet, or its
+    /// connection is closed. [default: 10000]
+    #[arg(long, env = "EDGECALL_RELAY_WEBTRANSPORT_CONNECT_TIMEOUT_MS")]
+    pub webtransport_connect_timeout_ms: Option<u64>,
+    /// New WebSocket and WebTransport sessions one client address (an IPv6
+    /// client: its /64) may open per second; more are refused with HTTP
+    /// 429. 0 turns the limit off (load tests from one address). [default: 10]
+    #[arg(long, env = "EDGECALL_RELAY_SESSION_RATE_PER_IP")]
+    pub session_rate_per_ip: Option<u32>,
+    /// Sessions one client address may open at once before
+    /// `--session-rate-per-ip` applies. [default: 50]
+    #[arg(long, env = "EDGECALL_RELAY_SESSION_BURST_PER_IP")]
+    pub session_burst_per_ip: Option<u32>,
     /// Engine limits (TOML `[room]` table only).
     #[arg(skip)]
     pub room: Option<RoomConfig>,
@@ -171,6 +192,8 @@ pub struct Settings {
     pub room: RoomConfig,
     /// Where and as what to publish this relay, if anywhere.
     pub publish: Option<Publish>,
+    /// Transport limits against hostile clients.
+    pub limits: Limits,
 }
 
 /// Publishing settings (`--publish-to`, `--public-url`, `--relay-id`).
@@ -232,6 +255,7 @@ impl Settings {
             Some(path) => read_file(path)?,
             None => Args::default(),
         };
+        let limits = resolve_limits(&args, &file)?;
         let cert = match (args.cert.or(file.cert), args.key.or(file.key)) {
             (Some(cert), Some(key)) => CertSource::Pem { cert, key },
             (None, None) => CertSource::SelfSigned {
@@ -281,6 +305,7 @@ impl Settings {
             );
         }
         Ok(Self {
+            limits,
             listen: args
                 .listen
                 .or(file.listen)
@@ -307,6 +332,39 @@ impl Settings {
             )?,
         })
     }
+}
+
+fn resolve_limits(args: &Args, file: &Args) -> Result<Limits> {
+    let millis = |flag: &str, value: Option<u64>, default: std::time::Duration| match value {
+        Some(0) => bail!("--{flag} must be positive (milliseconds)"),
+        Some(ms) => Ok(Duration::from_millis(ms)),
+        None => Ok(default),
+    };
+    let rate = args
+        .session_rate_per_ip
+        .or(file.session_rate_per_ip)
+        .unwrap_or(limits::DEFAULT_SESSION_RATE);
+    let burst = args
+        .session_burst_per_ip
+        .or(file.session_burst_per_ip)
+        .unwrap_or(limits::DEFAULT_SESSION_BURST);
+    if rate > 0 && burst == 0 {
+        bail!("--session-burst-per-ip must be positive (or turn the limit off with --session-rate-per-ip 0)");
+    }
+    Ok(Limits {
+        header_read_timeout: millis(
+            "header-read-timeout-ms",
+            args.header_read_timeout_ms.or(file.header_read_timeout_ms),
+            limits::DEFAULT_HEADER_READ_TIMEOUT,
+        )?,
+        connect_timeout: millis(
+            "webtransport-connect-timeout-ms",
+            args.webtransport_connect_timeout_ms
+                .or(file.webtransport_connect_timeout_ms),
+            limits::DEFAULT_CONNECT_TIMEOUT,
+        )?,
+        session_rate: SessionRate::new(rate, burst),
+    })
 }
 
 fn trunk_settings(edge: Option<String>, secret: Option<String>) -> Result<Option<TrunkSettings>> {
@@ -423,6 +481,36 @@ mod tests {
             "http://203.0.113.7:443",
         ]);
         assert!(Settings::resolve(plain_http).is_err());
+    }
+
+    #[test]
+    fn transport_limits_are_on_by_default_and_the_session_rate_can_be_turned_off() {
+        let defaults = Settings::resolve(Args::parse_from(["edgecall-relay"])).unwrap();
+        assert_eq!(defaults.limits, Limits::default());
+        assert!(defaults.limits.session_rate.is_some());
+        let args = Args::parse_from([
+            "edgecall-relay",
+            "--header-read-timeout-ms",
+            "500",
+            "--webtransport-connect-timeout-ms",
+            "700",
+            "--session-rate-per-ip",
+            "0",
+        ]);
+        let limits = Settings::resolve(args).unwrap().limits;
+        assert_eq!(limits.header_read_timeout, Duration::from_millis(500));
+        assert_eq!(limits.connect_timeout, Duration::from_millis(700));
+        assert_eq!(limits.session_rate, None);
+        let file: Args =
+            toml::from_str("session-rate-per-ip = 2\nsession-burst-per-ip = 5").unwrap();
+        let rate = Settings::resolve(file)
+            .unwrap()
+            .limits
+            .session_rate
+            .unwrap();
+        assert_eq!((rate.per_second.get(), rate.burst.get()), (2, 5));
+        let zero = Args::parse_from(["edgecall-relay", "--header-read-timeout-ms", "0"]);
+        assert!(Settings::resolve(zero).is_err());
     }
 
     #[test]

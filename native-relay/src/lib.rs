@@ -14,7 +14,8 @@
 //! certificates), [`admission`] (tokens and paths), [`quic`]
 //! (WebTransport listener), [`http`] (WebSocket + HTTP endpoints),
 //! [`host`] (room tasks, per-connection send queues), [`cluster`] (NATS),
-//! [`trunk`] (the edge), [`metrics`] (Prometheus), [`process`] (the relay
+//! [`trunk`] (the edge), [`limits`] (deadlines and per-address session
+//! rates against hostile clients), [`metrics`] (Prometheus), [`process`] (the relay
 //! as a child process), [`registry`] (publishing this relay for the
 //! directory), [`directory`] (the `edgecall-directory` Lambda's logic).
 
@@ -25,6 +26,7 @@ pub mod config;
 pub mod directory;
 pub mod host;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 pub mod process;
 pub mod quic;
@@ -127,12 +129,18 @@ pub async fn run(settings: Settings) -> Result<()> {
     };
 
     let stopping = Arc::new(AtomicBool::new(false));
+    let limiter = limits::SessionLimiter::new(settings.limits.session_rate);
+    let serve_options = http::ServeOptions {
+        header_read_timeout: settings.limits.header_read_timeout,
+        metrics: metrics.clone(),
+    };
     let state = http::AppState {
         rooms: rooms.clone(),
         admission: admission.clone(),
         certs: certs.clone(),
         metrics,
         stopping: stopping.clone(),
+        limiter: limiter.clone(),
     };
     let router = http::router(state, web_root.as_ref());
     let listener = |tls| {
@@ -146,14 +154,19 @@ pub async fn run(settings: Settings) -> Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(quic::serve(
         endpoint.clone(),
-        rooms.clone(),
-        admission,
+        quic::Listener {
+            rooms: rooms.clone(),
+            admission,
+            limiter,
+            connect_timeout: settings.limits.connect_timeout,
+        },
         stop_rx.clone(),
     ));
     tasks.spawn(http::serve_tls(
         tcp,
         acceptor,
         router.clone().layer(listener(true)),
+        serve_options.clone(),
         stop_rx.clone(),
     ));
     let plain_addr = match plain {
@@ -162,6 +175,7 @@ pub async fn run(settings: Settings) -> Result<()> {
             tasks.spawn(http::serve_plain(
                 plain,
                 router.layer(listener(false)),
+                serve_options,
                 stop_rx.clone(),
             ));
             addr
@@ -183,6 +197,9 @@ pub async fn run(settings: Settings) -> Result<()> {
 
     let cert_sha256 = certs.sha256_hex();
     tracing::info!(
+        header_read_timeout_ms = settings.limits.header_read_timeout.as_millis() as u64,
+        webtransport_connect_timeout_ms = settings.limits.connect_timeout.as_millis() as u64,
+        session_rate_per_ip = ?settings.limits.session_rate.map(|r| (r.per_second, r.burst)),
         webtransport = %format!("https://{local}/api/rooms/<room>"),
         websocket = %format!("wss://{local}/api/rooms/<room>/ws"),
         http = ?plain_addr,

@@ -48,6 +48,53 @@ impl DropReason {
     }
 }
 
+/// A client transport, for the counters of what was read from clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// QUIC WebTransport sessions (control stream, datagrams, media streams).
+    WebTransport,
+    /// WebSocket connections (binary and text messages).
+    WebSocket,
+}
+
+impl Transport {
+    const ALL: [Transport; 2] = [Transport::WebTransport, Transport::WebSocket];
+
+    fn label(self) -> &'static str {
+        match self {
+            Transport::WebTransport => "webtransport",
+            Transport::WebSocket => "websocket",
+        }
+    }
+}
+
+/// Why a connection was turned away before it became a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turnaway {
+    /// Its address opened sessions faster than `--session-rate-per-ip`.
+    SessionRate,
+    /// A QUIC connection sent no WebTransport CONNECT in time.
+    ConnectTimeout,
+    /// An HTTP client did not send its request header in time.
+    HeaderTimeout,
+}
+
+impl Turnaway {
+    const ALL: [Turnaway; 3] = [
+        Turnaway::SessionRate,
+        Turnaway::ConnectTimeout,
+        Turnaway::HeaderTimeout,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Turnaway::SessionRate => "session_rate",
+            Turnaway::ConnectTimeout => "connect_timeout",
+            Turnaway::HeaderTimeout => "header_timeout",
+        }
+    }
+}
+
 /// What one room reports each interval.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RoomSnapshot {
@@ -67,6 +114,9 @@ pub struct RoomSnapshot {
 #[derive(Debug, Default)]
 pub struct Metrics {
     drops: [AtomicU64; 6],
+    read_messages: [AtomicU64; 2],
+    read_bytes: [AtomicU64; 2],
+    turned_away: [AtomicU64; 3],
     rejected: AtomicU64,
     trunk_connects: AtomicU64,
     trunk_failures: AtomicU64,
@@ -83,6 +133,18 @@ impl Metrics {
     /// Drops so far for `reason`.
     pub fn drops(&self, reason: DropReason) -> u64 {
         self.drops[reason as usize].load(Ordering::Relaxed)
+    }
+
+    /// Counts one message of `bytes` read from a client over `transport`
+    /// (before the engine judges it).
+    pub fn read(&self, transport: Transport, bytes: usize) {
+        self.read_messages[transport as usize].fetch_add(1, Ordering::Relaxed);
+        self.read_bytes[transport as usize].fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Counts one connection turned away for `why`.
+    pub fn turned_away(&self, why: Turnaway) {
+        self.turned_away[why as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts one refused join (bad token, wrong path).
@@ -230,6 +292,33 @@ impl Metrics {
             "Trunk connections to the edge refused, failed or lost.",
             self.trunk_failures.load(Ordering::Relaxed),
         );
+        let _ = writeln!(out, "# HELP edgecall_read_messages_total Messages read from clients, by transport.\n# TYPE edgecall_read_messages_total counter");
+        for transport in Transport::ALL {
+            let _ = writeln!(
+                out,
+                "edgecall_read_messages_total{{transport=\"{}\"}} {}",
+                transport.label(),
+                self.read_messages[transport as usize].load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(out, "# HELP edgecall_read_bytes_total Message bytes read from clients, by transport.\n# TYPE edgecall_read_bytes_total counter");
+        for transport in Transport::ALL {
+            let _ = writeln!(
+                out,
+                "edgecall_read_bytes_total{{transport=\"{}\"}} {}",
+                transport.label(),
+                self.read_bytes[transport as usize].load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(out, "# HELP edgecall_turned_away_total Connections turned away before becoming a session, by reason.\n# TYPE edgecall_turned_away_total counter");
+        for why in Turnaway::ALL {
+            let _ = writeln!(
+                out,
+                "edgecall_turned_away_total{{reason=\"{}\"}} {}",
+                why.label(),
+                self.turned_away[why as usize].load(Ordering::Relaxed)
+            );
+        }
         let _ = writeln!(out, "# HELP edgecall_drops_total Messages the relay dropped, by reason.\n# TYPE edgecall_drops_total counter");
         for reason in DropReason::ALL {
             let _ = writeln!(

@@ -18,7 +18,7 @@ use tokio::task::JoinSet;
 use crate::cluster::{Cluster, ClusterEvent};
 use crate::metrics::Metrics;
 use crate::trunk::{TrunkEvent, TrunkTarget};
-pub use outbox::Outbox;
+pub use outbox::{CloseSignal, Outbox, Writer, CLOSE_LINGER};
 
 /// Events queued to one room task before readers wait.
 const ROOM_QUEUE: usize = 8192;
@@ -41,7 +41,9 @@ pub enum RoomEvent {
         /// The message bytes.
         data: Bytes,
     },
-    /// The host saw `conn` break a transport rule (e.g. an oversize stream).
+    /// The host saw `conn` break a transport rule (an oversize stream or
+    /// WebSocket message, a text frame, broken framing); handed to the
+    /// engine as [`Room::protocol_violation`](edgecall_proto::room::Room::protocol_violation).
     Violation {
         /// The offender.
         conn: ConnId,

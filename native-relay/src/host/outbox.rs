@@ -5,6 +5,11 @@
 //! through a bounded queue to a writer task. The bytes still queued are
 //! reported to the engine as the connection's backlog, so a slow receiver
 //! is downgraded, then paused — and never delays anyone else.
+//!
+//! Closing is the host's: once the room closes a connection (or drops its
+//! outbox), the connection's readers see its [`CloseSignal`] and stop
+//! reading at once, and the transport is gone within [`CLOSE_LINGER`]
+//! whether or not the peer answers the close.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -17,6 +22,8 @@ use edgecall_stream::framing;
 use futures::stream::SplitSink;
 use futures::SinkExt;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::metrics::{DropReason, Metrics};
 
@@ -31,8 +38,9 @@ pub const CONTROL_QUEUE_BYTES: u64 = 4 * 1024 * 1024;
 pub const DELTA_FRAME_DEADLINE: Duration = Duration::from_millis(300);
 /// A keyframe not fully written by then is reset.
 pub const KEYFRAME_DEADLINE: Duration = Duration::from_millis(1_000);
-/// How long a closing connection gets to deliver its last messages.
-const CLOSE_LINGER: Duration = Duration::from_millis(500);
+/// How long a closing connection gets to deliver its last messages (the
+/// `Error`, the close frame) before its transport is dropped.
+pub const CLOSE_LINGER: Duration = Duration::from_millis(500);
 /// Messages the writer queues hold before the byte bounds apply.
 const QUEUE_SLOTS: usize = 4096;
 
@@ -47,6 +55,45 @@ pub struct Outbox {
     media_queued: Arc<AtomicU64>,
     control_queued: Arc<AtomicU64>,
     metrics: Arc<Metrics>,
+    closed: CancellationToken,
+}
+
+/// Tells a connection's readers that the host closed the connection: from
+/// then on nothing more may be read from it or handed to the room.
+#[derive(Debug, Clone)]
+pub struct CloseSignal(CancellationToken);
+
+impl CloseSignal {
+    /// Completes once the host closed the connection or dropped its outbox.
+    pub async fn closed(&self) {
+        self.0.cancelled().await;
+    }
+
+    /// Whether the host closed the connection.
+    pub fn is_closed(&self) -> bool {
+        self.0.is_cancelled()
+    }
+}
+
+/// The task writing a WebSocket's messages; see [`Writer::finish`].
+#[derive(Debug)]
+pub struct Writer(JoinHandle<()>);
+
+impl Writer {
+    /// Gives the writer at most [`CLOSE_LINGER`] to send what it has (the
+    /// close frame last), then stops it, releasing its half of the socket:
+    /// a peer that stopped reading cannot hold the connection open.
+    pub async fn finish(mut self) {
+        if tokio::time::timeout(CLOSE_LINGER, &mut self.0)
+            .await
+            .is_err()
+        {
+            tracing::debug!(
+                "WebSocket writer still busy after the close linger; dropping the socket"
+            );
+            self.0.abort();
+        }
+    }
 }
 
 enum Kind {
@@ -83,26 +130,35 @@ impl Outbox {
             media_queued: Arc::new(AtomicU64::new(0)),
             control_queued,
             metrics,
+            closed: CancellationToken::new(),
         }
     }
 
-    /// An outbox for a WebSocket's sending half.
-    pub fn websocket(sink: SplitSink<WebSocket, Message>, metrics: Arc<Metrics>) -> Self {
+    /// An outbox for a WebSocket's sending half, and the task writing to
+    /// it (the reader hands it back through [`Writer::finish`] when done).
+    pub fn websocket(sink: SplitSink<WebSocket, Message>, metrics: Arc<Metrics>) -> (Self, Writer) {
         let (tx, rx) = mpsc::channel(QUEUE_SLOTS);
         let media_queued = Arc::new(AtomicU64::new(0));
         let control_queued = Arc::new(AtomicU64::new(0));
-        tokio::spawn(write_websocket(
+        let writer = tokio::spawn(write_websocket(
             sink,
             rx,
             media_queued.clone(),
             control_queued.clone(),
         ));
-        Self {
+        let outbox = Self {
             kind: Kind::WebSocket { queue: tx },
             media_queued,
             control_queued,
             metrics,
-        }
+            closed: CancellationToken::new(),
+        };
+        (outbox, Writer(writer))
+    }
+
+    /// The signal this connection's readers stop on.
+    pub fn close_signal(&self) -> CloseSignal {
+        CloseSignal(self.closed.clone())
     }
 
     /// Bytes queued and not yet handed to the network.
@@ -167,18 +223,37 @@ impl Outbox {
         }
     }
 
-    /// Closes the connection with `code` after what is already queued.
+    /// Closes the connection with `code` after what is already queued:
+    /// its readers stop at once, the transport goes within
+    /// [`CLOSE_LINGER`].
     pub fn close(&self, code: CloseCode, reason: String) {
+        self.closed.cancel();
         match &self.kind {
             Kind::WebTransport { session, control } => {
                 if control.try_send(Op::Close(code, reason.clone())).is_err() {
                     session.close(u32::from(code.code()), reason.as_bytes());
+                    return;
                 }
+                // The control writer closes the session once its queue is
+                // written; a peer that does not read cannot delay that
+                // beyond the linger.
+                let session = (**session).clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(CLOSE_LINGER).await;
+                    session.close(u32::from(code.code()), reason.as_bytes());
+                });
             }
             Kind::WebSocket { queue } => {
                 let _ = queue.try_send((Op::Close(code, reason), false));
             }
         }
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        // A connection the room forgot is not read any more either.
+        self.closed.cancel();
     }
 }
 
@@ -244,6 +319,20 @@ async fn write_frame_stream(
     queued.fetch_sub(len, Ordering::Relaxed);
 }
 
+/// WebSocket close reasons are limited to 123 bytes (RFC 6455 §5.5); a
+/// longer one is cut at a character boundary, as the edge does.
+fn close_reason(mut reason: String) -> String {
+    const MAX: usize = 123;
+    if reason.len() > MAX {
+        let mut end = MAX;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
+    reason
+}
+
 async fn write_websocket(
     mut sink: SplitSink<WebSocket, Message>,
     mut rx: mpsc::Receiver<(Op, bool)>,
@@ -268,12 +357,26 @@ async fn write_websocket(
             Op::Close(code, reason) => {
                 let frame = CloseFrame {
                     code: code.code(),
-                    reason: reason.into(),
+                    reason: close_reason(reason).into(),
                 };
                 let _ = tokio::time::timeout(CLOSE_LINGER, sink.send(Message::Close(Some(frame))))
                     .await;
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_close_reasons_are_cut_to_the_websocket_limit_on_a_char_boundary() {
+        assert_eq!(close_reason("short".into()), "short");
+        let long = "é".repeat(100);
+        let cut = close_reason(long);
+        assert!(cut.len() <= 123 && cut.len() >= 121, "{}", cut.len());
+        assert!(cut.chars().all(|c| c == 'é'));
     }
 }

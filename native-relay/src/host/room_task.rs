@@ -144,9 +144,10 @@ impl Host {
                 self.room.join(conn, member, now);
             }
             RoomEvent::Message { conn, data } => self.room.message(conn, data, now),
+            // As the edge does: the engine sends the `Error` and queues the
+            // close, and the offender leaves like any other.
             RoomEvent::Violation { conn, code, reason } => {
-                self.room.closed(conn, now);
-                self.close_with_error(conn, code, reason);
+                self.room.protocol_violation(conn, code, reason, now);
             }
             RoomEvent::Closed { conn } => {
                 if self.outboxes.remove(&conn).is_some() {

@@ -94,6 +94,9 @@ impl Relay {
             "127.0.0.1:0",
             "--http-listen",
             "127.0.0.1:0",
+            // Every session comes from this one address, by design.
+            "--session-rate-per-ip",
+            "0",
         ]);
         let config_file = match room_toml {
             Some(toml) => {
