@@ -42,6 +42,7 @@ fn hello() -> Message {
         protocol_version: edgecall_proto::PROTOCOL_VERSION,
         client: "abuse-test".into(),
         media_state: None,
+        ..wire::Hello::default()
     })))
 }
 
