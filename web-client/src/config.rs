@@ -106,7 +106,11 @@ impl PageParams {
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         if let ["meeting", rest @ ..] = segments.as_slice() {
             let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
-            params.name = rest.first().map(|s| decode(s)).unwrap_or_default();
+            params.name = rest
+                .first()
+                .map(|s| decode(s))
+                .filter(|name| name != NO_NAME)
+                .unwrap_or_default();
             params.meeting = rest.get(1).map(|s| decode(s)).unwrap_or_default();
         }
         let query = search.strip_prefix('?').unwrap_or(search);
@@ -413,14 +417,18 @@ pub fn plan(
     Ok(JoinPlan { attempts })
 }
 
+/// The name segment of an invite link: "no name yet, ask in the lobby".
+/// (An empty segment would not survive: servers fold `//` into `/`.)
+pub const NO_NAME: &str = "-";
+
 /// The link that invites someone into `meeting`:
-/// `<origin>/meeting//<meeting>` plus, for an encrypted meeting, the secret
+/// `<origin>/meeting/-/<meeting>` plus, for an encrypted meeting, the secret
 /// in the fragment (`#k=<base64url>` or `#key=<typed>`) — never in the path
-/// or query, so no server sees it. The name segment is left empty for the
-/// invitee to fill in in the lobby.
+/// or query, so no server sees it. The name segment is [`NO_NAME`], left for
+/// the invitee to fill in in the lobby.
 pub fn invite_url(origin: &str, meeting: &str, secret: Option<&RoomSecret>) -> String {
     let mut url = format!(
-        "{}/meeting//{}",
+        "{}/meeting/{NO_NAME}/{}",
         origin.trim_end_matches('/'),
         path_segment(meeting)
     );
@@ -645,22 +653,22 @@ mod tests {
         let url = invite_url("https://meet.example/", "k3fq-a8dz", Some(&secret));
         assert_eq!(
             url,
-            "https://meet.example/meeting//k3fq-a8dz#k=MDEyMzQ1Njc4OWFiY2RlZg"
+            "https://meet.example/meeting/-/k3fq-a8dz#k=MDEyMzQ1Njc4OWFiY2RlZg"
         );
         let (before_fragment, _) = url.split_once('#').unwrap();
         assert!(!before_fragment.contains("MDEyMzQ1"));
         // The invitee's page reads it back: no name yet, the meeting, the key.
-        let p = PageParams::parse("/meeting//k3fq-a8dz", "", "#k=MDEyMzQ1Njc4OWFiY2RlZg").unwrap();
+        let p = PageParams::parse("/meeting/-/k3fq-a8dz", "", "#k=MDEyMzQ1Njc4OWFiY2RlZg").unwrap();
         assert_eq!((p.name.as_str(), p.meeting.as_str()), ("", "k3fq-a8dz"));
         assert_eq!(p.secret, Some(secret));
         let typed = RoomSecret::Typed("a b&c".into());
         assert_eq!(
             invite_url("http://h", "m", Some(&typed)),
-            "http://h/meeting//m#key=a+b%26c"
+            "http://h/meeting/-/m#key=a+b%26c"
         );
-        let p = PageParams::parse("/meeting//m", "", "#key=a+b%26c").unwrap();
+        let p = PageParams::parse("/meeting/-/m", "", "#key=a+b%26c").unwrap();
         assert_eq!(p.secret, Some(typed));
-        assert_eq!(invite_url("http://h", "m", None), "http://h/meeting//m");
+        assert_eq!(invite_url("http://h", "m", None), "http://h/meeting/-/m");
         assert_eq!(meeting_path("Zoë", "m-1"), "/meeting/Zo%C3%AB/m-1");
     }
 
