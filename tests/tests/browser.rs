@@ -935,7 +935,7 @@ fn a_typed_key_still_works_between_two_pages(fx: &Fixtures, b: &Browser) -> Resu
         let invite = state["invite"].as_str().unwrap_or_default();
         ensure!(
             invite.ends_with(&format!(
-                "/meeting//{room}#key=correct+horse+battery+staple"
+                "/meeting/-/{room}#key=correct+horse+battery+staple"
             )),
             "{me}'s invite link: {invite}"
         );
