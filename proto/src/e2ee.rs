@@ -38,12 +38,13 @@
 //!      These are OWASP's first recommended Argon2id configuration (Password
 //!      Storage Cheat Sheet: m = 19 MiB, t = 2, p = 1). Every guess at a typed
 //!      secret costs an attacker holding ciphertext 19 MiB of memory for two
-//!      passes, which defeats GPU/ASIC guessing rigs that rely on cheap
-//!      parallel hashing, while a browser derives the key once per join: about
-//!      30 ms natively and a few hundred ms in WebAssembly on a slow machine
-//!      (one lane, because WebAssembly in a page runs single-threaded). The
-//!      room id as salt means one precomputed dictionary cannot serve every
-//!      room.
+//!      passes, which makes GPU/ASIC guessing rigs that rely on cheap
+//!      parallel hashing far costlier, while a browser derives the key once
+//!      per join: about 50 ms natively and 100–220 ms in headless Chromium
+//!      (measured on the project's shared 2-core machine, so a device several
+//!      times slower still stays under a second). One lane, because
+//!      WebAssembly in a page runs single-threaded. The room id as salt means
+//!      one precomputed dictionary cannot serve every room.
 //! 2. `prk = HKDF-Extract(salt = none, ikm)` with SHA-256 (RFC 5869; no salt
 //!    means 32 zero bytes).
 //! 3. Two 32-byte XSalsa20-Poly1305 keys, `HKDF-Expand(prk, info, 32)` with
