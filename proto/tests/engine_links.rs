@@ -298,6 +298,7 @@ fn keyframe_requests_and_chat_cross_the_link() {
         1,
         client_message::Msg::Chat(wire::Chat {
             text: "hello A".into(),
+            ..Default::default()
         }),
     );
     pair.carry();
@@ -306,6 +307,30 @@ fn keyframe_requests_and_chat_cross_the_link() {
         _ => None,
     });
     assert_eq!(chat.as_deref(), Some("hello A"));
+}
+
+#[test]
+fn a_sealed_chat_crosses_the_link_unchanged() {
+    let mut pair = Pair::new(RoomConfig::default());
+    pair.a.join(1, "alice");
+    pair.b.join(1, "bob");
+    pair.carry();
+    pair.a.clear();
+    let sealed = bytes::Bytes::from_static(b"\x9a opaque sealed chat bytes \x00\xff");
+    pair.b.send(
+        1,
+        client_message::Msg::Chat(wire::Chat {
+            text: String::new(),
+            sealed: sealed.clone(),
+        }),
+    );
+    pair.carry();
+    let chat = pair.a.server_messages(1).into_iter().find_map(|m| match m {
+        server_message::Msg::Chat(c) => Some(c),
+        _ => None,
+    });
+    let chat = chat.expect("the sealed chat reached the other host");
+    assert_eq!((chat.text.as_str(), &chat.sealed), ("", &sealed));
 }
 
 #[test]

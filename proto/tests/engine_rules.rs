@@ -739,6 +739,25 @@ fn an_oversize_chat_closes_only_the_sender() {
                 3,
                 client_message::Msg::Chat(wire::Chat {
                     text: "x".repeat(5_000),
+                    ..Default::default()
+                }),
+            )
+        },
+        CloseCode::TooLarge,
+        ErrorCode::TooLarge,
+    );
+}
+
+#[test]
+fn an_oversize_sealed_chat_closes_only_the_sender() {
+    let limit = edgecall_proto::e2ee::max_sealed_chat_len(small().max_chat_chars);
+    only_the_offender_suffers(
+        |h| {
+            h.send(
+                3,
+                client_message::Msg::Chat(wire::Chat {
+                    text: String::new(),
+                    sealed: vec![7; limit + 1].into(),
                 }),
             )
         },
@@ -757,6 +776,7 @@ fn a_chat_flood_closes_only_the_sender() {
                     3,
                     client_message::Msg::Chat(wire::Chat {
                         text: format!("spam {i}"),
+                        ..wire::Chat::default()
                     }),
                 );
             }
@@ -866,7 +886,10 @@ fn chat_and_media_state_reach_everyone() {
     host.clear();
     host.send(
         1,
-        client_message::Msg::Chat(wire::Chat { text: "hi".into() }),
+        client_message::Msg::Chat(wire::Chat {
+            text: "hi".into(),
+            ..Default::default()
+        }),
     );
     host.send(
         1,
@@ -882,6 +905,55 @@ fn chat_and_media_state_reach_everyone() {
         .any(|m| matches!(m, server_message::Msg::Chat(c) if c.sender == alice && c.text == "hi")));
     assert!(msgs.iter().any(|m| matches!(m,
         server_message::Msg::Updated(u) if u.participant.as_ref().and_then(|p| p.media_state).is_some_and(|s| s.audio_muted && s.screen_sharing))));
+}
+
+#[test]
+fn a_sealed_chat_is_forwarded_byte_for_byte_up_to_the_sealed_limit() {
+    let mut host = Host::new(small());
+    let alice = host.join(1, "alice");
+    host.join(2, "bob");
+    host.clear();
+    let limit = edgecall_proto::e2ee::max_sealed_chat_len(small().max_chat_chars);
+    // Opaque bytes: the engine never opens them, and the longest sealing
+    // of an allowed text is still allowed.
+    let sealed: Bytes = (0..limit)
+        .map(|i| (i % 251) as u8)
+        .collect::<Vec<_>>()
+        .into();
+    host.send(
+        1,
+        client_message::Msg::Chat(wire::Chat {
+            text: String::new(),
+            sealed: sealed.clone(),
+        }),
+    );
+    assert_eq!(host.close_code(1), None);
+    let forwarded: Vec<wire::ChatMessage> = host
+        .server_messages(2)
+        .into_iter()
+        .filter_map(|m| match m {
+            server_message::Msg::Chat(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(forwarded.len(), 1, "{forwarded:?}");
+    assert_eq!(forwarded[0].sender, alice);
+    assert_eq!(forwarded[0].sealed, sealed);
+    assert_eq!(forwarded[0].text, "");
+}
+
+#[test]
+fn an_empty_chat_is_dropped() {
+    let mut host = Host::new(small());
+    host.join(1, "alice");
+    host.join(2, "bob");
+    host.clear();
+    host.send(1, client_message::Msg::Chat(wire::Chat::default()));
+    assert!(!host
+        .server_messages(2)
+        .iter()
+        .any(|m| matches!(m, server_message::Msg::Chat(_))));
+    assert_eq!(host.close_code(1), None);
 }
 
 // ------------------------------------------------------------------ hibernation

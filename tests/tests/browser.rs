@@ -21,9 +21,9 @@ use edgecall_e2e::relay::{workspace_binary, RelayProcess};
 use edgecall_e2e::web::{
     self, decoded_from, exists_js, meeting_url, peer, peer_count, phase, text_js, tile, visible_js,
 };
-use edgecall_proto::e2ee::RoomKey;
+use edgecall_proto::e2ee::{RoomKey, RoomSecret};
 use edgecall_proto::token::{mint, JoinClaims};
-use edgecall_proto::wire::{server_message, Codec, MediaFrame, Track};
+use edgecall_proto::wire::{server_message, ChatMessage, Codec, MediaFrame, Track};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
 
@@ -424,6 +424,11 @@ fn a_page_decodes_the_native_streamers_video_and_audio(fx: &Fixtures, b: &Browse
 
 // ---------------------------------------------------------------- grid --
 
+/// JavaScript: whether the lobby's camera preview is playing (the page
+/// then joins with its camera and microphone).
+const PREVIEW_JS: &str =
+    "(() => { const v = document.getElementById('preview'); return !!v && v.videoWidth > 0; })()";
+
 fn participant_items(b: &Browser, name: &str) -> Result<u64> {
     b.eval(name, "document.querySelectorAll('#participants li').length")?
         .as_u64()
@@ -445,12 +450,7 @@ fn a_third_page_joins_and_leaves_and_the_grids_follow(fx: &Fixtures, b: &Browser
         &meeting_url(&edge.http_base(), "carol", &room, &[], None),
     )?;
     b.wait_js("carol", "the lobby", JOIN, &visible_js("#lobby"))?;
-    b.wait_js(
-        "carol",
-        "the camera preview",
-        JOIN,
-        "(() => { const v = document.getElementById('preview'); return !!v && v.videoWidth > 0; })()",
-    )?;
+    b.wait_js("carol", "the camera preview", JOIN, PREVIEW_JS)?;
     let name = b.eval("carol", "document.getElementById('name-input').value")?;
     let meeting = b.eval("carol", "document.getElementById('meeting-input').value")?;
     ensure!(
@@ -539,10 +539,11 @@ fn looks_like_video_keyframe(codec: i32, payload: &[u8]) -> bool {
 }
 
 /// What a native observer in the room received: participant names by id
-/// and the media frames the server forwarded to it.
+/// and the media frames and chat messages the server forwarded to it.
 struct Observed {
     names: HashMap<u32, String>,
     media: Vec<MediaFrame>,
+    chat: Vec<ChatMessage>,
 }
 
 /// Joins `room` on the edge as a native participant that publishes nothing
@@ -556,6 +557,7 @@ async fn observe(mut client: Client, stop: tokio::sync::oneshot::Receiver<()>) -
             .map(|p| (p.id, p.name.clone()))
             .collect(),
         media: Vec::new(),
+        chat: Vec::new(),
     };
     tokio::pin!(stop);
     loop {
@@ -568,6 +570,7 @@ async fn observe(mut client: Client, stop: tokio::sync::oneshot::Receiver<()>) -
                     }
                 }
                 Some(Event::Msg(server_message::Msg::Media(frame))) => observed.media.push(frame),
+                Some(Event::Msg(server_message::Msg::Chat(chat))) => observed.chat.push(chat),
                 Some(Event::Msg(_)) | None => {}
                 Some(Event::Closed(close)) => bail!("the observer was closed: {close:?}"),
             },
@@ -688,6 +691,257 @@ fn e2ee_pages_exchange_media_and_the_server_sees_only_sealed_payloads(
         check_sealed(&observed, "alice", &other).is_err(),
         "frames opened with the wrong key"
     );
+    Ok(())
+}
+
+/// Types `text` into page `name`'s chat box and sends it.
+fn send_chat(b: &Browser, name: &str, text: &str) -> Result<()> {
+    b.eval(
+        name,
+        &format!(
+            "(() => {{ document.getElementById('chat-input').value = {}; return true; }})()",
+            Value::from(text)
+        ),
+    )?;
+    b.click(name, "#chat-send")
+}
+
+/// Waits until page `name` shows chat `text` from `from`, opened from a
+/// sealed message.
+fn wait_sealed_chat(b: &Browser, name: &str, from: &str, text: &str) -> Result<()> {
+    b.wait_state(
+        name,
+        &format!("sealed chat {text:?} from {from}"),
+        JOIN,
+        |s| {
+            s["chat"]
+                .as_array()?
+                .iter()
+                .any(|line| {
+                    line["from"] == from
+                        && line["text"] == text
+                        && line["sealed"] == true
+                        && line["undecryptable"] == false
+                })
+                .then_some(())
+        },
+    )?;
+    b.wait_js(
+        name,
+        "the chat line in the log",
+        JOIN,
+        &format!(
+            "[...document.querySelectorAll('#chat-log li.sealed')].some(li => li.textContent === {})",
+            Value::from(format!("{from}: {text}"))
+        ),
+    )
+}
+
+/// Checks that the chat the observer got from `name` is sealed — no text
+/// field, the plaintext nowhere in the bytes — and opens with `key` as
+/// exactly `expected`.
+fn check_sealed_chat(observed: &Observed, name: &str, key: &RoomKey, expected: &str) -> Result<()> {
+    let id = observed
+        .names
+        .iter()
+        .find_map(|(id, n)| (n == name).then_some(*id))
+        .with_context(|| format!("the observer never saw {name} join"))?;
+    let chats: Vec<&ChatMessage> = observed.chat.iter().filter(|c| c.sender == id).collect();
+    ensure!(
+        chats.len() == 1,
+        "the observer got {} chat messages from {name}, expected 1: {chats:?}",
+        chats.len()
+    );
+    let chat = chats[0];
+    ensure!(
+        chat.text.is_empty(),
+        "{name}'s chat reached the server with cleartext {:?}",
+        chat.text
+    );
+    ensure!(
+        !chat
+            .sealed
+            .windows(expected.len())
+            .any(|w| w == expected.as_bytes()),
+        "{name}'s sealed chat carries its text in the clear"
+    );
+    let opened = key
+        .open_chat(name, &chat.sealed)
+        .with_context(|| format!("{name}'s sealed chat does not open with the room key"))?;
+    ensure!(
+        opened.text == expected,
+        "{name}'s chat opened as {:?}, expected {expected:?}",
+        opened.text
+    );
+    Ok(())
+}
+
+fn a_new_e2ee_meeting_invites_a_second_page_and_chat_is_sealed_on_the_wire(
+    fx: &Fixtures,
+    b: &Browser,
+) -> Result<()> {
+    web::ensure_built()?;
+    let edge = fx.edge.get()?;
+    // Alice starts in the lobby with only her name, and creates the meeting.
+    b.open("alice", &format!("{}/meeting/alice/", edge.http_base()))?;
+    b.wait_js("alice", "the lobby", JOIN, &visible_js("#lobby"))?;
+    b.wait_js(
+        "alice",
+        "E2EE ticked for new meetings",
+        JOIN,
+        "document.getElementById('new-meeting-e2ee').checked === true",
+    )?;
+    b.wait_js("alice", "the camera preview", JOIN, PREVIEW_JS)?;
+    b.click("alice", "#new-meeting-button")?;
+    let invite = b.wait_state("alice", "in the new meeting with an invite", JOIN, |s| {
+        (phase(s) == "in-call")
+            .then(|| s["invite"].as_str().map(str::to_owned))
+            .flatten()
+    })?;
+    println!("    invite link: {invite}");
+    let alice = b.state("alice")?;
+    ensure!(
+        alice["e2ee"] == true && alice["e2ee_key"] == "generated",
+        "alice's new meeting is not end-to-end encrypted with a generated key: {alice}"
+    );
+    b.wait_js("alice", "the invite box", JOIN, &visible_js("#invite-box"))?;
+    ensure!(
+        b.eval("alice", "document.getElementById('invite-link').value")? == invite.as_str(),
+        "the invite box does not show the invite link"
+    );
+    // The key is only in the fragment, also in alice's address bar.
+    let (before_fragment, fragment) = invite
+        .split_once('#')
+        .context("the invite link has no fragment")?;
+    let key_text = fragment
+        .strip_prefix("k=")
+        .with_context(|| format!("the invite's fragment is not #k=: {fragment}"))?;
+    ensure!(
+        !before_fragment.contains(key_text),
+        "the key is in the invite's path or query"
+    );
+    let room = before_fragment
+        .rsplit('/')
+        .next()
+        .filter(|r| !r.is_empty())
+        .context("the invite link names no meeting")?
+        .to_owned();
+    let href = b.eval("alice", "location.href")?;
+    let href = href.as_str().unwrap_or_default();
+    ensure!(
+        href.ends_with(&format!("/meeting/alice/{room}#k={key_text}")),
+        "alice's address bar does not hold the new meeting: {href}"
+    );
+    let secret = RoomSecret::from_link_param("k", key_text)?.context("no generated secret")?;
+    let key = RoomKey::new(&secret, &room)?;
+
+    // An observer without the key (a native client, like the server's view)
+    // is in before bob, so it sees him join.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let client = runtime
+        .block_on(Client::join(&format!(
+            "{}/api/rooms/{room}/ws?name=observer",
+            edge.ws_base()
+        )))
+        .context("the observer could not join")?;
+    let observer = runtime.spawn(observe(client, stopped));
+
+    // Bob opens the invite link: the lobby, meeting filled in, no name yet.
+    b.open("bob", &invite)?;
+    b.wait_js("bob", "the lobby", JOIN, &visible_js("#lobby"))?;
+    let meeting = b.eval("bob", "document.getElementById('meeting-input').value")?;
+    ensure!(
+        meeting == room.as_str(),
+        "bob's lobby meeting id: {meeting}"
+    );
+    b.wait_js("bob", "the camera preview", JOIN, PREVIEW_JS)?;
+    b.eval(
+        "bob",
+        "(() => { document.getElementById('name-input').value = 'bob'; return true; })()",
+    )?;
+    b.click("bob", "#join-button")?;
+    b.wait_state("bob", "in the call", JOIN, |s| {
+        (phase(s) == "in-call").then_some(())
+    })?;
+    wait_media_between(b, &["alice", "bob"])?;
+    let bob = b.state("bob")?;
+    ensure!(
+        bob["e2ee_key"] == "generated" && bob["e2ee_kdf_ms"].is_number(),
+        "bob does not use the generated key: {bob}"
+    );
+    println!(
+        "    key derivation in Chromium (generated, HKDF only): alice {} ms, bob {} ms",
+        alice["e2ee_kdf_ms"], bob["e2ee_kdf_ms"]
+    );
+
+    let from_alice = "the launch code is 0000";
+    let from_bob = "Zoë's secret: 🎥 at noon";
+    send_chat(b, "alice", from_alice)?;
+    wait_sealed_chat(b, "bob", "alice", from_alice)?;
+    wait_sealed_chat(b, "alice", "alice", from_alice)?;
+    send_chat(b, "bob", from_bob)?;
+    wait_sealed_chat(b, "alice", "bob", from_bob)?;
+
+    let _ = stop.send(());
+    let observed = runtime
+        .block_on(observer)
+        .context("the observer task panicked")??;
+    check_sealed_chat(&observed, "alice", &key, from_alice)?;
+    check_sealed_chat(&observed, "bob", &key, from_bob)?;
+    check_sealed(&observed, "alice", &key)?;
+    check_sealed(&observed, "bob", &key)?;
+    // The checks can tell: a typed key of the same text opens nothing.
+    let typed = RoomKey::new(&RoomSecret::Typed(key_text.to_owned()), &room)?;
+    ensure!(
+        check_sealed_chat(&observed, "alice", &typed, from_alice).is_err(),
+        "the chat opened with the wrong key"
+    );
+    Ok(())
+}
+
+fn a_typed_key_still_works_between_two_pages(fx: &Fixtures, b: &Browser) -> Result<()> {
+    web::ensure_built()?;
+    let edge = fx.edge.get()?;
+    let room = unique_room("typed-key");
+    let url = |name| {
+        meeting_url(
+            &edge.http_base(),
+            name,
+            &room,
+            &[("autojoin", "1")],
+            Some("key=correct%20horse%20battery%20staple"),
+        )
+    };
+    open_all(b, &[("alice", url("alice")), ("bob", url("bob"))], true)?;
+    wait_media_between(b, &["alice", "bob"])?;
+    for (me, other) in [("alice", "bob"), ("bob", "alice")] {
+        let state = b.state(me)?;
+        ensure!(
+            state["e2ee"] == true && state["e2ee_key"] == "typed",
+            "{me} does not use the typed key: {state}"
+        );
+        ensure!(
+            peer_count(&state, other, "decrypt_failures") == 0,
+            "{me} failed to open frames from {other}: {state}"
+        );
+        println!(
+            "    {me}: Argon2id key derivation in Chromium took {} ms",
+            state["e2ee_kdf_ms"]
+        );
+        let invite = state["invite"].as_str().unwrap_or_default();
+        ensure!(
+            invite.ends_with(&format!(
+                "/meeting/-/{room}#key=correct+horse+battery+staple"
+            )),
+            "{me}'s invite link: {invite}"
+        );
+    }
+    send_chat(b, "bob", "typed keys still work")?;
+    wait_sealed_chat(b, "alice", "bob", "typed keys still work")?;
     Ok(())
 }
 
@@ -1042,6 +1296,16 @@ fn main() {
             &fixtures,
             "e2ee_pages_exchange_media_and_the_server_sees_only_sealed_payloads",
             e2ee_pages_exchange_media_and_the_server_sees_only_sealed_payloads,
+        ),
+        trial(
+            &fixtures,
+            "a_new_e2ee_meeting_invites_a_second_page_and_chat_is_sealed_on_the_wire",
+            a_new_e2ee_meeting_invites_a_second_page_and_chat_is_sealed_on_the_wire,
+        ),
+        trial(
+            &fixtures,
+            "a_typed_key_still_works_between_two_pages",
+            a_typed_key_still_works_between_two_pages,
         ),
         trial(
             &fixtures,

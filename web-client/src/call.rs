@@ -2,8 +2,9 @@
 //! from server messages; serialised for `window.edgecall.state()` and read
 //! by the UI to render. Pure logic: no browser APIs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
+use edgecall_proto::e2ee::RoomKey;
 use edgecall_proto::wire::{self, server_message::Msg, ErrorCode};
 use serde::Serialize;
 
@@ -103,13 +104,23 @@ impl Remote {
     }
 }
 
+/// What a chat line shows when an end-to-end encrypted message cannot be
+/// opened (never its bytes or any cleartext that came with it).
+pub const UNDECRYPTABLE_CHAT: &str = "⚠ could not decrypt this message";
+
 /// One chat line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChatLine {
     /// Sender's name.
     pub from: String,
-    /// The text.
+    /// The text, or [`UNDECRYPTABLE_CHAT`].
     pub text: String,
+    /// It arrived sealed and was opened with the room key.
+    pub sealed: bool,
+    /// It could not be opened (or was cleartext in an encrypted call).
+    pub undecryptable: bool,
+    /// Why not, for the page's tooltip and the test hook.
+    pub problem: Option<String>,
 }
 
 /// Which media counter a decoded frame bumps.
@@ -179,6 +190,18 @@ pub struct CallState {
     /// of showing a ghost until it times out).
     #[serde(skip)]
     pub resume_secret: Vec<u8>,
+    /// Which kind of end-to-end key the page uses: `generated` (`#k=`),
+    /// `typed` (`#key=`, stretched) or none.
+    pub e2ee_key: Option<&'static str>,
+    /// How long deriving the end-to-end key took, in ms.
+    pub e2ee_kdf_ms: Option<f64>,
+    /// The link that invites others into this meeting (key in the fragment).
+    pub invite: Option<String>,
+    /// Sealed chat messages dropped as replays.
+    pub chat_replays_dropped: u64,
+    /// Per sender, the latest `sent_ms` of a sealed chat message accepted.
+    #[serde(skip)]
+    chat_clock: HashMap<String, u64>,
 }
 
 fn values<S: serde::Serializer>(map: &BTreeMap<u32, Remote>, s: S) -> Result<S::Ok, S::Error> {
@@ -203,6 +226,11 @@ impl CallState {
             decrypt_failures: 0,
             chat: Vec::new(),
             resume_secret: Vec::new(),
+            e2ee_key: None,
+            e2ee_kdf_ms: None,
+            invite: None,
+            chat_replays_dropped: 0,
+            chat_clock: HashMap::new(),
         }
     }
 
@@ -259,6 +287,71 @@ impl CallState {
                 p.name.clone()
             };
         }
+    }
+
+    /// The identity end-to-end sealing binds for participant `id` (ourselves
+    /// included), for media frames and chat alike: the stable identity the
+    /// server gave them (unique in the room, unlike display names).
+    pub fn e2ee_sender(&self, id: u32) -> Option<&str> {
+        self.identity_of(id)
+    }
+
+    /// Our own sealing identity (see [`CallState::e2ee_sender`]), once
+    /// welcomed.
+    pub fn my_e2ee_sender(&self) -> Option<&str> {
+        self.me.id.and_then(|id| self.e2ee_sender(id))
+    }
+
+    /// Adds a chat message the server forwarded. With a room key only a
+    /// sealed message that opens under the sender's identity is shown as
+    /// text; anything else — sealed with another key, re-attributed,
+    /// tampered, or cleartext in an encrypted call — shows as
+    /// [`UNDECRYPTABLE_CHAT`]. A sealed message not newer than the last one
+    /// accepted from its sender is a replay and is dropped. Without a key a
+    /// sealed message is undecryptable too.
+    pub fn chat_in(&mut self, chat: &wire::ChatMessage, key: Option<&RoomKey>) -> Change {
+        let from = self
+            .name_of(chat.sender)
+            .map_or_else(|| format!("#{}", chat.sender), str::to_owned);
+        let sender = self.e2ee_sender(chat.sender).map(str::to_owned);
+        let opened = match (key, chat.sealed.is_empty()) {
+            (None, true) => Ok(chat.text.clone()),
+            (None, false) => Err("sealed, but this link has no key".to_owned()),
+            (Some(_), true) => Err("sent in cleartext in an encrypted meeting".to_owned()),
+            (Some(key), false) => match sender {
+                None => Err("from a sender not in the roster".to_owned()),
+                Some(sender) => match key.open_chat(&sender, &chat.sealed) {
+                    Ok(opened) => {
+                        let last = self.chat_clock.entry(sender).or_insert(0);
+                        if opened.sent_ms <= *last {
+                            self.chat_replays_dropped += 1;
+                            return Change::None;
+                        }
+                        *last = opened.sent_ms;
+                        Ok(opened.text)
+                    }
+                    Err(err) => Err(err.to_string()),
+                },
+            },
+        };
+        let line = match opened {
+            Ok(text) => ChatLine {
+                from,
+                text,
+                sealed: key.is_some(),
+                undecryptable: false,
+                problem: None,
+            },
+            Err(problem) => ChatLine {
+                from,
+                text: UNDECRYPTABLE_CHAT.to_owned(),
+                sealed: !chat.sealed.is_empty(),
+                undecryptable: true,
+                problem: Some(problem),
+            },
+        };
+        self.chat.push(line);
+        Change::Render
     }
 
     /// Bumps a media counter of participant `id`.
@@ -350,16 +443,8 @@ impl CallState {
                 },
                 None => Change::None,
             },
-            Msg::Chat(chat) => {
-                let from = self
-                    .name_of(chat.sender)
-                    .map_or_else(|| format!("#{}", chat.sender), str::to_owned);
-                self.chat.push(ChatLine {
-                    from,
-                    text: chat.text.clone(),
-                });
-                Change::Render
-            }
+            // Chat needs the room key: the page passes it to `chat_in`.
+            Msg::Chat(_) => Change::None,
             Msg::Error(err) => refusal(err),
             Msg::KeyframeRequest(req) => Change::KeyframeWanted {
                 track: req.track,
@@ -466,6 +551,7 @@ mod tests {
         s.apply(&Msg::Welcome(Welcome {
             participant_id: 1,
             roster: vec![participant(1, "ada"), participant(2, "bob")],
+            identity: "anon:0001cafe".into(),
             ..Welcome::default()
         }));
         s
@@ -503,21 +589,30 @@ mod tests {
             participant: Some(cy),
         }));
         assert!(s.participants[&3].muted && s.participants[&3].sharing_screen);
-        s.apply(&Msg::Chat(ChatMessage {
-            sender: 3,
-            text: "hi".into(),
-            server_time_ms: 0,
-        }));
-        s.apply(&Msg::Chat(ChatMessage {
-            sender: 1,
-            text: "yo".into(),
-            server_time_ms: 0,
-        }));
+        s.chat_in(
+            &ChatMessage {
+                sender: 3,
+                text: "hi".into(),
+                ..ChatMessage::default()
+            },
+            None,
+        );
+        s.chat_in(
+            &ChatMessage {
+                sender: 1,
+                text: "yo".into(),
+                ..ChatMessage::default()
+            },
+            None,
+        );
         assert_eq!(
             s.chat[0],
             ChatLine {
                 from: "cy".into(),
-                text: "hi".into()
+                text: "hi".into(),
+                sealed: false,
+                undecryptable: false,
+                problem: None,
             }
         );
         assert_eq!(s.chat[1].from, "ada");
@@ -565,5 +660,96 @@ mod tests {
         assert!(s.participants[&2].speaking);
         assert!(!s.refresh_speaking(200.0));
         assert!(s.refresh_speaking(100.0 + SpeakingDetector::HOLD_MS + 10.0));
+    }
+
+    fn generated_key(room: &str) -> RoomKey {
+        RoomKey::from_generated(b"0123456789abcdef", room).unwrap()
+    }
+
+    /// The identities `participant()` gives ada (1) and bob (2).
+    const ADA: &str = "anon:0001cafe";
+    const BOB: &str = "anon:0002cafe";
+
+    fn sealed_chat(
+        key: &RoomKey,
+        sender_id: u32,
+        as_name: &str,
+        sent_ms: u64,
+        text: &str,
+    ) -> ChatMessage {
+        ChatMessage {
+            sender: sender_id,
+            sealed: key
+                .seal_chat(as_name, sent_ms, text, &mut rand_core::OsRng)
+                .unwrap()
+                .into(),
+            ..ChatMessage::default()
+        }
+    }
+
+    #[test]
+    fn a_sealed_chat_opens_under_the_senders_identity() {
+        let mut s = welcomed();
+        let key = generated_key("room");
+        assert_eq!(s.e2ee_sender(2), Some(BOB));
+        assert_eq!(s.my_e2ee_sender(), Some(ADA));
+        s.chat_in(&sealed_chat(&key, 2, BOB, 10, "secret plans"), Some(&key));
+        assert_eq!(
+            s.chat[0],
+            ChatLine {
+                from: "bob".into(),
+                text: "secret plans".into(),
+                sealed: true,
+                undecryptable: false,
+                problem: None,
+            }
+        );
+    }
+
+    #[test]
+    fn chat_that_does_not_open_is_never_shown_as_text() {
+        let mut s = welcomed();
+        let key = generated_key("room");
+        let cases = [
+            // Sealed with another room's key.
+            sealed_chat(&generated_key("other"), 2, BOB, 1, "wrong key"),
+            // Re-attributed by the server: sealed by ada, delivered as bob.
+            sealed_chat(&key, 2, ADA, 2, "not bob"),
+            // Cleartext in an encrypted call (a server could inject it).
+            ChatMessage {
+                sender: 2,
+                text: "cleartext".into(),
+                ..ChatMessage::default()
+            },
+        ];
+        for chat in &cases {
+            assert_eq!(s.chat_in(chat, Some(&key)), Change::Render);
+        }
+        assert_eq!(s.chat.len(), cases.len());
+        for line in &s.chat {
+            assert!(line.undecryptable, "{line:?}");
+            assert_eq!(line.text, UNDECRYPTABLE_CHAT);
+            assert!(line.problem.is_some(), "{line:?}");
+        }
+        // Without a key, sealed chat cannot be shown either.
+        let mut plain = welcomed();
+        plain.chat_in(&sealed_chat(&key, 2, BOB, 1, "hidden"), None);
+        assert!(plain.chat[0].undecryptable && plain.chat[0].text == UNDECRYPTABLE_CHAT);
+    }
+
+    #[test]
+    fn a_replayed_sealed_chat_is_dropped() {
+        let mut s = welcomed();
+        let key = generated_key("room");
+        let first = sealed_chat(&key, 2, BOB, 100, "once");
+        assert_eq!(s.chat_in(&first, Some(&key)), Change::Render);
+        assert_eq!(s.chat_in(&first, Some(&key)), Change::None);
+        let older = sealed_chat(&key, 2, BOB, 99, "older");
+        assert_eq!(s.chat_in(&older, Some(&key)), Change::None);
+        assert_eq!(s.chat_replays_dropped, 2);
+        let newer = sealed_chat(&key, 2, BOB, 101, "twice");
+        assert_eq!(s.chat_in(&newer, Some(&key)), Change::Render);
+        let texts: Vec<&str> = s.chat.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["once", "twice"]);
     }
 }

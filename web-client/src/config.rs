@@ -1,9 +1,12 @@
 //! What the page was asked to do: the meeting URL (`/meeting/<name>/<id>`,
-//! query parameters, `#key=`), merged with the optional
+//! query parameters, `#k=` / `#key=`), merged with the optional
 //! `/client-config.json`, turned into an ordered list of connection
-//! attempts. Pure logic; no browser APIs.
+//! attempts; and the invite link and random meeting id of "New meeting".
+//! Pure logic; no browser APIs.
 
+use edgecall_proto::e2ee::RoomSecret;
 use percent_encoding::percent_decode_str;
+use rand_core::CryptoRngCore;
 use serde::Deserialize;
 
 /// Which transport a connection attempt uses.
@@ -54,6 +57,12 @@ pub enum ConfigError {
     /// The relay directory's answer cannot be used.
     #[error("the relay directory's answer is invalid: {0}")]
     BadDirectory(String),
+    /// The fragment's end-to-end key cannot be used.
+    #[error("the meeting link's end-to-end encryption key is unusable: {0}")]
+    BadKey(String),
+    /// The fragment carries both a generated and a typed key.
+    #[error("the meeting link carries both #k= and #key=; keep only the key you were given (the invite link has one)")]
+    AmbiguousKey,
     /// WebTransport was forced but no relay address is known.
     #[error("transport=webtransport needs a relay address: add relay=https://<host>:<port> to the URL or set webtransport_base in /client-config.json")]
     NoRelay,
@@ -80,8 +89,9 @@ pub struct PageParams {
     pub autojoin: bool,
     /// `server=`: WebSocket server base.
     pub server: Option<String>,
-    /// `#key=`: the room secret for end-to-end encryption.
-    pub key: Option<String>,
+    /// `#k=` (generated) or `#key=` (typed): the room secret for
+    /// end-to-end encryption.
+    pub secret: Option<RoomSecret>,
 }
 
 fn non_empty(value: String) -> Option<String> {
@@ -96,7 +106,11 @@ impl PageParams {
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         if let ["meeting", rest @ ..] = segments.as_slice() {
             let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
-            params.name = rest.first().map(|s| decode(s)).unwrap_or_default();
+            params.name = rest
+                .first()
+                .map(|s| decode(s))
+                .filter(|name| name != NO_NAME)
+                .unwrap_or_default();
             params.meeting = rest.get(1).map(|s| decode(s)).unwrap_or_default();
         }
         let query = search.strip_prefix('?').unwrap_or(search);
@@ -123,8 +137,16 @@ impl PageParams {
         }
         let fragment = hash.strip_prefix('#').unwrap_or(hash);
         for (key, value) in form_urlencoded::parse(fragment.as_bytes()) {
-            if key == "key" {
-                params.key = non_empty(value.into_owned());
+            let Some(value) = non_empty(value.into_owned()) else {
+                continue;
+            };
+            let secret = RoomSecret::from_link_param(&key, &value)
+                .map_err(|err| ConfigError::BadKey(err.to_string()))?;
+            if let Some(secret) = secret {
+                if params.secret.as_ref().is_some_and(|s| *s != secret) {
+                    return Err(ConfigError::AmbiguousKey);
+                }
+                params.secret = Some(secret);
             }
         }
         Ok(params)
@@ -395,6 +417,60 @@ pub fn plan(
     Ok(JoinPlan { attempts })
 }
 
+/// The name segment of an invite link: "no name yet, ask in the lobby".
+/// (An empty segment would not survive: servers fold `//` into `/`.)
+pub const NO_NAME: &str = "-";
+
+/// The link that invites someone into `meeting`:
+/// `<origin>/meeting/-/<meeting>` plus, for an encrypted meeting, the secret
+/// in the fragment (`#k=<base64url>` or `#key=<typed>`) — never in the path
+/// or query, so no server sees it. The name segment is [`NO_NAME`], left for
+/// the invitee to fill in in the lobby.
+pub fn invite_url(origin: &str, meeting: &str, secret: Option<&RoomSecret>) -> String {
+    let mut url = format!(
+        "{}/meeting/{NO_NAME}/{}",
+        origin.trim_end_matches('/'),
+        path_segment(meeting)
+    );
+    if let Some(secret) = secret {
+        url.push('#');
+        url.push_str(&fragment(secret));
+    }
+    url
+}
+
+/// The URL fragment (without `#`) carrying `secret`.
+pub fn fragment(secret: &RoomSecret) -> String {
+    let (name, value) = secret.link_param();
+    format!("{name}={}", encode(&value))
+}
+
+/// The page path of `name` in `meeting`, `/meeting/<name>/<meeting>`.
+pub fn meeting_path(name: &str, meeting: &str) -> String {
+    format!("/meeting/{}/{}", path_segment(name), path_segment(meeting))
+}
+
+/// Characters of generated meeting ids: lowercase letters and digits
+/// without the look-alikes `0`, `1`, `l` and `o` (32 symbols, 5 bits each).
+const MEETING_ID_ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";
+
+/// A random meeting id for "New meeting": three groups of four characters
+/// from a 32-symbol alphabet (60 bits, e.g. `k3fq-a8dz-q2mw`), valid for
+/// the servers' room-id syntax. It names the meeting; the key, not the id,
+/// keeps an encrypted meeting private.
+pub fn random_meeting_id(rng: &mut (impl CryptoRngCore + ?Sized)) -> String {
+    let mut bytes = [0u8; 12];
+    rng.fill_bytes(&mut bytes);
+    let mut id = String::with_capacity(14);
+    for (i, byte) in bytes.iter().enumerate() {
+        if i > 0 && i % 4 == 0 {
+            id.push('-');
+        }
+        id.push(char::from(MEETING_ID_ALPHABET[usize::from(byte & 31)]));
+    }
+    id
+}
+
 /// Decodes a 64-digit hex hash into its 32 bytes.
 pub fn hash_bytes(hex_hash: &str) -> Result<Vec<u8>, ConfigError> {
     let checked = check_hash(hex_hash.trim())?;
@@ -421,7 +497,7 @@ mod tests {
         assert_eq!(p.transport, Some(TransportKind::WebTransport));
         assert_eq!(p.relay.as_deref(), Some("https://127.0.0.1:4443"));
         assert!(p.autojoin);
-        assert_eq!(p.key.as_deref(), Some("s3cret"));
+        assert_eq!(p.secret, Some(RoomSecret::Typed("s3cret".into())));
     }
 
     #[test]
@@ -429,7 +505,7 @@ mod tests {
         let p = PageParams::parse("/", "", "").unwrap();
         assert_eq!((p.name.as_str(), p.meeting.as_str()), ("", ""));
         assert!(!p.autojoin);
-        assert_eq!(p.key, None);
+        assert_eq!(p.secret, None);
     }
 
     #[test]
@@ -549,6 +625,64 @@ mod tests {
             ClientConfig::from_json("{}").unwrap(),
             ClientConfig::default()
         );
+    }
+
+    #[test]
+    fn a_generated_key_comes_from_k_and_a_typed_one_from_key() {
+        let p = PageParams::parse("/meeting/a/b", "", "#k=MDEyMzQ1Njc4OWFiY2RlZg").unwrap();
+        assert_eq!(p.secret, Some(RoomSecret::Generated(*b"0123456789abcdef")));
+        let p = PageParams::parse("/meeting/a/b", "", "#key=two%20words&other=1").unwrap();
+        assert_eq!(p.secret, Some(RoomSecret::Typed("two words".into())));
+        let p = PageParams::parse("/meeting/a/b", "", "#key=").unwrap();
+        assert_eq!(p.secret, None);
+    }
+
+    #[test]
+    fn a_broken_or_ambiguous_key_is_refused_with_a_fix() {
+        let err = PageParams::parse("/meeting/a/b", "", "#k=short").unwrap_err();
+        assert!(matches!(err, ConfigError::BadKey(_)));
+        assert!(err.to_string().contains("invite link"), "{err}");
+        let err = PageParams::parse("/meeting/a/b", "", "#k=MDEyMzQ1Njc4OWFiY2RlZg&key=typed")
+            .unwrap_err();
+        assert_eq!(err, ConfigError::AmbiguousKey);
+    }
+
+    #[test]
+    fn the_invite_link_carries_the_key_only_in_the_fragment() {
+        let secret = RoomSecret::Generated(*b"0123456789abcdef");
+        let url = invite_url("https://meet.example/", "k3fq-a8dz", Some(&secret));
+        assert_eq!(
+            url,
+            "https://meet.example/meeting/-/k3fq-a8dz#k=MDEyMzQ1Njc4OWFiY2RlZg"
+        );
+        let (before_fragment, _) = url.split_once('#').unwrap();
+        assert!(!before_fragment.contains("MDEyMzQ1"));
+        // The invitee's page reads it back: no name yet, the meeting, the key.
+        let p = PageParams::parse("/meeting/-/k3fq-a8dz", "", "#k=MDEyMzQ1Njc4OWFiY2RlZg").unwrap();
+        assert_eq!((p.name.as_str(), p.meeting.as_str()), ("", "k3fq-a8dz"));
+        assert_eq!(p.secret, Some(secret));
+        let typed = RoomSecret::Typed("a b&c".into());
+        assert_eq!(
+            invite_url("http://h", "m", Some(&typed)),
+            "http://h/meeting/-/m#key=a+b%26c"
+        );
+        let p = PageParams::parse("/meeting/-/m", "", "#key=a+b%26c").unwrap();
+        assert_eq!(p.secret, Some(typed));
+        assert_eq!(invite_url("http://h", "m", None), "http://h/meeting/-/m");
+        assert_eq!(meeting_path("Zoë", "m-1"), "/meeting/Zo%C3%AB/m-1");
+    }
+
+    #[test]
+    fn random_meeting_ids_are_valid_room_ids_and_differ() {
+        let mut rng = rand_core::OsRng;
+        let a = random_meeting_id(&mut rng);
+        let b = random_meeting_id(&mut rng);
+        assert_ne!(a, b);
+        for id in [&a, &b] {
+            assert_eq!(id.len(), 14, "{id}");
+            assert_eq!(id.matches('-').count(), 2, "{id}");
+            edgecall_proto::room::validate_room_id(id).unwrap();
+        }
     }
 
     #[test]

@@ -255,7 +255,15 @@ fn render_chat(state: &CallState) {
     let Some(log) = by_id("chat-log") else { return };
     let shown = log.child_element_count() as usize;
     for line in state.chat.iter().skip(shown) {
-        let li = create("li", "");
+        let class = match (line.undecryptable, line.sealed) {
+            (true, _) => "undecryptable",
+            (false, true) => "sealed",
+            (false, false) => "",
+        };
+        let li = create("li", class);
+        if let Some(problem) = &line.problem {
+            let _ = li.set_attribute("title", problem);
+        }
         let from = create("b", "");
         from.set_text_content(Some(&format!("{}: ", line.from)));
         let _ = li.append_child(&from);
@@ -304,6 +312,15 @@ pub fn status_text(state: &CallState) -> String {
 fn render_header(state: &CallState) {
     set_text("status", &status_text(state));
     show("e2ee-badge", state.e2ee);
+    if let (Some(link), Some(input)) = (&state.invite, input("invite-link")) {
+        if input.value() != *link {
+            input.set_value(link);
+        }
+    }
+    show(
+        "invite-box",
+        state.invite.is_some() && state.phase != Phase::Left,
+    );
     show_error(if state.phase == Phase::Error {
         state.error.as_deref()
     } else {

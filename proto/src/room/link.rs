@@ -158,7 +158,9 @@ impl Room {
                 let sender = self
                     .link(conn)
                     .and_then(|l| l.remote.get(&chat.sender).copied());
-                let fits = chat.text.chars().count() <= self.config.max_chat_chars;
+                let fits = chat.text.chars().count() <= self.config.max_chat_chars
+                    && chat.sealed.len()
+                        <= crate::e2ee::max_sealed_chat_len(self.config.max_chat_chars);
                 let origin = sender
                     .and_then(|s| self.participants.get(&s))
                     .map(|p| p.origin);

@@ -615,7 +615,7 @@ impl Room {
             }
             client_message::Msg::Congestion(c) => self.client_limit(conn, participant, c),
             client_message::Msg::Ping(ping) => self.pong(conn, ping.nonce),
-            client_message::Msg::Chat(chat) => self.chat(conn, participant, chat.text, now_ms),
+            client_message::Msg::Chat(chat) => self.chat(conn, participant, chat, now_ms),
             client_message::Msg::MediaState(state) => {
                 self.update_media_flags(participant, MediaFlags::from(&state));
                 self.persist_participant(participant);
@@ -776,17 +776,34 @@ impl Room {
         self.request_keyframe(req.participant, track, layer, now_ms);
     }
 
-    fn chat(&mut self, conn: ConnId, sender: ParticipantId, text: String, now_ms: u64) {
+    /// Forwards a chat message. Cleartext `text` is limited to
+    /// `max_chat_chars` characters; a sealed (end-to-end encrypted) message,
+    /// which the engine cannot open, to the longest sealing of such a text
+    /// (`e2ee::max_sealed_chat_len`). Sealed bytes are forwarded unchanged.
+    fn chat(&mut self, conn: ConnId, sender: ParticipantId, chat: wire::Chat, now_ms: u64) {
+        let wire::Chat { text, sealed } = chat;
         let chars = text.chars().count();
-        if chars > self.config.max_chat_chars {
-            let reason = format!(
+        let max_sealed = crate::e2ee::max_sealed_chat_len(self.config.max_chat_chars);
+        let reason = if chars > self.config.max_chat_chars {
+            Some(format!(
                 "chat message of {chars} characters exceeds the limit of {}",
                 self.config.max_chat_chars
-            );
+            ))
+        } else if sealed.len() > max_sealed {
+            Some(format!(
+                "sealed chat message of {} bytes exceeds the limit of {max_sealed} bytes \
+                 ({} characters sealed)",
+                sealed.len(),
+                self.config.max_chat_chars
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
             self.violation(conn, CloseCode::TooLarge, reason, now_ms);
             return;
         }
-        if text.trim().is_empty() {
+        if text.trim().is_empty() && sealed.is_empty() {
             return;
         }
         let within_budget = self
@@ -806,6 +823,7 @@ impl Room {
                 sender,
                 text,
                 server_time_ms: now_ms,
+                sealed,
             },
             Origin::Local(conn),
         );
