@@ -68,6 +68,7 @@ module "directory" {
   registry_table_name = aws_dynamodb_table.registry.name
   registry_table_arn  = aws_dynamodb_table.registry.arn
   join_token_secret   = var.join_token_secret
+  operator_api_key    = var.directory_api_key
   log_retention_days  = var.log_retention_days
   cors_allow_origins  = var.cors_allow_origins
 }

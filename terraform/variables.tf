@@ -78,6 +78,13 @@ variable "join_token_secret" {
   }
 }
 
+variable "directory_api_key" {
+  description = "Operator key for the relay directory (x-api-key), for backends that look up relays without a join token; empty: none."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
 variable "tls_mode" {
   description = "\"self-signed\": relays generate short-lived certificates and publish their SHA-256 to the directory (browsers pin it); \"certificate\": relays load PEM files from tls_cert_path/tls_key_path for relay_hostnames."
   type        = string

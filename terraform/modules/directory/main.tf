@@ -1,5 +1,6 @@
 # The relay directory: one Lambda behind a function URL, reading the relay
-# registry (DynamoDB Scan) and minting join tokens.
+# registry (DynamoDB Scan). It never mints tokens: callers present a join
+# token for the room (or the operator's x-api-key) and get a relay back.
 
 locals {
   function_name = "${var.name}-directory"
@@ -64,6 +65,7 @@ resource "aws_lambda_function" "directory" {
       EDGECALL_DIRECTORY_REGISTRY         = "dynamodb://${var.registry_table_name}"
       EDGECALL_DIRECTORY_STALE_AFTER_SECS = tostring(var.stale_after_seconds)
       EDGECALL_TOKEN_SECRET               = var.join_token_secret
+      EDGECALL_DIRECTORY_API_KEY          = var.operator_api_key
       RUST_LOG                            = "info"
     }
   }

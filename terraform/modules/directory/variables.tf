@@ -29,7 +29,14 @@ variable "registry_table_arn" {
 }
 
 variable "join_token_secret" {
-  description = "HS256 secret for minting join tokens; empty: answers carry no token."
+  description = "HS256 secret the directory checks callers' join tokens with; empty: it answers anyone (open deployments)."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "operator_api_key" {
+  description = "Key the operator's own backend presents as x-api-key instead of a join token; empty: no operator key."
   type        = string
   default     = ""
   sensitive   = true
