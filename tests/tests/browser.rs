@@ -541,20 +541,69 @@ fn looks_like_video_keyframe(codec: i32, payload: &[u8]) -> bool {
 /// What a native observer in the room received: participant names by id
 /// and the media frames and chat messages the server forwarded to it.
 struct Observed {
-    names: HashMap<u32, String>,
+    /// Name and identity by participant id.
+    people: HashMap<u32, (String, String)>,
     media: Vec<MediaFrame>,
     chat: Vec<ChatMessage>,
+}
+
+impl Observed {
+    /// The id and identity (what sealing binds) of the participant `name`.
+    fn who(&self, name: &str) -> Result<(u32, String)> {
+        self.people
+            .iter()
+            .find_map(|(id, (n, identity))| (n == name).then(|| (*id, identity.clone())))
+            .with_context(|| format!("the observer never saw {name} join"))
+    }
+}
+
+/// A native observer (no key: the server's view) welcomed into `room` on
+/// `edge` before any page opens, so it sees everyone join; `finish` stops
+/// it and returns what it received.
+struct ObserverRun {
+    runtime: tokio::runtime::Runtime,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<Observed>>,
+}
+
+impl ObserverRun {
+    fn start(edge: &Edge, room: &str) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let client = runtime
+            .block_on(Client::join(&format!(
+                "{}/api/rooms/{room}/ws?name=observer",
+                edge.ws_base()
+            )))
+            .context("the observer could not join")?;
+        let task = runtime.spawn(observe(client, stopped));
+        Ok(Self {
+            runtime,
+            stop,
+            task,
+        })
+    }
+
+    fn finish(self) -> Result<Observed> {
+        let _ = self.stop.send(());
+        self.runtime
+            .block_on(self.task)
+            .context("the observer task panicked")?
+    }
 }
 
 /// Joins `room` on the edge as a native participant that publishes nothing
 /// and records everything the server sends it until `stop` fires.
 async fn observe(mut client: Client, stop: tokio::sync::oneshot::Receiver<()>) -> Result<Observed> {
     let mut observed = Observed {
-        names: client
+        people: client
             .welcome
             .roster
             .iter()
-            .map(|p| (p.id, p.name.clone()))
+            .map(|p| (p.id, (p.name.clone(), p.identity.clone())))
             .collect(),
         media: Vec::new(),
         chat: Vec::new(),
@@ -566,7 +615,7 @@ async fn observe(mut client: Client, stop: tokio::sync::oneshot::Receiver<()>) -
             event = client.next(Duration::from_secs(5)) => match event {
                 Some(Event::Msg(server_message::Msg::Joined(joined))) => {
                     if let Some(p) = joined.participant {
-                        observed.names.insert(p.id, p.name);
+                        observed.people.insert(p.id, (p.name, p.identity));
                     }
                 }
                 Some(Event::Msg(server_message::Msg::Media(frame))) => observed.media.push(frame),
@@ -584,11 +633,7 @@ async fn observe(mut client: Client, stop: tokio::sync::oneshot::Receiver<()>) -
 /// with `key` under the stamped sender and sequence, and that keyframes
 /// look like video only once opened.
 fn check_sealed(observed: &Observed, name: &str, key: &RoomKey) -> Result<()> {
-    let id = observed
-        .names
-        .iter()
-        .find_map(|(id, n)| (n == name).then_some(*id))
-        .with_context(|| format!("the observer never saw {name} join"))?;
+    let (id, identity) = observed.who(name)?;
     let frames: Vec<&MediaFrame> = observed.media.iter().filter(|f| f.sender == id).collect();
     let count = |track: Track| frames.iter().filter(|f| f.track == track as i32).count();
     ensure!(
@@ -606,7 +651,7 @@ fn check_sealed(observed: &Observed, name: &str, key: &RoomKey) -> Result<()> {
             frame.sequence
         );
         let plain = key
-            .open(name, frame.sequence, &frame.payload)
+            .open(&identity, frame.sequence, &frame.payload)
             .with_context(|| format!("{name}'s frame {} does not open", frame.sequence))?;
         ensure!(
             plain.len() < 16 || !frame.payload.windows(16).any(|w| w == &plain[..16]),
@@ -642,20 +687,7 @@ fn e2ee_pages_exchange_media_and_the_server_sees_only_sealed_payloads(
     let edge = fx.edge.get()?;
     let room = unique_room("e2ee");
     let secret = format!("k{}", edgecall_e2e::frames::now_us());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel();
-    // The observer is in (welcomed) before the pages open, so it sees them
-    // join.
-    let client = runtime
-        .block_on(Client::join(&format!(
-            "{}/api/rooms/{room}/ws?name=observer",
-            edge.ws_base()
-        )))
-        .context("the observer could not join")?;
-    let observer = runtime.spawn(observe(client, stopped));
+    let observer = ObserverRun::start(&edge, &room)?;
 
     let fragment = format!("key={secret}");
     let url = |name| {
@@ -678,10 +710,7 @@ fn e2ee_pages_exchange_media_and_the_server_sees_only_sealed_payloads(
         );
         b.wait_js(me, "the E2EE badge", JOIN, &visible_js("#e2ee-badge"))?;
     }
-    let _ = stop.send(());
-    let observed = runtime
-        .block_on(observer)
-        .context("the observer task panicked")??;
+    let observed = observer.finish()?;
     let key = RoomKey::derive(secret.as_bytes(), &room)?;
     check_sealed(&observed, "alice", &key)?;
     check_sealed(&observed, "bob", &key)?;
@@ -741,11 +770,7 @@ fn wait_sealed_chat(b: &Browser, name: &str, from: &str, text: &str) -> Result<(
 /// field, the plaintext nowhere in the bytes — and opens with `key` as
 /// exactly `expected`.
 fn check_sealed_chat(observed: &Observed, name: &str, key: &RoomKey, expected: &str) -> Result<()> {
-    let id = observed
-        .names
-        .iter()
-        .find_map(|(id, n)| (n == name).then_some(*id))
-        .with_context(|| format!("the observer never saw {name} join"))?;
+    let (id, identity) = observed.who(name)?;
     let chats: Vec<&ChatMessage> = observed.chat.iter().filter(|c| c.sender == id).collect();
     ensure!(
         chats.len() == 1,
@@ -766,7 +791,7 @@ fn check_sealed_chat(observed: &Observed, name: &str, key: &RoomKey, expected: &
         "{name}'s sealed chat carries its text in the clear"
     );
     let opened = key
-        .open_chat(name, &chat.sealed)
+        .open_chat(&identity, &chat.sealed)
         .with_context(|| format!("{name}'s sealed chat does not open with the room key"))?;
     ensure!(
         opened.text == expected,
@@ -837,18 +862,7 @@ fn a_new_e2ee_meeting_invites_a_second_page_and_chat_is_sealed_on_the_wire(
 
     // An observer without the key (a native client, like the server's view)
     // is in before bob, so it sees him join.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel();
-    let client = runtime
-        .block_on(Client::join(&format!(
-            "{}/api/rooms/{room}/ws?name=observer",
-            edge.ws_base()
-        )))
-        .context("the observer could not join")?;
-    let observer = runtime.spawn(observe(client, stopped));
+    let observer = ObserverRun::start(&edge, &room)?;
 
     // Bob opens the invite link: the lobby, meeting filled in, no name yet.
     b.open("bob", &invite)?;
@@ -886,10 +900,7 @@ fn a_new_e2ee_meeting_invites_a_second_page_and_chat_is_sealed_on_the_wire(
     send_chat(b, "bob", from_bob)?;
     wait_sealed_chat(b, "alice", "bob", from_bob)?;
 
-    let _ = stop.send(());
-    let observed = runtime
-        .block_on(observer)
-        .context("the observer task panicked")??;
+    let observed = observer.finish()?;
     check_sealed_chat(&observed, "alice", &key, from_alice)?;
     check_sealed_chat(&observed, "bob", &key, from_bob)?;
     check_sealed(&observed, "alice", &key)?;

@@ -92,6 +92,14 @@ pub async fn receive_and_decode(
     let mut decoded = Decoded::default();
     let mut video: Vec<(u64, Vec<u8>)> = Vec::new();
     let started = tokio::time::Instant::now();
+    // Sealed frames are bound to the sender's identity; the test knows the
+    // sender by name, so the roster maps one to the other.
+    let mut identities: std::collections::HashMap<u32, (String, String)> = session
+        .welcome()
+        .roster
+        .iter()
+        .map(|p| (p.id, (p.name.clone(), p.identity.clone())))
+        .collect();
     loop {
         let wait = if video.len() + decoded.audio_frames == 0 {
             give_up.saturating_sub(started.elapsed())
@@ -102,13 +110,24 @@ pub async fn receive_and_decode(
             Ok(Ok(message)) => message,
             Ok(Err(_)) | Err(_) => break,
         };
-        let Some(server_message::Msg::Media(frame)) = message.msg else {
-            continue;
+        let frame = match message.msg {
+            Some(server_message::Msg::Media(frame)) => frame,
+            Some(server_message::Msg::Joined(joined)) => {
+                if let Some(p) = joined.participant {
+                    identities.insert(p.id, (p.name, p.identity));
+                }
+                continue;
+            }
+            _ => continue,
         };
         let payload = if frame.sealed {
             decoded.sealed += 1;
             let (key, sender) = key.expect("a key for sealed frames");
-            key.open(sender, frame.sequence, &frame.payload)
+            let (name, identity) = identities
+                .get(&frame.sender)
+                .expect("sealed frames come from someone in the roster");
+            assert_eq!(name, sender, "a sealed frame from someone else");
+            key.open(identity, frame.sequence, &frame.payload)
                 .expect("the payload opens with the room key")
         } else {
             frame.payload.to_vec()
