@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
+use base64ct::{Base64UrlUnpadded, Encoding};
 use bytes::Bytes;
 use edgecall_e2e::client::Client;
 use edgecall_e2e::edge::Edge;
@@ -27,6 +28,7 @@ use edgecall_e2e::frames::{audio, camera, now_us};
 use edgecall_e2e::relay::RelayProcess;
 use edgecall_e2e::trials::unique_room;
 use edgecall_proto::room::{CloseCode, RoomConfig};
+use edgecall_proto::token::{mint, JoinClaims};
 use edgecall_proto::wire::{self, client_message, server_message};
 use edgecall_stream::{ClientError, JoinConfig, Session, TransportKind, Trust};
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -86,6 +88,27 @@ impl Target {
             .with_context(|| format!("{name} joining {room} on {}", self.label()))
     }
 
+    /// Joins a host that verifies tokens with a valid one for `name`.
+    async fn join_verified(&self, room: &str, name: &str) -> Result<Session> {
+        let config = self
+            .config(room, name)?
+            .token(token(room, name, 600, SECRET)?);
+        Session::connect(&config)
+            .await
+            .with_context(|| format!("{name} joining {room} on {} with a token", self.label()))
+    }
+
+    /// The HTTP status this host answers a refused join token with: the
+    /// Worker says 401 for every refusal; the relay 401 for a missing token
+    /// and 403 for one it refused.
+    fn refusal_status(&self, missing: bool) -> u16 {
+        match self {
+            Target::EdgeWs(_) => 401,
+            Target::RelayWs(_) | Target::RelayWt(_) if missing => 401,
+            Target::RelayWs(_) | Target::RelayWt(_) => 403,
+        }
+    }
+
     /// The WebSocket URL of `room` on this target's host (for the cases
     /// that need bytes no well-formed client sends).
     fn ws_url(&self, room: &str, name: &str) -> String {
@@ -117,20 +140,32 @@ struct Received {
     worst_delay: Duration,
     /// Frames from anyone else.
     others: u64,
+    /// Participants bob saw leave.
+    left: BTreeSet<u32>,
 }
 
-/// Receives until `expected` of alice's frames are in (or [`ARRIVAL`]).
-async fn receive_from(mut bob: Session, alice: u32, expected: u64) -> Result<Received> {
+/// Receives until `expected` of alice's frames are in and, if given,
+/// `leaver` was seen leaving (or [`ARRIVAL`] passed).
+async fn receive_from(
+    mut bob: Session,
+    alice: u32,
+    expected: u64,
+    leaver: Option<u32>,
+) -> Result<Received> {
     let mut got = Received {
         sequences: BTreeSet::new(),
         foreign: 0,
         worst_delay: Duration::ZERO,
         others: 0,
+        left: BTreeSet::new(),
+    };
+    let done = |got: &Received| {
+        got.sequences.len() as u64 >= expected && leaver.is_none_or(|id| got.left.contains(&id))
     };
     let deadline = tokio::time::Instant::now() + ARRIVAL;
     // Bob only listens, so he pings to stay within the heartbeat.
     let mut keepalive = tokio::time::interval(KEEPALIVE);
-    while (got.sequences.len() as u64) < expected {
+    while !done(&got) {
         let message = tokio::select! {
             _ = keepalive.tick() => {
                 bob.ping().await.context("bob's keepalive")?;
@@ -142,8 +177,13 @@ async fn receive_from(mut bob: Session, alice: u32, expected: u64) -> Result<Rec
                 Err(_) => break,
             },
         };
-        let Some(server_message::Msg::Media(frame)) = message.msg else {
-            continue;
+        let frame = match message.msg {
+            Some(server_message::Msg::Media(frame)) => frame,
+            Some(server_message::Msg::Left(left)) => {
+                got.left.insert(left.id);
+                continue;
+            }
+            _ => continue,
         };
         if frame.sender != alice {
             got.others += 1;
@@ -169,8 +209,19 @@ async fn through<T>(
     level: u32,
     attack: impl Future<Output = Result<T>>,
 ) -> Result<(Received, T)> {
+    through_until_left(alice, bob, level, None, attack).await
+}
+
+/// [`through`], with bob also waiting to see `leaver` leave.
+async fn through_until_left<T>(
+    alice: Session,
+    bob: Session,
+    level: u32,
+    leaver: Option<u32>,
+    attack: impl Future<Output = Result<T>>,
+) -> Result<(Received, T)> {
     let alice_id = alice.participant_id();
-    let receiving = tokio::spawn(receive_from(bob, alice_id, HONEST_FRAMES));
+    let receiving = tokio::spawn(receive_from(bob, alice_id, HONEST_FRAMES, leaver));
     let sending = async {
         let mut tick = tokio::time::interval(FRAME_GAP);
         for seq in 0..HONEST_FRAMES {
@@ -209,6 +260,10 @@ fn honest_pair_unharmed(what: &str, got: &Received) -> Result<()> {
     ensure!(
         got.worst_delay < FREEZE,
         "{what}: a frame of alice's reached bob {:?} after she sent it",
+        got.worst_delay
+    );
+    println!(
+        "{what}: all {HONEST_FRAMES} honest frames, worst delay {:?}",
         got.worst_delay
     );
     Ok(())
@@ -256,6 +311,26 @@ where
     };
     let (got, ()) = through(alice, bob, 40, attack).await?;
     honest_pair_unharmed(label, &got)
+}
+
+/// The join-token secret of the secured edge and relay.
+const SECRET: &str = "abuse-suite-join-token-secret-0123456789";
+
+fn token(room: &str, name: &str, exp_from_now: i64, secret: &str) -> Result<String> {
+    let now = (now_us() / 1_000_000) as i64;
+    let claims = JoinClaims::new(room, name, (now + exp_from_now).max(0) as u64);
+    Ok(mint(secret.as_bytes(), &claims)?)
+}
+
+/// An unsigned token (`alg: none`) with valid claims.
+fn unsigned_token(room: &str, name: &str) -> Result<String> {
+    let header = Base64UrlUnpadded::encode_string(br#"{"alg":"none","typ":"JWT"}"#);
+    let now = now_us() / 1_000_000;
+    let claims = serde_json::to_vec(&JoinClaims::new(room, name, now + 600))?;
+    Ok(format!(
+        "{header}.{}.",
+        Base64UrlUnpadded::encode_string(&claims)
+    ))
 }
 
 fn encode(msg: client_message::Msg) -> Bytes {
@@ -359,6 +434,90 @@ async fn raw_websocket_offences_close_only_the_sender(target: Target) -> Result<
     honest_pair_unharmed("raw WebSocket offences", &got)
 }
 
+/// While alice and bob talk with valid tokens, eve tries every kind of bad
+/// one: each is refused with the host's documented status before a room
+/// sees it.
+async fn bad_tokens_are_refused_and_harm_nobody(target: Target) -> Result<()> {
+    let room = unique_room("tokens");
+    let alice = target.join_verified(&room, "alice").await?;
+    let bob = target.join_verified(&room, "bob").await?;
+    let attack = async {
+        let cases = [
+            ("missing", None),
+            ("expired", Some(token(&room, "eve", -60, SECRET)?)),
+            ("wrong room", Some(token("elsewhere", "eve", 600, SECRET)?)),
+            ("forged", Some(token(&room, "eve", 600, "not-the-secret")?)),
+            ("alg none", Some(unsigned_token(&room, "eve")?)),
+            ("garbage", Some("not.a.jwt".to_owned())),
+        ];
+        for (label, bad) in cases {
+            let mut config = target.config(&room, "eve")?;
+            if let Some(bad) = bad {
+                config = config.token(bad);
+            }
+            let expected = target.refusal_status(label == "missing");
+            match Session::connect(&config).await {
+                Err(ClientError::Rejected { status }) => ensure!(
+                    status == expected,
+                    "{label} token: HTTP {status}, expected {expected}"
+                ),
+                Ok(_) => bail!("{label} token was admitted"),
+                Err(err) => bail!("{label} token: {err}, expected HTTP {expected}"),
+            }
+        }
+        Ok(())
+    };
+    let (got, ()) = through(alice, bob, 40, attack).await?;
+    honest_pair_unharmed("bad tokens", &got)
+}
+
+/// Mallory's TCP connection is reset (RST, no close frame) right after
+/// she joins: the host removes her, bob sees her leave, and the honest
+/// stream is untouched.
+async fn a_reset_connection_leaves_and_harms_nobody(target: Target) -> Result<()> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let room = unique_room("reset");
+    let alice = target.join(&room, "alice").await?;
+    let bob = target.join(&room, "bob").await?;
+    let url = target.ws_url(&room, "mallory");
+    let addr = url
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .context("host:port in the URL")?
+        .to_owned();
+    let tcp = tokio::net::TcpStream::connect(&addr).await?;
+    let (mut ws, _) = tokio_tungstenite::client_async(url.as_str(), tcp).await?;
+    let hello = client_message::Msg::Hello(wire::Hello {
+        protocol_version: edgecall_proto::PROTOCOL_VERSION,
+        client: "reset".into(),
+        ..wire::Hello::default()
+    });
+    ws.send(Message::Binary(encode(hello))).await?;
+    let mallory = loop {
+        let frame = tokio::time::timeout(ARRIVAL, ws.next())
+            .await
+            .context("no Welcome for mallory")?
+            .context("mallory's socket ended")??;
+        if let Message::Binary(data) = frame {
+            if let Some(server_message::Msg::Welcome(w)) = wire::ServerMessage::decode(data)?.msg {
+                break w.participant_id;
+            }
+        }
+    };
+    ws.get_ref().set_zero_linger()?;
+    drop(ws);
+    let (got, ()) = through_until_left(alice, bob, 40, Some(mallory), async { Ok(()) }).await?;
+    honest_pair_unharmed("reset connection", &got)?;
+    ensure!(
+        got.left.contains(&mallory),
+        "bob never saw the reset participant leave"
+    );
+    Ok(())
+}
+
 /// Mallory stamps alice's id on her frames: they reach bob as mallory's.
 async fn a_spoofed_sender_is_restamped(target: Target) -> Result<()> {
     let room = unique_room("spoof");
@@ -440,7 +599,7 @@ async fn loud_claimants_cannot_silence_an_honest_speaker(target: Target) -> Resu
     }
     ensure!(2 + loud.len() > config.small_room_size, "too few to rank");
     let alice_id = alice.participant_id();
-    let receiving = tokio::spawn(receive_from(bob, alice_id, RUN_FRAMES));
+    let receiving = tokio::spawn(receive_from(bob, alice_id, RUN_FRAMES, None));
     let mut tick = tokio::time::interval(FRAME_GAP);
     for seq in 0..RUN_FRAMES {
         tick.tick().await;
@@ -517,10 +676,29 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let secured_edge = match Edge::start(&[("JOIN_TOKEN_SECRET", SECRET)]) {
+        Ok(edge) => Arc::new(edge),
+        Err(err) => {
+            eprintln!("cannot start the secured edge: {err:#}");
+            std::process::exit(1);
+        }
+    };
+    let secured_relay = match RelayProcess::start(&["--token-secret", SECRET]) {
+        Ok(relay) => Arc::new(relay),
+        Err(err) => {
+            eprintln!("cannot start the secured relay: {err:#}");
+            std::process::exit(1);
+        }
+    };
     let targets = [
         Target::EdgeWs(edge),
         Target::RelayWs(relay.clone()),
         Target::RelayWt(relay),
+    ];
+    let secured = [
+        Target::EdgeWs(secured_edge),
+        Target::RelayWs(secured_relay.clone()),
+        Target::RelayWt(secured_relay),
     ];
     let every_transport = [
         case!(garbage_closes_only_the_sender),
@@ -533,7 +711,10 @@ fn main() {
         case!(connection_churn_does_not_disturb_the_room),
         case!(loud_claimants_cannot_silence_an_honest_speaker),
     ];
-    let websocket_only = [case!(raw_websocket_offences_close_only_the_sender)];
+    let websocket_only = [
+        case!(raw_websocket_offences_close_only_the_sender),
+        case!(a_reset_connection_leaves_and_harms_nobody),
+    ];
     let mut trials = Vec::new();
     for target in &targets {
         for (name, case) in every_transport {
@@ -544,6 +725,10 @@ fn main() {
                 trials.push(trial(name, target, case));
             }
         }
+    }
+    for target in &secured {
+        let (name, case) = case!(bad_tokens_are_refused_and_harm_nobody);
+        trials.push(trial(name, target, case));
     }
     libtest_mimic::run(&args, trials).exit();
 }
