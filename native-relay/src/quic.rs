@@ -126,6 +126,16 @@ pub async fn serve(
     }
 }
 
+impl Listener {
+    /// Counts a connection turned away for missing the connect deadline.
+    fn count_connect_timeout(&self) {
+        self.rooms
+            .ctx()
+            .metrics
+            .turned_away(Turnaway::ConnectTimeout);
+    }
+}
+
 /// The QUIC handshake, HTTP/3 SETTINGS and the WebTransport `CONNECT`, all
 /// within the connect deadline; a connection that misses it is closed.
 async fn handshake(
@@ -142,11 +152,7 @@ async fn handshake(
         }
         Err(_) => {
             // Dropping the handshake future refuses the connection.
-            listener
-                .rooms
-                .ctx()
-                .metrics
-                .turned_away(Turnaway::ConnectTimeout);
+            listener.count_connect_timeout();
             tracing::debug!(%peer, "QUIC handshake not finished in time");
             return None;
         }
@@ -160,11 +166,7 @@ async fn handshake(
             None
         }
         Err(_) => {
-            listener
-                .rooms
-                .ctx()
-                .metrics
-                .turned_away(Turnaway::ConnectTimeout);
+            listener.count_connect_timeout();
             let reason = format!(
                 "no WebTransport CONNECT within {} ms",
                 listener.connect_timeout.as_millis()

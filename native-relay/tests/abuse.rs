@@ -16,7 +16,7 @@ use edgecall_proto::wire::{
 use edgecall_stream::{ClientError, Session, TransportKind, Trust};
 use futures::{SinkExt, StreamExt};
 use prost::Message as _;
-use support::{expect, expect_joined, expect_media, frame, http_get, private_ca, Relay};
+use support::{expect, expect_joined, expect_media, frame, http_get, private_ca, tls_to, Relay};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -313,25 +313,6 @@ async fn stall_half_a_request<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) 
             Ok(Ok(_)) => {}
         }
     }
-}
-
-async fn tls_to(base: &str, ca_pem: &str) -> tokio_rustls::client::TlsStream<TcpStream> {
-    let addr = base.strip_prefix("https://").expect("https base");
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut ca_pem.as_bytes()) {
-        roots.add(cert.expect("CA PEM")).expect("add root");
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("server name");
-    let tcp = TcpStream::connect(addr).await.expect("connect");
-    connector.connect(name, tcp).await.expect("TLS handshake")
 }
 
 #[tokio::test]

@@ -6,10 +6,9 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 
 use edgecall_stream::{Session, TransportKind, Trust};
-use support::{private_ca, Relay};
+use support::{private_ca, tls_to, Relay};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -84,22 +83,7 @@ async fn get_plain(base: &str, path: &str) -> Fetched {
 /// `GET https://<addr><path>`, trusting `ca_pem`.
 async fn get_tls(base: &str, ca_pem: &str, path: &str) -> Fetched {
     let addr = base.strip_prefix("https://").expect("https base");
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut ca_pem.as_bytes()) {
-        roots.add(cert.expect("CA PEM")).expect("add root");
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let host = addr.rsplit_once(':').expect("host:port").0;
-    let name = rustls::pki_types::ServerName::try_from(host.to_owned()).expect("server name");
-    let tcp = TcpStream::connect(addr).await.expect("connect");
-    let tls = connector.connect(name, tcp).await.expect("TLS handshake");
+    let tls = tls_to(base, ca_pem).await;
     get_over(tls, addr, path).await
 }
 

@@ -286,3 +286,27 @@ pub fn private_ca(dir: &std::path::Path) -> (String, std::path::PathBuf, std::pa
     std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
     (ca_cert.pem(), cert, key)
 }
+
+/// Opens TLS (ALPN `http/1.1`) to `https://<host:port>`, trusting `ca_pem`.
+pub async fn tls_to(
+    base: &str,
+    ca_pem: &str,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let addr = base.strip_prefix("https://").expect("https base");
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut ca_pem.as_bytes()) {
+        roots.add(cert.expect("CA PEM")).expect("add root");
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let host = addr.rsplit_once(':').expect("host:port").0;
+    let name = rustls::pki_types::ServerName::try_from(host.to_owned()).expect("server name");
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    connector.connect(name, tcp).await.expect("TLS handshake")
+}
