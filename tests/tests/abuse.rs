@@ -730,5 +730,9 @@ fn main() {
         let (name, case) = case!(bad_tokens_are_refused_and_harm_nobody);
         trials.push(trial(name, target, case));
     }
-    libtest_mimic::run(&args, trials).exit();
+    let conclusion = libtest_mimic::run(&args, trials);
+    // `exit` skips destructors: stop the edges and relays first.
+    drop(targets);
+    drop(secured);
+    conclusion.exit();
 }
