@@ -34,6 +34,12 @@ fn welcome_carries_the_roster_and_others_see_the_join() {
     assert_eq!(names, ["alice", "bob"]);
     assert_ne!(welcome.participant_id, alice);
     assert_eq!(welcome.room, "room-1");
+    let limits = welcome.limits.expect("limits in the welcome");
+    assert_eq!(
+        limits.max_subscriptions as usize,
+        small().max_subscriptions,
+        "clients learn how many tracks they may subscribe to"
+    );
     let to_alice = host.server_messages(1);
     assert!(matches!(
         &to_alice[..],

@@ -1002,7 +1002,9 @@ fn main() {
         move |secured| the_page_config_names_the_relay_directory_only_when_set(open_edge, secured),
     ));
     let conclusion = libtest_mimic::run(&args, trials);
+    // `exit` skips destructors: stop every edge first.
     drop(open);
     drop(secured);
+    drop(limited);
     conclusion.exit();
 }

@@ -1328,7 +1328,8 @@ impl App {
                 });
             }
         }
-        let subscribe = subscribe_for(&tiles);
+        let limit = self.state.borrow().max_subscriptions;
+        let subscribe = subscribe_for(&tiles, limit);
         if self.last_subscribe.borrow().as_ref() != Some(&subscribe) {
             *self.last_subscribe.borrow_mut() = Some(subscribe.clone());
             self.send(client_message::Msg::Subscribe(subscribe));

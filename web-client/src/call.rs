@@ -185,6 +185,8 @@ pub struct CallState {
     pub decrypt_failures: u64,
     /// Chat, oldest first.
     pub chat: Vec<ChatLine>,
+    /// Most tracks the server lets us subscribe to explicitly.
+    pub max_subscriptions: usize,
     /// Open mode: the secret from our Welcome that resumes our identity
     /// when we reconnect (the server then replaces our old session instead
     /// of showing a ghost until it times out).
@@ -225,6 +227,7 @@ impl CallState {
             participants: BTreeMap::new(),
             decrypt_failures: 0,
             chat: Vec::new(),
+            max_subscriptions: crate::subscription::FALLBACK_MAX_SUBSCRIPTIONS,
             resume_secret: Vec::new(),
             e2ee_key: None,
             e2ee_kdf_ms: None,
@@ -392,6 +395,12 @@ impl CallState {
                 self.error = None;
                 self.me.id = Some(welcome.participant_id);
                 self.me.identity = welcome.identity.clone();
+                self.max_subscriptions = welcome
+                    .limits
+                    .as_ref()
+                    .map(|l| l.max_subscriptions as usize)
+                    .filter(|n| *n > 0)
+                    .unwrap_or(crate::subscription::FALLBACK_MAX_SUBSCRIPTIONS);
                 if !welcome.resume_secret.is_empty() {
                     self.resume_secret = welcome.resume_secret.to_vec();
                 }

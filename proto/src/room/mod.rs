@@ -702,6 +702,7 @@ impl Room {
                 heartbeat_timeout_ms: u32::try_from(self.config.heartbeat_timeout_ms)
                     .unwrap_or(u32::MAX),
                 max_participants: u32::try_from(self.config.max_participants).unwrap_or(u32::MAX),
+                max_subscriptions: u32::try_from(self.config.max_subscriptions).unwrap_or(u32::MAX),
             }),
             identity: resolved.identity,
             resume_secret: resolved.resume_secret.into(),
