@@ -321,8 +321,7 @@ impl Browser {
     pub fn page_log(&self, name: &str) -> String {
         let text =
             std::fs::read_to_string(self.artifacts.join(format!("{name}.log"))).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
+        crate::tail_lines(&text, 30)
     }
 
     /// Where page logs and screenshots go.

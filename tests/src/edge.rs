@@ -236,8 +236,7 @@ impl Edge {
     /// The last lines wrangler printed, for failure messages.
     pub fn log_tail(&self) -> String {
         let text = fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
+        crate::tail_lines(&text, 40)
     }
 
     /// `GET /api/rooms/<room>` as JSON.

@@ -14,6 +14,12 @@ pub mod trials;
 pub mod web;
 
 /// Finds a free TCP port on 127.0.0.1.
+/// The last `n` lines of `text`, for failure messages.
+pub fn tail_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
 pub fn free_port() -> anyhow::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())

@@ -16,12 +16,22 @@ where
     Fut: Future<Output = anyhow::Result<()>>,
 {
     let edge = edge.clone();
-    Trial::test(name, move || run_async(edge, case))
+    Trial::test(name, move || {
+        run_on(edge, "wrangler log", |e| e.log_tail(), case)
+    })
 }
 
-fn run_async<F, Fut>(edge: Arc<Edge>, case: F) -> Result<(), Failed>
+/// Runs `case` against `host` on its own tokio runtime; a failure carries
+/// `log_tail(host)` under a `--- {log} ---` heading.
+pub fn run_on<H, F, Fut>(
+    host: H,
+    log: &str,
+    log_tail: impl FnOnce(&H) -> String,
+    case: F,
+) -> Result<(), Failed>
 where
-    F: FnOnce(Arc<Edge>) -> Fut,
+    H: Clone,
+    F: FnOnce(H) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -29,10 +39,10 @@ where
         .enable_all()
         .build()
         .map_err(|e| Failed::from(e.to_string()))?;
-    let log = edge.clone();
+    let kept = host.clone();
     runtime
-        .block_on(case(edge))
-        .map_err(|e| Failed::from(format!("{e:#}\n--- wrangler log ---\n{}", log.log_tail())))
+        .block_on(case(host))
+        .map_err(|e| Failed::from(format!("{e:#}\n--- {log} ---\n{}", log_tail(&kept))))
 }
 
 /// A room id no other case (or earlier run) uses: `<prefix>-<digits>`.

@@ -26,12 +26,13 @@ use edgecall_e2e::client::Client;
 use edgecall_e2e::edge::Edge;
 use edgecall_e2e::frames::{audio, camera, now_us};
 use edgecall_e2e::relay::RelayProcess;
-use edgecall_e2e::trials::unique_room;
+use edgecall_e2e::tail_lines;
+use edgecall_e2e::trials::{run_on, unique_room};
 use edgecall_proto::room::{CloseCode, RoomConfig};
 use edgecall_proto::token::{mint, JoinClaims};
 use edgecall_proto::wire::{self, client_message, server_message};
 use edgecall_stream::{ClientError, JoinConfig, Session, TransportKind, Trust};
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Arguments, Trial};
 use prost::Message as _;
 
 /// Frames alice sends through an attack (3 s at 50 frames/s).
@@ -123,11 +124,7 @@ impl Target {
     fn log_tail(&self) -> String {
         match self {
             Target::EdgeWs(edge) => edge.log_tail(),
-            Target::RelayWs(relay) | Target::RelayWt(relay) => {
-                let log = relay.log();
-                let lines: Vec<&str> = log.lines().collect();
-                lines[lines.len().saturating_sub(40)..].join("\n")
-            }
+            Target::RelayWs(relay) | Target::RelayWt(relay) => tail_lines(&relay.log(), 40),
         }
     }
 }
@@ -631,15 +628,7 @@ type Case = fn(Target) -> std::pin::Pin<Box<dyn Future<Output = Result<()>>>>;
 fn trial(name: &str, target: &Target, case: Case) -> Trial {
     let target = target.clone();
     Trial::test(format!("{name}_on_{}", target.label()), move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| Failed::from(e.to_string()))?;
-        let log = target.clone();
-        runtime
-            .block_on(case(target))
-            .map_err(|e| Failed::from(format!("{e:#}\n--- host log ---\n{}", log.log_tail())))
+        run_on(target, "host log", Target::log_tail, case)
     })
 }
 

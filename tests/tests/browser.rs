@@ -103,10 +103,9 @@ impl Fixtures {
         }
         if let Some(relay) = self.relay.started() {
             let log = relay.log();
-            let lines: Vec<&str> = log.lines().collect();
             out.push_str(&format!(
                 "--- relay log (last lines) ---\n{}\n",
-                lines[lines.len().saturating_sub(30)..].join("\n")
+                edgecall_e2e::tail_lines(&log, 30)
             ));
         }
         out
@@ -352,11 +351,10 @@ impl Streamer {
     /// The last lines the streamer printed, for failure messages.
     fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
         format!(
             "--- {} (last lines) ---\n{}",
             self.log.display(),
-            lines[lines.len().saturating_sub(20)..].join("\n")
+            edgecall_e2e::tail_lines(&text, 20)
         )
     }
 }
