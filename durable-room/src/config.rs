@@ -7,6 +7,9 @@ use worker::Env;
 const PLATFORM_MAX_MESSAGE: usize = 1024 * 1024;
 /// Explicit subscriptions are kept in the socket attachment (2 KiB max).
 const EDGE_MAX_SUBSCRIPTIONS: usize = 16;
+/// A socket's send queue is invisible here, so clients acknowledge what
+/// they read this often and the engine derives each receiver's backlog.
+const EDGE_ACK_INTERVAL_MS: u64 = 250;
 
 /// Defaults, overridden by the `HEARTBEAT_TIMEOUT_MS`, `MAX_PARTICIPANTS`,
 /// `MAX_MESSAGE_BYTES`, `SENDER_MESSAGES_PER_SEC` and `SENDER_BYTES_PER_SEC`
@@ -14,6 +17,7 @@ const EDGE_MAX_SUBSCRIPTIONS: usize = 16;
 pub fn room_config(env: &Env) -> RoomConfig {
     let mut config = RoomConfig {
         max_subscriptions: EDGE_MAX_SUBSCRIPTIONS,
+        ack_interval_ms: EDGE_ACK_INTERVAL_MS,
         ..RoomConfig::default()
     };
     if let Some(ms) = var(env, "HEARTBEAT_TIMEOUT_MS") {

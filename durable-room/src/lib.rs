@@ -12,6 +12,7 @@
 
 mod config;
 mod host;
+mod keepalive;
 mod trunk;
 
 use std::cell::RefCell;
@@ -45,7 +46,7 @@ pub struct Room {
 
 impl DurableObject for Room {
     fn new(state: State, env: Env) -> Self {
-        trunk::answer_keepalives(&state);
+        keepalive::answer_keepalives(&state);
         let host = Host::wake(&state, room_config(&env));
         Self {
             state,
@@ -100,7 +101,7 @@ impl DurableObject for Room {
                 WebSocketIncomingMessage::String(_) => engine.protocol_violation(
                     conn,
                     CloseCode::Malformed,
-                    "text frames are not part of the protocol; send binary protobuf messages",
+                    edgecall_proto::TEXT_FRAME_REASON,
                     now,
                 ),
             }
@@ -129,10 +130,10 @@ impl DurableObject for Room {
         {
             let mut host = self.host.borrow_mut();
             host.alarm_fired();
-            let keepalives = trunk::last_keepalives(&self.state);
+            let keepalives = keepalive::last_keepalives(&self.state);
             if let Some(engine) = host.engine_mut() {
                 for (conn, at) in keepalives {
-                    engine.message(conn, Bytes::from(trunk::pong()), at);
+                    engine.heard(conn, at);
                 }
                 engine.tick(now_ms());
             }

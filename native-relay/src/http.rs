@@ -106,11 +106,6 @@ async fn not_found() -> Response {
         .into_response()
 }
 
-/// What a text WebSocket frame earns, word for word as on the edge (the
-/// Durable Object): text frames are not part of the protocol.
-pub const TEXT_FRAME_REASON: &str =
-    "text frames are not part of the protocol; send binary protobuf messages";
-
 async fn websocket(
     State(state): State<AppState>,
     Path(room): Path<String>,
@@ -232,13 +227,22 @@ async fn read_websocket(
             () = closed.closed() => return ReadEnd::Host,
             message = stream.next() => message,
         };
-        let data = match message {
+        let event = match message {
             None | Some(Ok(Message::Close(_))) => return ReadEnd::Peer,
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Ok(Message::Binary(data))) => data,
+            Some(Ok(Message::Binary(data))) => {
+                metrics.read(Transport::WebSocket, data.len());
+                RoomEvent::Message { conn, data }
+            }
             Some(Ok(Message::Text(text))) => {
                 metrics.read(Transport::WebSocket, text.len());
-                return ReadEnd::Violation(CloseCode::Malformed, TEXT_FRAME_REASON.to_owned());
+                if text.as_str() != edgecall_proto::KEEPALIVE_PING {
+                    return ReadEnd::Violation(
+                        CloseCode::Malformed,
+                        edgecall_proto::TEXT_FRAME_REASON.to_owned(),
+                    );
+                }
+                RoomEvent::Keepalive { conn }
             }
             Some(Err(err)) => {
                 return match too_long(err) {
@@ -250,11 +254,10 @@ async fn read_websocket(
                 }
             }
         };
-        metrics.read(Transport::WebSocket, data.len());
         tokio::select! {
             biased;
             () = closed.closed() => return ReadEnd::Host,
-            sent = events.send(RoomEvent::Message { conn, data }) => {
+            sent = events.send(event) => {
                 if sent.is_err() {
                     return ReadEnd::Host;
                 }

@@ -22,11 +22,6 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
-/// The edge's words for a text frame (`durable-room`), which the relay must
-/// repeat exactly.
-const TEXT_FRAME_REASON: &str =
-    "text frames are not part of the protocol; send binary protobuf messages";
-
 /// `ws://…/api/rooms/<room>/ws?name=<name>` on the plain listener.
 fn ws_url(relay: &Relay, room: &str, name: &str) -> String {
     let authority = relay.http.strip_prefix("http://").expect("plain base");
@@ -289,15 +284,64 @@ async fn a_text_websocket_frame_is_a_protocol_violation_as_on_the_edge() {
         .unwrap();
     let (errors, close, lasted) = close_of(&mut ws).await;
     assert_eq!(u16::from(close.code), 4002, "{close:?}");
-    assert_eq!(close.reason.as_str(), TEXT_FRAME_REASON);
+    assert_eq!(close.reason.as_str(), edgecall_proto::TEXT_FRAME_REASON);
     assert!(
         errors
             .iter()
-            .any(|e| e.code == wire::ErrorCode::Malformed as i32 && e.message == TEXT_FRAME_REASON),
+            .any(|e| e.code == wire::ErrorCode::Malformed as i32
+                && e.message == edgecall_proto::TEXT_FRAME_REASON),
         "{errors:?}"
     );
     assert!(lasted < Duration::from_secs(1), "lasted {lasted:?}");
     expect_left(&mut bob, mallory).await;
+}
+
+#[tokio::test]
+async fn a_websocket_text_keepalive_is_answered_and_holds_the_connection_past_the_heartbeat() {
+    let dir = std::env::temp_dir().join(format!("edgecall-keepalive-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("relay.toml");
+    std::fs::write(&config, "[room]\nheartbeat_timeout_ms = 1000\n").unwrap();
+    let relay = Relay::start(&["--config", config.to_str().unwrap()]);
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(&relay, "keepalive", "ada"))
+        .await
+        .expect("connect");
+    ws.send(hello()).await.unwrap();
+    // Three heartbeat timeouts with nothing but keep-alives, each answered.
+    let mut answers = 0;
+    for _ in 0..12 {
+        ws.send(Message::text(edgecall_proto::KEEPALIVE_PING))
+            .await
+            .unwrap();
+        let until = tokio::time::Instant::now() + Duration::from_millis(250);
+        while let Ok(Some(message)) = tokio::time::timeout_at(until, ws.next()).await {
+            match message.expect("the socket stays open") {
+                Message::Text(text) if text.as_str() == edgecall_proto::KEEPALIVE_PONG => {
+                    answers += 1
+                }
+                Message::Close(close) => panic!("closed while keeping alive: {close:?}"),
+                _ => {}
+            }
+        }
+    }
+    assert!(answers >= 10, "{answers} of 12 keep-alives answered");
+    let mut bob = relay
+        .connect("keepalive", "bob", TransportKind::WebTransport)
+        .await;
+    assert!(
+        bob.welcome().roster.iter().any(|p| p.name == "ada"),
+        "ada was dropped despite her keep-alives"
+    );
+    // Silent from now on: gone at the heartbeat timeout.
+    let ada = bob
+        .welcome()
+        .roster
+        .iter()
+        .find(|p| p.name == "ada")
+        .map(|p| p.id)
+        .unwrap();
+    expect_left(&mut bob, ada).await;
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Sends half a request line and waits for the relay to hang up: how long

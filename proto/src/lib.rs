@@ -21,12 +21,20 @@ pub mod wire {
     include!(concat!(env!("OUT_DIR"), "/edgecall.v1.rs"));
 }
 
-/// The wire protocol version this build speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The wire protocol version this build speaks. Version 2 added `Ack`,
+/// the text keep-alive on WebSockets and the rates in `Limits`.
+pub const PROTOCOL_VERSION: u32 = 2;
 
-/// Keep-alive a relay sends on its trunk as a WebSocket *text* frame. The
-/// edge answers it with [`TRUNK_PONG`] through the platform's WebSocket
-/// auto-response, without waking a hibernated Durable Object.
-pub const TRUNK_PING: &str = "edgecall-trunk-ping";
-/// The edge's automatic answer to [`TRUNK_PING`].
-pub const TRUNK_PONG: &str = "edgecall-trunk-pong";
+/// Keep-alive every WebSocket peer (browser, native client, relay trunk)
+/// sends as a *text* frame instead of a binary `Ping`. The edge answers it
+/// with [`KEEPALIVE_PONG`] through the platform's WebSocket auto-response,
+/// without waking a hibernated Durable Object; the relay answers it itself.
+/// The time from ping to pong is the client's round-trip time.
+pub const KEEPALIVE_PING: &str = "edgecall-ping";
+/// The answer to [`KEEPALIVE_PING`].
+pub const KEEPALIVE_PONG: &str = "edgecall-pong";
+
+/// Why a WebSocket text frame other than [`KEEPALIVE_PING`] closes the
+/// connection (`Malformed`), the same on every host.
+pub const TEXT_FRAME_REASON: &str =
+    "text frames other than the keep-alive are not part of the protocol; send binary protobuf messages";

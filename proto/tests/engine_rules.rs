@@ -8,6 +8,7 @@ use edgecall_proto::room::{
     CloseCode, ConnId, ConnState, Delivery, DuplicateSessionPolicy, Member, Room, RoomConfig,
 };
 use edgecall_proto::wire::{self, client_message, server_message, ErrorCode, Track};
+use edgecall_proto::PROTOCOL_VERSION;
 
 fn small() -> RoomConfig {
     RoomConfig::default()
@@ -608,6 +609,228 @@ fn a_receiver_can_cap_itself() {
     assert_eq!(got, vec![0]);
 }
 
+// ------------------------------------------------------------------ acknowledged backlog
+
+/// A host that cannot see its send queue: receivers acknowledge.
+fn acknowledging() -> RoomConfig {
+    RoomConfig {
+        ack_interval_ms: 250,
+        ..small()
+    }
+}
+
+/// Alice publishes three layers every 20 ms for `rounds` rounds of
+/// 100 ms; `acking` receivers acknowledge at the end of every round.
+/// Returns, per round, the camera layer and whether audio reached `watch`.
+fn stream_with_acks(
+    host: &mut Host,
+    rounds: usize,
+    acking: &[u64],
+    watch: u64,
+) -> Vec<(Option<u32>, bool)> {
+    let mut seen = Vec::new();
+    let mut seq = 0;
+    for _ in 0..rounds {
+        let mut layer = None;
+        let mut heard = false;
+        for _ in 0..5 {
+            seq += 1;
+            host.media(1, audio(seq, 20));
+            for l in 0..=2 {
+                let mut frame = video(Track::Camera, seq, l, seq % 10 == 1);
+                frame.payload = vec![0; 4_000].into();
+                host.media(1, frame);
+            }
+            for f in host.media_received(watch) {
+                if f.track == Track::Camera as i32 {
+                    layer = Some(f.layer);
+                } else {
+                    heard = true;
+                }
+            }
+            host.advance(20);
+        }
+        for &conn in acking {
+            host.ack(conn);
+        }
+        seen.push((layer, heard));
+    }
+    seen
+}
+
+#[test]
+fn a_receiver_that_stops_acknowledging_is_downgraded_then_paused_not_the_room() {
+    let mut host = Host::new(acknowledging());
+    host.join(1, "alice");
+    host.join(2, "slow");
+    host.join(3, "fast");
+    publish_all_layers(&mut host, 1);
+    host.ack(2);
+    host.ack(3);
+    host.clear();
+    let slow = stream_with_acks(&mut host, 100, &[3], 2);
+    let layers: Vec<Option<u32>> = slow.iter().map(|(l, _)| *l).collect();
+    assert_eq!(layers.first(), Some(&Some(2)), "healthy at first: {slow:?}");
+    for step in [Some(1), Some(0), None] {
+        assert!(layers.contains(&step), "never reached {step:?}: {slow:?}");
+    }
+    assert_eq!(
+        slow.last(),
+        Some(&(None, false)),
+        "audio pauses last: {slow:?}"
+    );
+    assert_eq!(host.close_code(2), None, "held back, not closed");
+    let fast = stream_with_acks(&mut host, 5, &[3], 3);
+    assert!(
+        fast.iter().all(|r| *r == (Some(2), true)),
+        "the receiver that keeps up keeps every layer: {fast:?}"
+    );
+}
+
+#[test]
+fn a_receiver_that_catches_up_recovers() {
+    let config = acknowledging();
+    let recover = config.congestion_recover_ms;
+    let mut host = Host::new(config);
+    host.join(1, "alice");
+    host.join(2, "bob");
+    publish_all_layers(&mut host, 1);
+    host.clear();
+    let paused = stream_with_acks(&mut host, 60, &[], 2);
+    assert_eq!(paused.last(), Some(&(None, false)), "{paused:?}");
+    // Bob reads everything and keeps reading: one step back per stable period.
+    host.ack(2);
+    let rounds = usize::try_from(6 * recover / 100).unwrap();
+    let seen = stream_with_acks(&mut host, rounds, &[2], 2);
+    assert_eq!(seen.last(), Some(&(Some(2), true)), "{seen:?}");
+}
+
+#[test]
+fn acknowledging_more_than_was_sent_closes_only_the_liar() {
+    let mut host = Host::new(acknowledging());
+    host.join(1, "alice");
+    host.join(2, "bob");
+    host.join(3, "mallory");
+    host.clear();
+    let sent = host.received_bytes[&ConnId(3)];
+    host.send(
+        3,
+        client_message::Msg::Ack(wire::Ack {
+            received_bytes: sent + 1,
+        }),
+    );
+    assert_eq!(host.close_code(3), Some(CloseCode::Malformed));
+    assert_eq!(error_code(&mut host, 3), Some(ErrorCode::Malformed));
+    host.media(1, audio(1, 10));
+    assert_eq!(host.media_received(2).len(), 1, "the room still works");
+}
+
+#[test]
+fn a_receiver_that_never_reads_is_closed_as_slow() {
+    let config = RoomConfig {
+        congestion_high_bytes: 20_000,
+        congestion_low_bytes: 5_000,
+        max_unacked_bytes: 50_000,
+        ..acknowledging()
+    };
+    let mut host = Host::new(config);
+    host.join(1, "alice");
+    host.join(2, "bob");
+    host.join(3, "stuck");
+    host.clear();
+    // Chat is never paused by congestion; it piles up at the stuck reader.
+    for round in 0..40u64 {
+        host.send(
+            1,
+            client_message::Msg::Chat(wire::Chat {
+                text: "x".repeat(1_900),
+                ..Default::default()
+            }),
+        );
+        host.ack(1);
+        host.ack(2);
+        // Its keep-alives still arrive: it is connected, just not reading.
+        host.room.heard(ConnId(3), host.now);
+        host.advance(600 + round % 2);
+    }
+    assert_eq!(host.close_code(3), Some(CloseCode::SlowReceiver));
+    assert_eq!(host.close_code(2), None);
+    assert_eq!(host.close_code(1), None);
+}
+
+#[test]
+fn acks_are_ignored_where_the_host_sees_its_queue() {
+    let mut host = Host::new(small());
+    host.join(1, "alice");
+    host.join(2, "bob");
+    host.clear();
+    host.send(
+        2,
+        client_message::Msg::Ack(wire::Ack {
+            received_bytes: u64::MAX,
+        }),
+    );
+    assert_eq!(host.close_code(2), None);
+    let seen = stream_with_acks(&mut host, 20, &[], 2);
+    assert!(seen.iter().all(|(l, _)| *l == Some(2)), "{seen:?}");
+}
+
+#[test]
+fn an_idle_acknowledged_room_needs_no_tick_before_the_heartbeat() {
+    let config = acknowledging();
+    let heartbeat = config.heartbeat_timeout_ms;
+    let mut host = Host::new(config);
+    host.join(1, "alice");
+    host.join(2, "bob");
+    host.media(1, audio(1, 10));
+    host.advance(1_000);
+    let joined = host.now - 1_000;
+    assert_eq!(
+        host.room.next_timeout(),
+        Some(joined + heartbeat + 1),
+        "unacknowledged bytes below the congestion threshold wake nobody"
+    );
+}
+
+#[test]
+fn keepalives_the_host_heard_hold_a_connection_past_the_heartbeat() {
+    let config = small();
+    let heartbeat = config.heartbeat_timeout_ms;
+    let mut host = Host::new(config);
+    host.join(1, "alice");
+    host.join(2, "bob");
+    for _ in 0..3 {
+        host.now += heartbeat / 2;
+        host.room.heard(ConnId(1), host.now);
+        host.room.heard(ConnId(2), host.now);
+        host.advance(1);
+    }
+    assert_eq!(host.close_code(1), None);
+    assert_eq!(host.room.participant_count(), 2);
+    host.advance(heartbeat + 1);
+    assert_eq!(host.close_code(1), Some(CloseCode::HeartbeatTimeout));
+}
+
+#[test]
+fn the_welcome_announces_every_limit_a_client_must_respect() {
+    let config = acknowledging();
+    let mut host = Host::new(config.clone());
+    let welcome = host
+        .welcome_as(1, Member::new("alice"), &[])
+        .expect("welcome");
+    let limits = welcome.limits.expect("limits");
+    assert_eq!(limits.ack_interval_ms, 250);
+    assert_eq!(limits.max_subscriptions as usize, config.max_subscriptions);
+    assert_eq!(limits.max_message_bytes as usize, config.max_message_bytes);
+    assert_eq!(
+        limits.sender_messages_per_sec,
+        config.sender_messages_per_sec
+    );
+    assert_eq!(limits.sender_bytes_per_sec, config.sender_bytes_per_sec);
+    assert_eq!(limits.chat_messages_per_sec, config.chat_messages_per_sec);
+    assert_eq!(limits.chat_burst_messages, config.chat_burst_messages);
+}
+
 // ------------------------------------------------------------------ limits
 
 fn error_code(host: &mut Host, conn: u64) -> Option<ErrorCode> {
@@ -843,7 +1066,12 @@ fn an_old_client_gets_a_clear_version_error() {
     });
     let err = err.expect("an error message");
     assert_eq!(err.code, ErrorCode::UnsupportedVersion as i32);
-    assert!(err.message.contains("protocol 1"), "{}", err.message);
+    assert!(
+        err.message
+            .contains(&format!("protocol {PROTOCOL_VERSION}")),
+        "{}",
+        err.message
+    );
     assert_eq!(host.close_code(1), Some(CloseCode::UnsupportedVersion));
 }
 

@@ -1,4 +1,5 @@
-//! One joined session: hello/welcome, sending, receiving, ping/RTT.
+//! One joined session: hello/welcome, sending, receiving, keep-alive/RTT
+//! and, where the host asks for it, acknowledging what was received.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -20,9 +21,15 @@ const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the transport readers hand the session.
 pub(crate) enum Inbound {
-    Message(ServerMessage),
+    /// A message and the size it had on the wire.
+    Message(ServerMessage, usize),
+    /// The answer to a WebSocket text keep-alive.
+    KeepaliveAnswer,
     Closed(CloseInfo),
 }
+
+/// Keep-alives unanswered for this long no longer count for the RTT.
+const KEEPALIVE_FORGET: Duration = Duration::from_secs(30);
 
 enum Outbound {
     Wt(Box<wt::WtOut>),
@@ -37,8 +44,41 @@ pub struct Session {
     welcome: wire::Welcome,
     pings: HashMap<u64, Instant>,
     next_nonce: u64,
+    /// When the unanswered WebSocket keep-alive went out.
+    keepalive_sent: Option<Instant>,
     rtt: Option<Duration>,
     closed: Option<CloseInfo>,
+    acks: Acks,
+}
+
+/// What this session has read and acknowledged (hosts whose `Welcome`
+/// sets `Limits.ack_interval_ms`).
+#[derive(Debug, Default)]
+struct Acks {
+    interval: Option<Duration>,
+    received_bytes: u64,
+    acked_bytes: u64,
+    last_ack: Option<Instant>,
+}
+
+impl Acks {
+    /// The total to acknowledge now, if an `Ack` is due: something new was
+    /// read and the interval passed (or `flush`).
+    fn due(&mut self, now: Instant, flush: bool) -> Option<u64> {
+        let interval = self.interval?;
+        if self.received_bytes == self.acked_bytes {
+            return None;
+        }
+        let waited = self
+            .last_ack
+            .is_none_or(|at| now.duration_since(at) >= interval);
+        if !(waited || flush) {
+            return None;
+        }
+        self.acked_bytes = self.received_bytes;
+        self.last_ack = Some(now);
+        Some(self.received_bytes)
+    }
 }
 
 impl Session {
@@ -58,8 +98,10 @@ impl Session {
             welcome: wire::Welcome::default(),
             pings: HashMap::new(),
             next_nonce: 1,
+            keepalive_sent: None,
             rtt: None,
             closed: None,
+            acks: Acks::default(),
         };
         session
             .send(client_message::Msg::Hello(wire::Hello {
@@ -72,6 +114,15 @@ impl Session {
         session.welcome = tokio::time::timeout(WELCOME_TIMEOUT, session.await_welcome())
             .await
             .map_err(|_| ClientError::Timeout("Welcome"))??;
+        let ack_interval_ms = session
+            .welcome
+            .limits
+            .as_ref()
+            .map_or(0, |l| l.ack_interval_ms);
+        if ack_interval_ms > 0 && session.transport() == TransportKind::WebSocket {
+            session.acks.interval = Some(Duration::from_millis(u64::from(ack_interval_ms)));
+            session.acknowledge(true).await?;
+        }
         Ok(session)
     }
 
@@ -138,15 +189,46 @@ impl Session {
         }
     }
 
-    /// Sends a ping; its round-trip time is recorded when the pong is
-    /// received (see [`Session::rtt`]). Returns the nonce.
-    pub async fn ping(&mut self) -> Result<u64, ClientError> {
-        let nonce = self.next_nonce;
-        self.next_nonce += 1;
-        self.pings.insert(nonce, Instant::now());
-        self.send(client_message::Msg::Ping(wire::Ping { nonce }))
-            .await?;
-        Ok(nonce)
+    /// Keeps the session alive and measures the round-trip time (see
+    /// [`Session::rtt`]): on a WebSocket a text keep-alive, which the edge
+    /// answers without waking its room, and an `Ack` of anything read but
+    /// not yet acknowledged; on WebTransport a `Ping` (its `Pong` comes
+    /// back through [`Session::recv`]). Call it every few seconds.
+    pub async fn ping(&mut self) -> Result<(), ClientError> {
+        let now = Instant::now();
+        match &self.out {
+            Outbound::Ws(out) => {
+                if self
+                    .keepalive_sent
+                    .is_none_or(|at| now.duration_since(at) > KEEPALIVE_FORGET)
+                {
+                    self.keepalive_sent = Some(now);
+                }
+                out.send_text(edgecall_proto::KEEPALIVE_PING).await?;
+                self.acknowledge(true).await
+            }
+            Outbound::Wt(_) => {
+                let nonce = self.next_nonce;
+                self.next_nonce += 1;
+                self.pings
+                    .retain(|_, at| now.duration_since(*at) < KEEPALIVE_FORGET);
+                self.pings.insert(nonce, now);
+                self.send(client_message::Msg::Ping(wire::Ping { nonce }))
+                    .await
+            }
+        }
+    }
+
+    /// Sends an `Ack` when one is due (or anything is unacknowledged and
+    /// `flush`).
+    async fn acknowledge(&mut self, flush: bool) -> Result<(), ClientError> {
+        match self.acks.due(Instant::now(), flush) {
+            Some(received_bytes) => {
+                self.send(client_message::Msg::Ack(wire::Ack { received_bytes }))
+                    .await
+            }
+            None => Ok(()),
+        }
     }
 
     /// The most recent measured round-trip time.
@@ -158,29 +240,37 @@ impl Session {
     /// control stream, datagrams and media streams. Fails with
     /// [`ClientError::Closed`] once the session is over.
     pub async fn recv(&mut self) -> Result<ServerMessage, ClientError> {
-        if let Some(info) = &self.closed {
-            return Err(ClientError::Closed(info.clone()));
-        }
-        match self.inbound.recv().await {
-            Some(Inbound::Message(message)) => {
-                if let Some(server_message::Msg::Pong(pong)) = &message.msg {
-                    if let Some(sent) = self.pings.remove(&pong.nonce) {
+        loop {
+            if let Some(info) = &self.closed {
+                return Err(ClientError::Closed(info.clone()));
+            }
+            match self.inbound.recv().await {
+                Some(Inbound::Message(message, wire_bytes)) => {
+                    if let Some(server_message::Msg::Pong(pong)) = &message.msg {
+                        if let Some(sent) = self.pings.remove(&pong.nonce) {
+                            self.rtt = Some(sent.elapsed());
+                        }
+                    }
+                    self.acks.received_bytes += wire_bytes as u64;
+                    // A failed Ack means the session is closing; the close
+                    // arrives as the next message.
+                    let _ = self.acknowledge(false).await;
+                    return Ok(message);
+                }
+                Some(Inbound::KeepaliveAnswer) => {
+                    if let Some(sent) = self.keepalive_sent.take() {
                         self.rtt = Some(sent.elapsed());
                     }
                 }
-                Ok(message)
-            }
-            Some(Inbound::Closed(info)) => {
-                self.closed = Some(info.clone());
-                Err(ClientError::Closed(info))
-            }
-            None => {
-                let info = CloseInfo {
-                    code: None,
-                    reason: "all readers ended".into(),
-                };
-                self.closed = Some(info.clone());
-                Err(ClientError::Closed(info))
+                Some(Inbound::Closed(info)) => {
+                    self.closed = Some(info.clone());
+                }
+                None => {
+                    self.closed = Some(CloseInfo {
+                        code: None,
+                        reason: "all readers ended".into(),
+                    });
+                }
             }
         }
     }

@@ -18,6 +18,7 @@ use crate::error::{ClientError, CloseInfo};
 use crate::session::Inbound;
 use crate::tls;
 use edgecall_proto::wire::ServerMessage;
+use edgecall_proto::KEEPALIVE_PONG;
 
 /// Messages queued for the socket writer.
 const OUTBOUND_QUEUE: usize = 1024;
@@ -83,14 +84,23 @@ pub(crate) async fn connect(
     tokio::spawn(async move {
         let info = loop {
             match stream.next().await {
-                Some(Ok(Message::Binary(data))) => match ServerMessage::decode(data) {
-                    Ok(message) => {
-                        if inbound.send(Inbound::Message(message)).await.is_err() {
-                            return;
+                Some(Ok(Message::Binary(data))) => {
+                    let wire_bytes = data.len();
+                    match ServerMessage::decode(data) {
+                        Ok(message) => {
+                            let message = Inbound::Message(message, wire_bytes);
+                            if inbound.send(message).await.is_err() {
+                                return;
+                            }
                         }
+                        Err(err) => tracing::warn!(%err, "undecodable message from the server"),
                     }
-                    Err(err) => tracing::warn!(%err, "undecodable message from the server"),
-                },
+                }
+                Some(Ok(Message::Text(text))) if text.as_str() == KEEPALIVE_PONG => {
+                    if inbound.send(Inbound::KeepaliveAnswer).await.is_err() {
+                        return;
+                    }
+                }
                 Some(Ok(Message::Close(frame))) => {
                     break match frame {
                         Some(frame) => CloseInfo {
@@ -128,6 +138,14 @@ impl WsOut {
     pub(crate) async fn send(&self, message: Bytes) -> Result<(), ClientError> {
         self.outbound
             .send(Message::Binary(message))
+            .await
+            .map_err(|_| ClientError::Send("the WebSocket is closed".into()))
+    }
+
+    /// Queues one text message (the keep-alive).
+    pub(crate) async fn send_text(&self, text: &str) -> Result<(), ClientError> {
+        self.outbound
+            .send(Message::text(text))
             .await
             .map_err(|_| ClientError::Send("the WebSocket is closed".into()))
     }

@@ -154,7 +154,11 @@ async fn read_control(mut reader: DelimitedReader, inbound: mpsc::Sender<Inbound
         match reader.next().await {
             Ok(Some(data)) => {
                 if let Some(message) = decode(&data) {
-                    if inbound.send(Inbound::Message(message)).await.is_err() {
+                    if inbound
+                        .send(Inbound::Message(message, data.len()))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -171,7 +175,11 @@ async fn read_control(mut reader: DelimitedReader, inbound: mpsc::Sender<Inbound
 async fn read_datagrams(session: web_transport_quinn::Session, inbound: mpsc::Sender<Inbound>) {
     while let Ok(data) = session.read_datagram().await {
         if let Some(message) = decode(&data) {
-            if inbound.send(Inbound::Message(message)).await.is_err() {
+            if inbound
+                .send(Inbound::Message(message, data.len()))
+                .await
+                .is_err()
+            {
                 return;
             }
         }
@@ -199,7 +207,7 @@ async fn read_streams(
             match stream.read_to_end(max).await {
                 Ok(data) => {
                     if let Some(message) = decode(&data) {
-                        let _ = inbound.send(Inbound::Message(message)).await;
+                        let _ = inbound.send(Inbound::Message(message, data.len())).await;
                     }
                 }
                 Err(err) => tracing::debug!(%err, "media stream dropped"),

@@ -33,6 +33,12 @@ pub enum Event {
 pub struct Client {
     sink: SplitSink<Ws, Message>,
     inbox: mpsc::UnboundedReceiver<Event>,
+    /// Binary bytes read off the socket so far.
+    read_bytes: Arc<AtomicU64>,
+    /// What the host asked for in its Welcome (`Limits.ack_interval_ms`).
+    ack_interval: Option<Duration>,
+    acked_bytes: u64,
+    last_ack: Option<tokio::time::Instant>,
     /// The id the server assigned.
     pub id: u32,
     /// The welcome, with the roster at join time.
@@ -73,7 +79,14 @@ impl Client {
             other => bail!("expected Welcome from {url}, got {other:?}"),
         };
         client.id = welcome.participant_id;
+        client.ack_interval = welcome
+            .limits
+            .as_ref()
+            .map(|l| u64::from(l.ack_interval_ms))
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis);
         client.welcome = welcome;
+        client.acknowledge().await?;
         Ok(client)
     }
 
@@ -84,8 +97,13 @@ impl Client {
             .with_context(|| format!("connecting to {url}"))?;
         let (sink, mut stream) = ws.split();
         let (tx, inbox) = mpsc::unbounded_channel();
+        let read_bytes = Arc::new(AtomicU64::new(0));
+        let counter = read_bytes.clone();
         tokio::spawn(async move {
             while let Some(frame) = stream.next().await {
+                if let Ok(Message::Binary(data)) = &frame {
+                    counter.fetch_add(data.len() as u64, Ordering::Relaxed);
+                }
                 let event = match frame {
                     Ok(Message::Binary(data)) => match ServerMessage::decode(data) {
                         Ok(ServerMessage { msg: Some(msg) }) => Event::Msg(msg),
@@ -106,9 +124,32 @@ impl Client {
         Ok(Self {
             sink,
             inbox,
+            read_bytes,
+            ack_interval: None,
+            acked_bytes: 0,
+            last_ack: None,
             id: 0,
             welcome: wire::Welcome::default(),
         })
+    }
+
+    /// Acknowledges what was read, as every client must on hosts that ask
+    /// for it, at most once per the host's interval.
+    async fn acknowledge(&mut self) -> Result<()> {
+        let Some(interval) = self.ack_interval else {
+            return Ok(());
+        };
+        let read = self.read_bytes.load(Ordering::Relaxed);
+        let now = tokio::time::Instant::now();
+        if read == self.acked_bytes || self.last_ack.is_some_and(|at| now - at < interval) {
+            return Ok(());
+        }
+        self.acked_bytes = read;
+        self.last_ack = Some(now);
+        self.send(client_message::Msg::Ack(wire::Ack {
+            received_bytes: read,
+        }))
+        .await
     }
 
     /// Sends one client message.
@@ -130,7 +171,13 @@ impl Client {
             .context("sending a binary message")
     }
 
-    /// Sends a text message (not part of the protocol).
+    /// Sends the text keep-alive (the edge's runtime answers it without
+    /// waking the room; the relay answers it too).
+    pub async fn keepalive(&mut self) -> Result<()> {
+        self.send_text(edgecall_proto::KEEPALIVE_PING).await
+    }
+
+    /// Sends a text message (only the keep-alive is part of the protocol).
     pub async fn send_text(&mut self, text: &str) -> Result<()> {
         self.sink
             .send(Message::Text(text.into()))
@@ -138,12 +185,28 @@ impl Client {
             .context("sending a text message")
     }
 
-    /// Next event within `limit`.
+    /// Next event within `limit` (acknowledging what was read when due).
     pub async fn next(&mut self, limit: Duration) -> Option<Event> {
-        tokio::time::timeout(limit, self.inbox.recv())
+        let event = tokio::time::timeout(limit, self.inbox.recv())
             .await
             .ok()
-            .flatten()
+            .flatten();
+        // A failed Ack means the socket is closing; the close is the next
+        // event.
+        let _ = self.acknowledge().await;
+        event
+    }
+
+    /// Takes every event already received without waiting (and
+    /// acknowledges them when due); for senders that do not look at what
+    /// they receive. Returns how many there were.
+    pub async fn drain_ready(&mut self) -> usize {
+        let mut taken = 0;
+        while self.inbox.try_recv().is_ok() {
+            taken += 1;
+        }
+        let _ = self.acknowledge().await;
+        taken
     }
 
     /// Waits for a message matching `want`, skipping others.
@@ -170,7 +233,9 @@ impl Client {
     /// The next media frame, or `None` once the connection is closed.
     pub async fn next_media(&mut self) -> Option<MediaFrame> {
         loop {
-            match self.inbox.recv().await? {
+            let event = self.inbox.recv().await?;
+            let _ = self.acknowledge().await;
+            match event {
                 Event::Msg(server_message::Msg::Media(frame)) => return Some(frame),
                 Event::Msg(_) => {}
                 Event::Closed(_) => return None,
@@ -298,7 +363,7 @@ impl Trunk {
         tokio::spawn(async move {
             while let Some(Ok(frame)) = stream.next().await {
                 match frame {
-                    Message::Text(text) if text.as_str() == edgecall_proto::TRUNK_PONG => {
+                    Message::Text(text) if text.as_str() == edgecall_proto::KEEPALIVE_PONG => {
                         counter.fetch_add(1, Ordering::Relaxed);
                     }
                     Message::Binary(data) => {
@@ -319,7 +384,7 @@ impl Trunk {
         Ok(Self { sink, inbox, pongs })
     }
 
-    /// Sends a text frame (e.g. the keep-alive [`edgecall_proto::TRUNK_PING`]).
+    /// Sends a text frame (e.g. the keep-alive [`edgecall_proto::KEEPALIVE_PING`]).
     pub async fn send_text(&mut self, text: &str) -> Result<()> {
         self.sink
             .send(Message::text(text))
@@ -327,7 +392,7 @@ impl Trunk {
             .context("sending text on the trunk")
     }
 
-    /// Keep-alive answers ([`edgecall_proto::TRUNK_PONG`]) received so far.
+    /// Keep-alive answers ([`edgecall_proto::KEEPALIVE_PONG`]) received so far.
     pub fn pongs(&self) -> u64 {
         self.pongs.load(Ordering::Relaxed)
     }

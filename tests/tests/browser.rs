@@ -1074,6 +1074,202 @@ fn mute_camera_and_screen_share_states_propagate(fx: &Fixtures, b: &Browser) -> 
     Ok(())
 }
 
+/// Native participants that stay in a room (keep-alives, reading and
+/// acknowledging everything) until stopped.
+struct Crowd {
+    runtime: tokio::runtime::Runtime,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<Result<()>>>,
+}
+
+impl Crowd {
+    fn join(edge: &Edge, room: &str, count: usize) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut tasks = Vec::new();
+        for i in 1..=count {
+            let url = format!("{}/api/rooms/{room}/ws?name=native-{i:02}", edge.ws_base());
+            let mut client = runtime
+                .block_on(Client::join(&url))
+                .with_context(|| format!("native-{i:02} could not join"))?;
+            let mut stopped = stopped.clone();
+            tasks.push(runtime.spawn(async move {
+                let mut keepalive = tokio::time::interval(Duration::from_secs(2));
+                loop {
+                    tokio::select! {
+                        _ = stopped.changed() => break,
+                        _ = keepalive.tick() => client.keepalive().await?,
+                        event = client.next(Duration::from_secs(1)) => {
+                            if let Some(Event::Closed(close)) = event {
+                                bail!("native-{i:02} was closed: {close:?}");
+                            }
+                        }
+                    }
+                }
+                client.leave().await
+            }));
+        }
+        Ok(Self {
+            runtime,
+            stop,
+            tasks,
+        })
+    }
+
+    /// Stops everyone; fails if anyone was closed on the way.
+    fn leave(self) -> Result<()> {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            self.runtime
+                .block_on(task)
+                .context("a native task panicked")??;
+        }
+        Ok(())
+    }
+}
+
+/// Remote tiles the page shows (on the current grid page).
+fn visible_tiles(b: &Browser, name: &str) -> Result<u64> {
+    b.eval(
+        name,
+        "[...document.querySelectorAll('#grid .tile:not(.self)')].filter(t => !t.hidden).length",
+    )?
+    .as_u64()
+    .context("tile count")
+}
+
+fn a_page_among_twenty_pages_its_grid_within_the_subscription_limit(
+    fx: &Fixtures,
+    b: &Browser,
+) -> Result<()> {
+    web::ensure_built()?;
+    let edge = fx.edge.get()?;
+    let room = unique_room("edge-twenty");
+    let crowd = Crowd::join(&edge, &room, 19)?;
+    let url = meeting_url(
+        &edge.http_base(),
+        "viewer",
+        &room,
+        &[("autojoin", "1")],
+        None,
+    );
+    open_all(b, &[("viewer", url)], true)?;
+    let state = b.wait_state("viewer", "19 others, in two grid pages", JOIN, |s| {
+        (s["participants"].as_array().map_or(0, Vec::len) == 19 && s["grid_pages"] == 2)
+            .then(|| s.clone())
+    })?;
+    let limit = state["max_subscriptions"]
+        .as_u64()
+        .context("max_subscriptions")?;
+    ensure!(limit == 16, "the edge announced {limit} subscriptions");
+    let id = state["self"]["id"].clone();
+    let first_page = visible_tiles(b, "viewer")?;
+    ensure!(first_page == limit, "{first_page} tiles on the first page");
+    b.screenshot("viewer", "grid-page-1.png")?;
+    // Several subscription updates later, still in the call on the same
+    // connection, never having asked for more than allowed.
+    for _ in 0..6 {
+        std::thread::sleep(Duration::from_millis(500));
+        let s = b.state("viewer")?;
+        let subscribed = s["subscribed"].as_u64().unwrap_or(u64::MAX);
+        ensure!(
+            phase(&s) == "in-call" && s["self"]["id"] == id,
+            "the page left or reconnected: {s}"
+        );
+        ensure!(subscribed <= limit, "asked for {subscribed} of {limit}");
+    }
+    b.click("viewer", "#page-next")?;
+    b.wait_state("viewer", "the second page", JOIN, |s| {
+        (s["grid_page"] == 1).then_some(())
+    })?;
+    let second_page = visible_tiles(b, "viewer")?;
+    ensure!(second_page == 3, "{second_page} tiles on the second page");
+    b.wait_state("viewer", "subscriptions follow the page", JOIN, |s| {
+        (s["subscribed"].as_u64().is_some_and(|n| n <= 3)).then_some(())
+    })?;
+    b.screenshot("viewer", "grid-page-2.png")?;
+    let s = b.state("viewer")?;
+    ensure!(s["self"]["id"] == id, "the page reconnected: {s}");
+    crowd.leave()?;
+    let info = edge.room_info(&room)?;
+    ensure!(info["participants"] == 1, "{info}");
+    Ok(())
+}
+
+/// Longer than workerd keeps an idle Durable Object in memory.
+const IDLE_LONG_ENOUGH_TO_HIBERNATE: Duration = Duration::from_secs(35);
+
+fn an_idle_edge_meeting_hibernates_with_pages_joined_and_resumes_media(
+    fx: &Fixtures,
+    b: &Browser,
+) -> Result<()> {
+    web::ensure_built()?;
+    let edge = fx.edge.get()?;
+    let room = unique_room("edge-idle");
+    let url = |name| meeting_url(&edge.http_base(), name, &room, &[("autojoin", "1")], None);
+    let names = ["alice", "bob"];
+    open_all(b, &[("alice", url("alice")), ("bob", url("bob"))], true)?;
+    wait_media_between(b, &names)?;
+    for name in names {
+        b.click(name, "#mute-button")?;
+        self_flag(b, name, "muted", true)?;
+        b.click(name, "#camera-button")?;
+        self_flag(b, name, "camera_off", true)?;
+    }
+    for (viewer, of) in [("alice", "bob"), ("bob", "alice")] {
+        flag_on(b, viewer, of, "muted", ".badge-muted", true)?;
+        flag_on(b, viewer, of, "camera_off", ".badge-camera-off", true)?;
+    }
+    let ids: Vec<Value> = names
+        .iter()
+        .map(|n| Ok(b.state(n)?["self"]["id"].clone()))
+        .collect::<Result<_>>()?;
+    let before = edge.room_info(&room)?;
+    // Nothing but keep-alives, which the runtime answers by itself.
+    std::thread::sleep(IDLE_LONG_ENOUGH_TO_HIBERNATE);
+    let after = edge.room_info(&room)?;
+    ensure!(
+        after["restored"] == true && after["instance_started_ms"] != before["instance_started_ms"],
+        "the room was not evicted and restored: {before} → {after}"
+    );
+    ensure!(after["participants"] == 2, "{after}");
+    for (name, id) in names.iter().zip(&ids) {
+        let state = b.state(name)?;
+        ensure!(
+            phase(&state) == "in-call" && state["self"]["id"] == *id,
+            "{name} left or reconnected while the room slept: {state}"
+        );
+        println!(
+            "    {name}: rtt {} ms after the idle spell",
+            state["rtt_ms"]
+        );
+    }
+    let decoded: Vec<(u64, u64)> = names
+        .iter()
+        .zip(names.iter().rev())
+        .map(|(me, other)| {
+            let s = b.state(me)?;
+            Ok((
+                peer_count(&s, other, "video_frames_decoded"),
+                peer_count(&s, other, "audio_frames_decoded"),
+            ))
+        })
+        .collect::<Result<_>>()?;
+    for name in names {
+        b.click(name, "#mute-button")?;
+        b.click(name, "#camera-button")?;
+    }
+    for ((me, other), (video, audio)) in names.iter().zip(names.iter().rev()).zip(decoded) {
+        b.wait_state(me, &format!("media from {other} again"), MEDIA, |s| {
+            decoded_from(s, other, video + VIDEO_FRAMES, audio + AUDIO_FRAMES).then_some(())
+        })?;
+    }
+    Ok(())
+}
+
 /// The congestion level a page reports (`full`, `low-layer`, `video-paused`).
 fn congestion_of(state: &Value) -> &str {
     state["congestion"].as_str().unwrap_or("unknown")
@@ -1280,6 +1476,16 @@ fn main() {
             &fixtures,
             "two_pages_exchange_media_through_the_edge",
             two_pages_exchange_media_through_the_edge,
+        ),
+        trial(
+            &fixtures,
+            "a_page_among_twenty_pages_its_grid_within_the_subscription_limit",
+            a_page_among_twenty_pages_its_grid_within_the_subscription_limit,
+        ),
+        trial(
+            &fixtures,
+            "an_idle_edge_meeting_hibernates_with_pages_joined_and_resumes_media",
+            an_idle_edge_meeting_hibernates_with_pages_joined_and_resumes_media,
         ),
         trial(
             &fixtures,

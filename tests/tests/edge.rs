@@ -19,6 +19,7 @@ use edgecall_proto::token::{mint, JoinClaims};
 use edgecall_proto::wire::{
     self, client_message, link_message, server_message, ErrorCode, MediaFrame, Track,
 };
+use edgecall_stream::{JoinConfig, Session, TransportKind};
 use libtest_mimic::Arguments;
 use prost::Message as _;
 
@@ -727,7 +728,7 @@ async fn a_room_holding_only_a_trunk_hibernates_and_keeps_its_roster(
     // answers on its own: they must not keep the object awake.
     for _ in 0..12 {
         tokio::time::sleep(Duration::from_secs(5)).await;
-        trunk.send_text(edgecall_proto::TRUNK_PING).await?;
+        trunk.send_text(edgecall_proto::KEEPALIVE_PING).await?;
     }
     ensure!(
         trunk.pongs() >= 10,
@@ -775,7 +776,7 @@ async fn text_keepalives_hold_a_trunk_past_the_heartbeat_timeout(edge: Arc<Edge>
     let rounds = 3 * SHORT_HEARTBEAT_MS / 500;
     for _ in 0..rounds {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        trunk.send_text(edgecall_proto::TRUNK_PING).await?;
+        trunk.send_text(edgecall_proto::KEEPALIVE_PING).await?;
     }
     ensure!(trunk.pongs() > rounds / 2, "answered: {}", trunk.pongs());
     let info = edge.room_info(&room)?;
@@ -851,6 +852,135 @@ async fn a_reconnecting_relay_replaces_its_stale_trunk(edge: Arc<Edge>) -> Resul
         info["participants"] == 2 && info["connections"] == 2,
         "{info}"
     );
+    Ok(())
+}
+
+// ------------------------------------------------------------------ keep-alives and slow receivers
+
+/// A native session (the streamer's client library) joining over WebSocket.
+fn session_config(edge: &Edge, room: &str, name: &str) -> Result<JoinConfig> {
+    Ok(JoinConfig::new(&edge.http_base(), room, name)?.transport(TransportKind::WebSocket))
+}
+
+async fn text_keepalives_hold_a_participant_past_the_heartbeat(edge: Arc<Edge>) -> Result<()> {
+    let room = unique_room("keepalive");
+    let config = |name: &str| -> Result<JoinConfig> {
+        Ok(session_config(&edge, &room, name)?.token(token(&room, name, 600, SECRET)?))
+    };
+    let mut alice = Session::connect(&config("alice")?).await?;
+    let mut bob = Session::connect(&config("bob")?).await?;
+    // Three heartbeat timeouts with nothing but keep-alives, which the
+    // runtime answers without the room.
+    let until = tokio::time::Instant::now() + Duration::from_millis(3 * SHORT_HEARTBEAT_MS);
+    while tokio::time::Instant::now() < until {
+        alice.ping().await?;
+        bob.ping().await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let info = edge.room_info(&room)?;
+    ensure!(
+        info["participants"] == 2,
+        "a keep-alive did not count: {info}"
+    );
+    // The round-trip time comes from the same exchange.
+    let answered = tokio::time::timeout(ARRIVAL, async {
+        while alice.rtt().is_none() {
+            alice.ping().await?;
+            let _ = tokio::time::timeout(Duration::from_millis(500), alice.recv()).await;
+        }
+        anyhow::Ok(())
+    })
+    .await;
+    ensure!(
+        matches!(answered, Ok(Ok(()))),
+        "no keep-alive answer: {answered:?}"
+    );
+    alice.send_media(audio(1, 10)).await?;
+    let got = tokio::time::timeout(ARRIVAL, async {
+        loop {
+            if let server_message::Msg::Media(f) = bob.recv().await?.msg.context("empty")? {
+                return anyhow::Ok(f.sender);
+            }
+        }
+    })
+    .await??;
+    ensure!(got == alice.participant_id());
+    Ok(())
+}
+
+async fn a_receiver_that_stops_reading_is_stepped_down_then_paused_not_the_room(
+    edge: Arc<Edge>,
+) -> Result<()> {
+    let room = unique_room("slow");
+    let sender = Session::connect(&session_config(&edge, &room, "sender")?).await?;
+    let mut fast = Session::connect(&session_config(&edge, &room, "fast")?).await?;
+    let mut slow_config = session_config(&edge, &room, "slow")?;
+    // Its reader hands on one message at a time and this test reads none
+    // until the end: the socket backs up, nothing is acknowledged.
+    slow_config.inbound_queue = 1;
+    let mut slow = Session::connect(&slow_config).await?;
+    let sender_id = sender.participant_id();
+
+    const FRAMES: u64 = 200;
+    let counter = tokio::spawn(async move {
+        let mut delays_ms = Vec::new();
+        let deadline = tokio::time::Instant::now() + ARRIVAL;
+        while (delays_ms.len() as u64) < FRAMES {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(left, fast.recv()).await {
+                Ok(Ok(message)) => {
+                    if let Some(server_message::Msg::Media(f)) = message.msg {
+                        if f.track == Track::Camera as i32 && f.sender == sender_id {
+                            let now = edgecall_e2e::frames::now_us();
+                            delays_ms.push(now.saturating_sub(f.capture_time_us) as f64 / 1e3);
+                        }
+                    }
+                }
+                _ => break,
+            }
+        }
+        (delays_ms, fast)
+    });
+    let mut ticker = tokio::time::interval(Duration::from_millis(20));
+    for seq in 1..=FRAMES {
+        ticker.tick().await;
+        let mut frame = camera(seq, 16_000);
+        frame.keyframe = seq % 25 == 1;
+        sender.send_media(frame).await?;
+    }
+    let (mut delays, _fast) = counter.await?;
+    ensure!(
+        delays.len() as u64 == FRAMES,
+        "the receiver that keeps up got {} of {FRAMES} frames",
+        delays.len()
+    );
+    delays.sort_by(f64::total_cmp);
+    println!(
+        "    the receiver that keeps up: {FRAMES} of {FRAMES} frames, delay p50 {:.0} ms, p99 {:.0} ms",
+        delays[delays.len() / 2],
+        delays[delays.len() * 99 / 100]
+    );
+    // The slow receiver finally reads: it was told it was stepped down,
+    // then paused, and it was never closed.
+    let (mut downgraded, mut paused, mut frames) = (false, false, 0u64);
+    while let Ok(Ok(message)) = tokio::time::timeout(QUIET * 2, slow.recv()).await {
+        match message.msg {
+            Some(server_message::Msg::Congestion(c)) => {
+                downgraded |= c.max_layer < 2;
+                paused |= c.video_paused;
+            }
+            Some(server_message::Msg::Media(_)) => frames += 1,
+            _ => {}
+        }
+    }
+    println!("    the receiver that stopped reading: {frames} of {FRAMES} frames before the pause");
+    ensure!(
+        downgraded && paused,
+        "downgraded {downgraded}, paused {paused}"
+    );
+    ensure!(frames < FRAMES, "the slow receiver was never held back");
+    let info = edge.room_info(&room)?;
+    ensure!(info["participants"] == 3, "{info}");
     Ok(())
 }
 
@@ -967,6 +1097,16 @@ fn main() {
             "heartbeat_timeout_removes_a_silent_participant",
             &secured,
             heartbeat_timeout_removes_a_silent_participant,
+        ),
+        trial(
+            "text_keepalives_hold_a_participant_past_the_heartbeat",
+            &secured,
+            text_keepalives_hold_a_participant_past_the_heartbeat,
+        ),
+        trial(
+            "a_receiver_that_stops_reading_is_stepped_down_then_paused_not_the_room",
+            &open,
+            a_receiver_that_stops_reading_is_stepped_down_then_paused_not_the_room,
         ),
         trial(
             "a_forged_trunk_is_refused",

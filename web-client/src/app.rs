@@ -26,6 +26,7 @@ use crate::config::{
 use crate::congestion::{CongestionControl, Level};
 use crate::ffi::{AudioData, Devices};
 use crate::js;
+use crate::keepalive::{Keepalive, Probe};
 use crate::level::SPEAKING_LEVEL;
 use crate::media::audio_out::AudioOut;
 use crate::media::recv::{canvas_id, DecodeSink, Receivers};
@@ -40,8 +41,6 @@ use crate::ui;
 const WELCOME_TIMEOUT_MS: u32 = 10_000;
 /// Housekeeping period.
 const TICK_MS: i32 = 50;
-/// Ping period (RTT display, heartbeat).
-const PING_EVERY_MS: f64 = 2_000.0;
 /// Latency samples kept for `latencySamples()`.
 const LATENCY_SAMPLES: usize = 20_000;
 
@@ -70,10 +69,8 @@ pub struct App {
     mic: RefCell<Option<AudioSource>>,
     codec: Cell<Codec>,
     sequences: RefCell<HashMap<(i32, u32), u64>>,
-    pings: RefCell<HashMap<u64, f64>>,
+    keepalive: RefCell<Keepalive>,
     congestion: RefCell<CongestionControl>,
-    next_nonce: Cell<u64>,
-    last_ping_ms: Cell<f64>,
     last_subscribe: RefCell<Option<wire::Subscribe>>,
     plan: RefCell<Option<JoinPlan>>,
     leaving: Cell<bool>,
@@ -118,10 +115,8 @@ pub fn start() {
         mic: RefCell::new(None),
         codec: Cell::new(Codec::H264),
         sequences: RefCell::new(HashMap::new()),
-        pings: RefCell::new(HashMap::new()),
+        keepalive: RefCell::new(Keepalive::new()),
         congestion: RefCell::new(CongestionControl::new()),
-        next_nonce: Cell::new(1),
-        last_ping_ms: Cell::new(0.0),
         last_subscribe: RefCell::new(None),
         plan: RefCell::new(None),
         leaving: Cell::new(false),
@@ -198,14 +193,16 @@ impl App {
             .borrow()
             .as_ref()
             .is_some_and(|m| m.level.get() <= SPEAKING_LEVEL);
-        ui::render(&self.state.borrow(), speaking);
+        let page = self.state.borrow_mut().repage();
+        ui::render(&self.state.borrow(), speaking, &page);
     }
 
     fn fail(&self, message: impl Into<String>) {
         let message = message.into();
         js::warn(&format!("edgecall: {message}"));
         self.state.borrow_mut().fail(message);
-        ui::render(&self.state.borrow(), false);
+        let page = self.state.borrow_mut().repage();
+        ui::render(&self.state.borrow(), false, &page);
     }
 
     // ------------------------------------------------------------ lobby
@@ -218,6 +215,8 @@ impl App {
         on("camera-button", "click", |a| a.toggle_camera());
         on("screen-button", "click", |a| a.toggle_screen());
         on("leave-button", "click", |a| a.leave());
+        on("page-prev", "click", |a| a.turn_page(false));
+        on("page-next", "click", |a| a.turn_page(true));
         on("chat-form", "submit", |a| a.send_chat());
         for id in ["camera-select", "mic-select"] {
             on(id, "change", |a| {
@@ -667,6 +666,7 @@ impl App {
         *self.welcome.borrow_mut() = Some(tx);
         let conn = Rc::new(conn);
         *self.conn.borrow_mut() = Some(conn.clone());
+        *self.keepalive.borrow_mut() = Keepalive::new();
         let media_state = self.media_state();
         self.send(client_message::Msg::Hello(wire::Hello {
             protocol_version: PROTOCOL_VERSION,
@@ -761,11 +761,20 @@ impl App {
 
     fn inbound(&self, inbound: Inbound) {
         match inbound {
-            Inbound::Message(bytes) => match ServerMessage::decode(bytes.as_slice()) {
-                Ok(ServerMessage { msg: Some(msg) }) => self.handle(msg),
-                Ok(_) => {}
-                Err(err) => js::warn(&format!("edgecall: undecodable server message: {err}")),
-            },
+            Inbound::Message(bytes) => {
+                self.keepalive.borrow_mut().received(bytes.len());
+                match ServerMessage::decode(bytes.as_slice()) {
+                    Ok(ServerMessage { msg: Some(msg) }) => self.handle(msg),
+                    Ok(_) => {}
+                    Err(err) => js::warn(&format!("edgecall: undecodable server message: {err}")),
+                }
+            }
+            Inbound::KeepaliveAnswer => {
+                let rtt = self.keepalive.borrow_mut().text_answered(js::now_ms());
+                if let Some(rtt) = rtt {
+                    self.observe_rtt(rtt);
+                }
+            }
             Inbound::Closed(reason) => {
                 if let Some(tx) = self.welcome.borrow_mut().take() {
                     let _ = tx.send(Err((reason, false)));
@@ -780,6 +789,10 @@ impl App {
     }
 
     fn handle(&self, msg: server_message::Msg) {
+        if let server_message::Msg::Welcome(welcome) = &msg {
+            let interval = welcome.limits.as_ref().map_or(0, |l| l.ack_interval_ms);
+            self.keepalive.borrow_mut().set_ack_interval(interval);
+        }
         match msg {
             server_message::Msg::Media(frame) => self.media_in(frame),
             server_message::Msg::Chat(chat) => {
@@ -801,10 +814,9 @@ impl App {
                 self.render();
             }
             server_message::Msg::Pong(pong) => {
-                if let Some(sent) = self.pings.borrow_mut().remove(&pong.nonce) {
-                    let rtt = js::now_ms() - sent;
-                    self.state.borrow_mut().rtt_ms = Some(rtt);
-                    self.congestion.borrow_mut().observe_rtt(rtt);
+                let rtt = self.keepalive.borrow_mut().pong(pong.nonce, js::now_ms());
+                if let Some(rtt) = rtt {
+                    self.observe_rtt(rtt);
                 }
             }
             other => {
@@ -1224,16 +1236,7 @@ impl App {
             if a.state.borrow().phase != Phase::InCall {
                 return;
             }
-            if now - a.last_ping_ms.get() >= PING_EVERY_MS {
-                a.last_ping_ms.set(now);
-                let nonce = a.next_nonce.get();
-                a.next_nonce.set(nonce + 1);
-                a.pings.borrow_mut().insert(nonce, now);
-                a.pings
-                    .borrow_mut()
-                    .retain(|_, sent| now - *sent < 30_000.0);
-                a.send(client_message::Msg::Ping(wire::Ping { nonce }));
-            }
+            a.keep_alive(now);
             if now - last_render >= 250.0 {
                 last_render = now;
                 a.check_congestion(now);
@@ -1245,15 +1248,32 @@ impl App {
         let _ = js::window().set_interval_with_callback_and_timeout_and_arguments_0(&tick, TICK_MS);
     }
 
-    /// Feeds the oldest unanswered ping to the congestion controller and
-    /// acts on its verdict.
+    /// Sends the keep-alive and the `Ack` when due.
+    fn keep_alive(&self, now: f64) {
+        let Some(conn) = self.conn.borrow().clone() else {
+            return;
+        };
+        let probe = self.keepalive.borrow_mut().probe_due(now, conn.kind());
+        match probe {
+            Some(Probe::Text) => conn.send_keepalive(),
+            Some(Probe::Ping(nonce)) => self.send(client_message::Msg::Ping(wire::Ping { nonce })),
+            None => {}
+        }
+        let ack = self.keepalive.borrow_mut().ack_due(now);
+        if let Some(received_bytes) = ack {
+            self.send(client_message::Msg::Ack(wire::Ack { received_bytes }));
+        }
+    }
+
+    fn observe_rtt(&self, rtt: f64) {
+        self.state.borrow_mut().rtt_ms = Some(rtt);
+        self.congestion.borrow_mut().observe_rtt(rtt);
+    }
+
+    /// Feeds the oldest unanswered keep-alive to the congestion controller
+    /// and acts on its verdict.
     fn check_congestion(&self, now: f64) {
-        let oldest_ping = self
-            .pings
-            .borrow()
-            .values()
-            .map(|sent| now - sent)
-            .fold(0.0, f64::max);
+        let oldest_ping = self.keepalive.borrow().oldest_unanswered_ms(now);
         let level = {
             let mut cc = self.congestion.borrow_mut();
             if oldest_ping > self.state.borrow().rtt_ms.unwrap_or(0.0) {
@@ -1284,6 +1304,12 @@ impl App {
                 }
             }
         }
+    }
+
+    fn turn_page(&self, forward: bool) {
+        self.state.borrow_mut().turn_page(forward);
+        self.render();
+        self.update_subscriptions();
     }
 
     fn update_subscriptions(&self) {
@@ -1330,6 +1356,7 @@ impl App {
         }
         let limit = self.state.borrow().max_subscriptions;
         let subscribe = subscribe_for(&tiles, limit);
+        self.state.borrow_mut().subscribed = subscribe.subscriptions.len();
         if self.last_subscribe.borrow().as_ref() != Some(&subscribe) {
             *self.last_subscribe.borrow_mut() = Some(subscribe.clone());
             self.send(client_message::Msg::Subscribe(subscribe));

@@ -187,6 +187,11 @@ pub struct CallState {
     pub chat: Vec<ChatLine>,
     /// Most tracks the server lets us subscribe to explicitly.
     pub max_subscriptions: usize,
+    /// Tracks our latest `Subscribe` asked for.
+    pub subscribed: usize,
+    /// The grid page shown (0-based) and how many there are.
+    pub grid_page: usize,
+    pub grid_pages: usize,
     /// Open mode: the secret from our Welcome that resumes our identity
     /// when we reconnect (the server then replaces our old session instead
     /// of showing a ghost until it times out).
@@ -228,6 +233,9 @@ impl CallState {
             decrypt_failures: 0,
             chat: Vec::new(),
             max_subscriptions: crate::subscription::FALLBACK_MAX_SUBSCRIPTIONS,
+            subscribed: 0,
+            grid_page: 0,
+            grid_pages: 1,
             resume_secret: Vec::new(),
             e2ee_key: None,
             e2ee_kdf_ms: None,
@@ -387,6 +395,26 @@ impl CallState {
         changed
     }
 
+    /// The participants whose tiles the current grid page shows, after
+    /// bringing the page count in line with who is here.
+    pub fn repage(&mut self) -> Vec<u32> {
+        let order =
+            crate::pages::tile_order(self.participants.values().map(|p| (p.id, p.sharing_screen)));
+        let size = crate::pages::page_size(self.max_subscriptions);
+        self.grid_pages = crate::pages::page_count(order.len(), size);
+        self.grid_page = self.grid_page.min(self.grid_pages - 1);
+        crate::pages::on_page(&order, self.grid_page, size).to_vec()
+    }
+
+    /// Shows the next (`forward`) or previous grid page, if there is one.
+    pub fn turn_page(&mut self, forward: bool) {
+        self.grid_page = if forward {
+            (self.grid_page + 1).min(self.grid_pages.saturating_sub(1))
+        } else {
+            self.grid_page.saturating_sub(1)
+        };
+    }
+
     /// Applies one server message.
     pub fn apply(&mut self, msg: &Msg) -> Change {
         match msg {
@@ -488,6 +516,7 @@ fn refusal(err: &wire::Error) -> Change {
         ErrorCode::UnsupportedVersion => ("This page is out of date; reload it.", true),
         ErrorCode::RateLimited | ErrorCode::TooLarge => ("The server dropped a message that was too large or too fast.", false),
         ErrorCode::ShuttingDown | ErrorCode::HeartbeatTimeout => ("The server ended the session.", false),
+        ErrorCode::SlowReceiver => ("The connection fell too far behind; reconnecting.", false),
         ErrorCode::Malformed | ErrorCode::NotJoined | ErrorCode::Unspecified => ("The server reported an error.", false),
     };
     let message = if err.message.is_empty() {

@@ -104,8 +104,9 @@ pub fn ensure_self_tile(stream: Option<&web_sys::MediaStream>, name: &str) -> El
 }
 
 /// Brings tiles, list, chat, status and badges in line with `state`.
-/// `self_speaking` comes from the local microphone level.
-pub fn render(state: &CallState, self_speaking: bool) {
+/// `self_speaking` comes from the local microphone level; `page` lists the
+/// participants whose tiles the current grid page shows.
+pub fn render(state: &CallState, self_speaking: bool, page: &[u32]) {
     if let Some(tile) = by_id("tile-self") {
         let _ = tile.set_attribute("data-participant-name", &state.me.name);
         if let Some(label) = tile.query_selector(".name").ok().flatten() {
@@ -132,13 +133,39 @@ pub fn render(state: &CallState, self_speaking: bool) {
             }
         }
     }
-    render_tiles(state);
+    render_tiles(state, page);
+    render_pager(state);
     render_participants(state);
     render_chat(state);
     render_header(state);
 }
 
-fn render_tiles(state: &CallState) {
+/// The pager, shown when the grid has more than one page.
+fn render_pager(state: &CallState) {
+    show("pager", state.grid_pages > 1);
+    let text = format!("Page {} of {}", state.grid_page + 1, state.grid_pages);
+    if by_id("page-label")
+        .and_then(|l| l.text_content())
+        .as_deref()
+        != Some(text.as_str())
+    {
+        set_text("page-label", &text);
+    }
+    for (id, disabled) in [
+        ("page-prev", state.grid_page == 0),
+        ("page-next", state.grid_page + 1 >= state.grid_pages),
+    ] {
+        if let Some(button) = by_id(id) {
+            if disabled {
+                let _ = button.set_attribute("disabled", "");
+            } else {
+                let _ = button.remove_attribute("disabled");
+            }
+        }
+    }
+}
+
+fn render_tiles(state: &CallState, page: &[u32]) {
     let Some(grid) = by_id("grid") else { return };
     // Remove tiles of people who left.
     let tiles = grid.query_selector_all(".tile:not(.self)");
@@ -170,6 +197,12 @@ fn render_tiles(state: &CallState) {
             let _ = grid.append_child(&tile);
             tile
         });
+        if let Ok(t) = tile.clone().dyn_into::<HtmlElement>() {
+            let off_page = !page.contains(&p.id);
+            if t.hidden() != off_page {
+                t.set_hidden(off_page);
+            }
+        }
         let _ = tile.set_attribute("data-participant-name", &p.name);
         let _ = tile.set_attribute("data-participant-identity", &p.identity);
         if let Some(label) = tile.query_selector(".name").ok().flatten() {

@@ -168,11 +168,7 @@ impl ClusterRoom {
                     if let Some(peer) = self.peers.get_mut(&relay) {
                         peer.claims_trunk = trunk;
                     }
-                    // Counts as traffic for the engine's link heartbeat.
-                    let pong = LinkMessage {
-                        msg: Some(link_message::Msg::Pong(wire::Pong { nonce: 0 })),
-                    };
-                    room.message(conn, pong.encode_to_vec().into(), now_ms);
+                    room.heard(conn, now_ms);
                 }
             }
             ClusterEvent::Control { from, epoch, data } => {

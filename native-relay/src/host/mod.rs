@@ -41,6 +41,12 @@ pub enum RoomEvent {
         /// The message bytes.
         data: Bytes,
     },
+    /// A WebSocket client's text keep-alive arrived on `conn`: it counts
+    /// for the heartbeat and is answered.
+    Keepalive {
+        /// The connection.
+        conn: ConnId,
+    },
     /// The host saw `conn` break a transport rule (an oversize stream or
     /// WebSocket message, a text frame, broken framing); handed to the
     /// engine as [`Room::protocol_violation`](edgecall_proto::room::Room::protocol_violation).

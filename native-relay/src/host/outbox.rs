@@ -46,6 +46,8 @@ const QUEUE_SLOTS: usize = 4096;
 
 enum Op {
     Data(Bytes),
+    /// The answer to a WebSocket client's text keep-alive.
+    KeepaliveAnswer,
     Close(CloseCode, String),
 }
 
@@ -223,6 +225,16 @@ impl Outbox {
         }
     }
 
+    /// Answers a WebSocket client's text keep-alive
+    /// ([`edgecall_proto::KEEPALIVE_PING`]) after what is already queued,
+    /// as the edge's runtime does by itself. Nothing on WebTransport, whose
+    /// clients ping with a `Ping` message.
+    pub fn answer_keepalive(&self) {
+        if let Kind::WebSocket { queue } = &self.kind {
+            let _ = queue.try_send((Op::KeepaliveAnswer, false));
+        }
+    }
+
     /// Closes the connection with `code` after what is already queued:
     /// its readers stop at once, the transport goes within
     /// [`CLOSE_LINGER`].
@@ -273,6 +285,8 @@ async fn write_control(
                     return;
                 }
             }
+            // Never queued on WebTransport (see `answer_keepalive`).
+            Op::KeepaliveAnswer => {}
             Op::Close(code, reason) => {
                 let _ = stream.finish();
                 let _ = tokio::time::timeout(CLOSE_LINGER, stream.stopped()).await;
@@ -351,6 +365,15 @@ async fn write_websocket(
                 };
                 counter.fetch_sub(len, Ordering::Relaxed);
                 if result.is_err() {
+                    return;
+                }
+            }
+            Op::KeepaliveAnswer => {
+                if sink
+                    .send(Message::text(edgecall_proto::KEEPALIVE_PONG))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }

@@ -144,6 +144,12 @@ impl Host {
                 self.room.join(conn, member, now);
             }
             RoomEvent::Message { conn, data } => self.room.message(conn, data, now),
+            RoomEvent::Keepalive { conn } => {
+                if let Some(outbox) = self.outboxes.get(&conn) {
+                    self.room.heard(conn, now);
+                    outbox.answer_keepalive();
+                }
+            }
             // As the edge does: the engine sends the `Error` and queues the
             // close, and the offender leaves like any other.
             RoomEvent::Violation { conn, code, reason } => {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use edgecall_proto::room::Delivery;
 use edgecall_proto::token::TRUNK_TOKEN_PROOF_HEADER;
-use edgecall_proto::{TRUNK_PING, TRUNK_PONG};
+use edgecall_proto::{KEEPALIVE_PING, KEEPALIVE_PONG};
 use edgecall_stream::Backoff;
 use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
@@ -182,7 +182,7 @@ async fn session(
             frame = stream.next() => {
                 let event = match frame {
                     Some(Ok(Message::Binary(data))) => TrunkEvent::Message { conn, data },
-                    Some(Ok(Message::Text(text))) if text.as_str() == TRUNK_PONG => TrunkEvent::Alive { conn },
+                    Some(Ok(Message::Text(text))) if text.as_str() == KEEPALIVE_PONG => TrunkEvent::Alive { conn },
                     Some(Ok(Message::Close(frame))) => {
                         let why = frame.map(|f| format!("{} {}", u16::from(f.code), f.reason)).unwrap_or_default();
                         break Ended::Lost(format!("the edge closed the trunk ({why})"));
@@ -310,7 +310,7 @@ async fn write(
                 }
                 None => return "the room stopped".into(),
             },
-            _ = ping.tick() => sink.send(Message::text(TRUNK_PING)).await,
+            _ = ping.tick() => sink.send(Message::text(KEEPALIVE_PING)).await,
         };
         if let Err(err) = result {
             return format!("writing to the edge: {err}");

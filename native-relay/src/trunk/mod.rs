@@ -17,8 +17,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use edgecall_proto::room::{ConnId, Delivery, LinkKind, Room};
 use edgecall_proto::token::TokenVerifier;
-use edgecall_proto::wire::{self, link_message, LinkMessage};
-use prost::Message;
 use tokio::sync::{mpsc, watch};
 use url::Url;
 
@@ -193,13 +191,7 @@ impl RoomTrunk {
             TrunkEvent::Message { conn, data } if Some(conn) == current => {
                 room.message(conn, data, now_ms)
             }
-            TrunkEvent::Alive { conn } if Some(conn) == current => {
-                // Counts as traffic for the engine's link heartbeat.
-                let pong = LinkMessage {
-                    msg: Some(link_message::Msg::Pong(wire::Pong { nonce: 0 })),
-                };
-                room.message(conn, pong.encode_to_vec().into(), now_ms);
-            }
+            TrunkEvent::Alive { conn } if Some(conn) == current => room.heard(conn, now_ms),
             TrunkEvent::Down { conn } if Some(conn) == current => {
                 self.link = None;
                 room.closed(conn, now_ms);

@@ -61,6 +61,9 @@ pub enum CloseCode {
     Unauthorized = 4012,
     /// The host is shutting down; reconnect (used by hosts).
     ShuttingDown = 4013,
+    /// The receiver stopped reading: too much it was sent is still
+    /// unacknowledged.
+    SlowReceiver = 4014,
 }
 
 impl CloseCode {
@@ -85,6 +88,7 @@ impl CloseCode {
             CloseCode::NotJoined => ErrorCode::NotJoined,
             CloseCode::Unauthorized => ErrorCode::Unauthorized,
             CloseCode::ShuttingDown => ErrorCode::ShuttingDown,
+            CloseCode::SlowReceiver => ErrorCode::SlowReceiver,
         }
     }
 }

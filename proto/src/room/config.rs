@@ -81,6 +81,18 @@ pub struct RoomConfig {
     pub congestion_recover_ms: u64,
     /// Same-identity policy.
     pub duplicate_sessions: DuplicateSessionPolicy,
+    /// For hosts that cannot see their send queue (a Durable Object): when
+    /// non-zero, clients acknowledge what they received at least this often
+    /// (`Ack`) and the engine derives each receiver's backlog from what it
+    /// queued minus what was acknowledged. 0: the host reports backlogs
+    /// with [`Room::backlog`](super::Room::backlog).
+    pub ack_interval_ms: u64,
+    /// Bytes queued less than this long ago do not count as backlog yet:
+    /// they may be on the wire or waiting for the receiver's next `Ack`.
+    pub ack_grace_ms: u64,
+    /// A receiver with more unacknowledged bytes than this has stopped
+    /// reading: it is closed (`SlowReceiver`).
+    pub max_unacked_bytes: u64,
 }
 
 impl Default for RoomConfig {
@@ -112,6 +124,9 @@ impl Default for RoomConfig {
             congestion_step_ms: 500,
             congestion_recover_ms: 3_000,
             duplicate_sessions: DuplicateSessionPolicy::ReplaceOlder,
+            ack_interval_ms: 0,
+            ack_grace_ms: 1_000,
+            max_unacked_bytes: 16 * 1024 * 1024,
         }
     }
 }

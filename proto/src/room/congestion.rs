@@ -58,6 +58,11 @@ impl Congestion {
         false
     }
 
+    /// Whether the receiver is held back at all (so it may recover).
+    pub(crate) fn holds_back(&self) -> bool {
+        self.step > 0
+    }
+
     /// Current limit.
     pub(crate) fn limit(&self) -> CongestionLimit {
         CongestionLimit {

@@ -27,6 +27,7 @@
 //! explicit subscriptions, simulcast layer selection, congestion steps,
 //! limits, and links to other hosts.
 
+mod acks;
 mod action;
 mod config;
 mod congestion;
@@ -60,6 +61,7 @@ pub use track::{TrackKind, LAYERS, MAX_LAYER};
 
 use crate::wire::{self, client_message, link_message, server_message};
 use crate::PROTOCOL_VERSION;
+use acks::Unacked;
 use congestion::Congestion;
 use link::Link;
 use ranking::{Ranking, RankingChange};
@@ -162,6 +164,35 @@ struct Conn {
     last_seen_ms: u64,
     rate: RateLimiter,
     congestion: Congestion,
+    /// What it was sent and acknowledged, when the host's backlog comes
+    /// from acknowledgements (see [`RoomConfig::ack_interval_ms`]).
+    unacked: Option<Unacked>,
+}
+
+impl Conn {
+    /// The next time this connection needs [`Room::tick`]: its heartbeat
+    /// deadline (one past it: `tick` closes connections silent for *more*
+    /// than the timeout), its Hello deadline while pending, and its next
+    /// backlog evaluation while that could change anything.
+    fn deadline(&self, config: &RoomConfig) -> u64 {
+        let heartbeat = self.last_seen_ms + config.heartbeat_timeout_ms + 1;
+        let hello = match self.role {
+            Role::Pending(_) => self.opened_ms + config.hello_timeout_ms + 1,
+            _ => u64::MAX,
+        };
+        let backlog = self
+            .unacked
+            .as_ref()
+            .and_then(|u| {
+                u.next_check(
+                    self.congestion.holds_back(),
+                    config.congestion_high_bytes,
+                    config.congestion_step_ms,
+                )
+            })
+            .unwrap_or(u64::MAX);
+        heartbeat.min(hello).min(backlog)
+    }
 }
 
 /// One meeting on one host. See the [module docs](self).
@@ -178,6 +209,8 @@ pub struct Room {
     dirty_links: HashSet<ConnId>,
     actions: VecDeque<Action>,
     stats: RoomStats,
+    /// The latest event time seen (ms), for accounting done while queuing.
+    clock_ms: u64,
 }
 
 /// A read-only view of one participant, for hosts and tests.
@@ -214,6 +247,7 @@ impl Room {
             dirty_links: HashSet::new(),
             actions: VecDeque::new(),
             stats: RoomStats::default(),
+            clock_ms: 0,
         })
     }
 
@@ -282,7 +316,10 @@ impl Room {
                     Role::Link(Box::new(link))
                 }
             };
-            let conn_entry = room.new_conn(role, now_ms);
+            let mut conn_entry = room.new_conn(role, now_ms);
+            if conn_entry.unacked.is_some() {
+                conn_entry.unacked = Some(Unacked::restored());
+            }
             room.conns.insert(conn, conn_entry);
         }
         let ids: Vec<ParticipantId> = room.participants.keys().copied().collect();
@@ -370,20 +407,7 @@ impl Room {
     /// The next time the host must call [`Room::tick`], if any connection
     /// is open (the earliest heartbeat deadline).
     pub fn next_timeout(&self) -> Option<u64> {
-        // One past the deadline: `tick` closes connections silent for
-        // *more* than the timeout.
-        self.conns
-            .values()
-            .map(|c| {
-                let heartbeat = c.last_seen_ms + self.config.heartbeat_timeout_ms + 1;
-                match c.role {
-                    Role::Pending(_) => {
-                        heartbeat.min(c.opened_ms + self.config.hello_timeout_ms + 1)
-                    }
-                    _ => heartbeat,
-                }
-            })
-            .min()
+        self.conns.values().map(|c| c.deadline(&self.config)).min()
     }
 
     /// The next action for the host, oldest first.
@@ -426,8 +450,18 @@ impl Room {
         self.link_opened(conn, host_id);
     }
 
+    /// The host heard from `conn` without a message for the engine (a
+    /// transport keep-alive, e.g. one the platform answered by itself at
+    /// `at_ms`): it counts for the heartbeat.
+    pub fn heard(&mut self, conn: ConnId, at_ms: u64) {
+        if let Some(entry) = self.conns.get_mut(&conn) {
+            entry.last_seen_ms = entry.last_seen_ms.max(at_ms);
+        }
+    }
+
     /// One message arrived on `conn`.
     pub fn message(&mut self, conn: ConnId, data: Bytes, now_ms: u64) {
+        self.advance_clock(now_ms);
         let max = self.config.max_message_bytes;
         let Some(entry) = self.conns.get_mut(&conn) else {
             return;
@@ -488,6 +522,7 @@ impl Room {
     /// The host saw `conn` close (or fail). Its participant leaves; a
     /// link's participants all leave.
     pub fn closed(&mut self, conn: ConnId, now_ms: u64) {
+        self.advance_clock(now_ms);
         self.forget(conn, "left", now_ms);
         self.flush_link_wants();
     }
@@ -503,6 +538,7 @@ impl Room {
         reason: impl Into<String>,
         now_ms: u64,
     ) {
+        self.advance_clock(now_ms);
         if self.conns.contains_key(&conn) {
             self.violation(conn, code, reason.into(), now_ms);
             self.flush_link_wants();
@@ -512,6 +548,7 @@ impl Room {
     /// Time passed: closes connections that missed their heartbeat and
     /// updates the speaker ranking.
     pub fn tick(&mut self, now_ms: u64) {
+        self.advance_clock(now_ms);
         let deadline = self.config.heartbeat_timeout_ms;
         let expired: Vec<ConnId> = self
             .conns
@@ -544,6 +581,7 @@ impl Room {
                 reason,
             });
         }
+        self.check_acked_backlogs(now_ms);
         let timeout = self.config.layer_timeout_ms;
         for route in self.routes.values_mut() {
             route.expire(now_ms, timeout);
@@ -555,6 +593,13 @@ impl Room {
     /// The host reports how many bytes wait in `conn`'s send queue. Hosts
     /// report regularly (e.g. on every tick) so receivers can recover.
     pub fn backlog(&mut self, conn: ConnId, queued_bytes: u64, now_ms: u64) {
+        self.advance_clock(now_ms);
+        self.apply_backlog(conn, queued_bytes, now_ms);
+    }
+
+    /// Feeds one backlog figure to `conn`'s congestion state and tells the
+    /// receiver (or re-plans the link) when its limit changes.
+    fn apply_backlog(&mut self, conn: ConnId, queued_bytes: u64, now_ms: u64) {
         let Some(entry) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -589,6 +634,7 @@ impl Room {
                         self.admit(conn, member, hello, now_ms);
                     }
                     client_message::Msg::Ping(ping) => self.pong(conn, ping.nonce),
+                    client_message::Msg::Ack(ack) => self.acknowledged(conn, ack, now_ms),
                     _ => self.violation(
                         conn,
                         CloseCode::NotJoined,
@@ -615,6 +661,7 @@ impl Room {
             }
             client_message::Msg::Congestion(c) => self.client_limit(conn, participant, c),
             client_message::Msg::Ping(ping) => self.pong(conn, ping.nonce),
+            client_message::Msg::Ack(ack) => self.acknowledged(conn, ack, now_ms),
             client_message::Msg::Chat(chat) => self.chat(conn, participant, chat, now_ms),
             client_message::Msg::MediaState(state) => {
                 self.update_media_flags(participant, MediaFlags::from(&state));
@@ -698,11 +745,17 @@ impl Room {
             room: self.id.clone(),
             roster,
             limits: Some(wire::Limits {
-                max_message_bytes: u32::try_from(self.config.max_message_bytes).unwrap_or(u32::MAX),
-                heartbeat_timeout_ms: u32::try_from(self.config.heartbeat_timeout_ms)
-                    .unwrap_or(u32::MAX),
-                max_participants: u32::try_from(self.config.max_participants).unwrap_or(u32::MAX),
-                max_subscriptions: u32::try_from(self.config.max_subscriptions).unwrap_or(u32::MAX),
+                max_message_bytes: saturating_u32(self.config.max_message_bytes),
+                heartbeat_timeout_ms: saturating_u32(self.config.heartbeat_timeout_ms),
+                max_participants: saturating_u32(self.config.max_participants),
+                max_subscriptions: saturating_u32(self.config.max_subscriptions),
+                sender_messages_per_sec: self.config.sender_messages_per_sec,
+                sender_bytes_per_sec: self.config.sender_bytes_per_sec,
+                sender_burst_messages: self.config.sender_burst_messages,
+                sender_burst_bytes: self.config.sender_burst_bytes,
+                chat_messages_per_sec: self.config.chat_messages_per_sec,
+                chat_burst_messages: self.config.chat_burst_messages,
+                ack_interval_ms: saturating_u32(self.config.ack_interval_ms),
             }),
             identity: resolved.identity,
             resume_secret: resolved.resume_secret.into(),
@@ -830,6 +883,69 @@ impl Room {
         );
     }
 
+    /// An `Ack`: on hosts that derive backlogs from acknowledgements, the
+    /// receiver's backlog is re-evaluated; elsewhere it is ignored.
+    fn acknowledged(&mut self, conn: ConnId, ack: wire::Ack, now_ms: u64) {
+        let Some(unacked) = self.conns.get_mut(&conn).and_then(|c| c.unacked.as_mut()) else {
+            return;
+        };
+        if let Err(over) = unacked.acknowledge(ack.received_bytes) {
+            let reason = format!(
+                "acknowledged {} bytes, but only {} were sent",
+                over.claimed, over.sent
+            );
+            self.violation(conn, CloseCode::Malformed, reason, now_ms);
+            return;
+        }
+        self.evaluate_acked_backlog(conn, now_ms);
+    }
+
+    /// Re-evaluates every acknowledging receiver whose check is due.
+    fn check_acked_backlogs(&mut self, now_ms: u64) {
+        if self.config.ack_interval_ms == 0 {
+            return;
+        }
+        let config = &self.config;
+        let due: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                c.unacked.as_ref().is_some_and(|u| {
+                    u.next_check(
+                        c.congestion.holds_back(),
+                        config.congestion_high_bytes,
+                        config.congestion_step_ms,
+                    )
+                    .is_some_and(|at| at <= now_ms)
+                })
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for conn in due {
+            self.evaluate_acked_backlog(conn, now_ms);
+        }
+    }
+
+    /// Applies the congestion rule to `conn`'s acknowledged backlog; a
+    /// receiver that stopped reading altogether is closed.
+    fn evaluate_acked_backlog(&mut self, conn: ConnId, now_ms: u64) {
+        let grace = self.config.ack_grace_ms;
+        let Some(unacked) = self.conns.get_mut(&conn).and_then(|c| c.unacked.as_mut()) else {
+            return;
+        };
+        let outstanding = unacked.outstanding();
+        if outstanding > self.config.max_unacked_bytes {
+            let reason = format!(
+                "{outstanding} bytes sent to this connection are unacknowledged (at most {} may be)",
+                self.config.max_unacked_bytes
+            );
+            self.violation(conn, CloseCode::SlowReceiver, reason, now_ms);
+            return;
+        }
+        let backlog = unacked.backlog(now_ms, grace);
+        self.apply_backlog(conn, backlog, now_ms);
+    }
+
     fn pong(&mut self, conn: ConnId, nonce: u64) {
         self.send_server(
             conn,
@@ -841,12 +957,15 @@ impl Room {
     // ------------------------------------------------------------------ membership
 
     fn new_conn(&self, role: Role, now_ms: u64) -> Conn {
+        // Links do not acknowledge: a trunk's far end sees its own queue.
+        let is_link = matches!(role, Role::Link(_));
         Conn {
             role,
             opened_ms: now_ms,
             last_seen_ms: now_ms,
             rate: RateLimiter::new(&self.config, now_ms),
             congestion: Congestion::default(),
+            unacked: (self.config.ack_interval_ms > 0 && !is_link).then(Unacked::new),
         }
     }
 
@@ -1030,7 +1149,24 @@ impl Room {
         }
     }
 
+    fn advance_clock(&mut self, now_ms: u64) {
+        self.clock_ms = self.clock_ms.max(now_ms);
+    }
+
+    /// Counts `bytes` queued for `conns` on hosts that need the count.
+    fn account_queued(&mut self, conns: &[ConnId], bytes: usize) {
+        if self.config.ack_interval_ms == 0 {
+            return;
+        }
+        for conn in conns {
+            if let Some(unacked) = self.conns.get_mut(conn).and_then(|c| c.unacked.as_mut()) {
+                unacked.queued(bytes, self.clock_ms);
+            }
+        }
+    }
+
     fn push_send(&mut self, conn: ConnId, data: Bytes, delivery: Delivery) {
+        self.account_queued(&[conn], data.len());
         self.actions.push_back(Action::Send {
             conn,
             data,
@@ -1044,11 +1180,14 @@ impl Room {
         match conns.len() {
             0 => {}
             1 => self.push_send(conns.remove(0), data, delivery),
-            _ => self.actions.push_back(Action::Fanout {
-                conns,
-                data,
-                delivery,
-            }),
+            _ => {
+                self.account_queued(&conns, data.len());
+                self.actions.push_back(Action::Fanout {
+                    conns,
+                    data,
+                    delivery,
+                });
+            }
         }
     }
 
@@ -1146,6 +1285,11 @@ impl Room {
             self.refresh_route(id, TrackKind::Camera);
         }
     }
+}
+
+/// A limit as the wire's `uint32`, capped.
+fn saturating_u32(value: impl TryInto<u32>) -> u32 {
+    value.try_into().unwrap_or(u32::MAX)
 }
 
 fn encode_server(msg: server_message::Msg) -> Bytes {

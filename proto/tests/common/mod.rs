@@ -32,6 +32,8 @@ pub struct Host {
     pub persisted: BTreeMap<ConnId, ConnState>,
     pub links: HashSet<ConnId>,
     pub ids: BTreeMap<ConnId, ParticipantId>,
+    /// Bytes delivered to each connection so far (what its `Ack` reports).
+    pub received_bytes: BTreeMap<ConnId, u64>,
 }
 
 pub const START_MS: u64 = 1_700_000_000_000;
@@ -50,6 +52,7 @@ impl Host {
             persisted: BTreeMap::new(),
             links: HashSet::new(),
             ids: BTreeMap::new(),
+            received_bytes: BTreeMap::new(),
         }
     }
 
@@ -68,17 +71,20 @@ impl Host {
                     conn,
                     data,
                     delivery,
-                } => self
-                    .inbox
-                    .entry(conn)
-                    .or_default()
-                    .push(Delivered { data, delivery }),
+                } => {
+                    *self.received_bytes.entry(conn).or_default() += data.len() as u64;
+                    self.inbox
+                        .entry(conn)
+                        .or_default()
+                        .push(Delivered { data, delivery });
+                }
                 Action::Fanout {
                     conns,
                     data,
                     delivery,
                 } => {
                     for conn in conns {
+                        *self.received_bytes.entry(conn).or_default() += data.len() as u64;
                         self.inbox.entry(conn).or_default().push(Delivered {
                             data: data.clone(),
                             delivery,
@@ -156,6 +162,12 @@ impl Host {
     pub fn raw(&mut self, conn: u64, data: Bytes) {
         self.room.message(ConnId(conn), data, self.now);
         self.pump();
+    }
+
+    /// `conn` acknowledges everything delivered to it so far.
+    pub fn ack(&mut self, conn: u64) {
+        let received_bytes = self.received_bytes.get(&ConnId(conn)).copied().unwrap_or(0);
+        self.send(conn, client_message::Msg::Ack(wire::Ack { received_bytes }));
     }
 
     /// Sends one media frame.

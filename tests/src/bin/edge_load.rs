@@ -77,7 +77,7 @@ type RawSink = futures_util::stream::SplitSink<
 /// A sending participant: a raw socket (bare broadcast) or a protocol client.
 enum Sender {
     Raw(RawSink),
-    Engine(Client),
+    Engine(Box<Client>),
 }
 
 async fn receiver_bare(url: String, tx: mpsc::UnboundedSender<Latency>) -> Result<()> {
@@ -122,7 +122,7 @@ async fn run(args: Args) -> Result<()> {
             let (ws, _) = tokio_tungstenite::connect_async(url(&name)).await?;
             senders.push(Sender::Raw(ws.split().0));
         } else {
-            senders.push(Sender::Engine(Client::join(&url(&name)).await?));
+            senders.push(Sender::Engine(Box::new(Client::join(&url(&name)).await?)));
         }
     }
     for i in 0..args.receivers {
@@ -159,7 +159,12 @@ async fn run(args: Args) -> Result<()> {
                     .encode_to_vec();
                     sink.send(Message::Binary(data.into())).await?;
                 }
-                Sender::Engine(client) => client.media(frame).await?,
+                Sender::Engine(client) => {
+                    // What it receives is read and acknowledged, as a
+                    // real client would, so the edge does not hold it back.
+                    client.drain_ready().await;
+                    client.media(frame).await?
+                }
             }
             sent += 1;
         }

@@ -15,6 +15,8 @@ use crate::config::{Attempt, TransportKind};
 pub enum Inbound {
     /// One encoded `ServerMessage`.
     Message(Vec<u8>),
+    /// The answer to the WebSocket text keep-alive.
+    KeepaliveAnswer,
     /// The connection ended (the reason, human readable).
     Closed(String),
 }
@@ -57,6 +59,14 @@ impl Connection {
         match self {
             Connection::Ws(c) => c.send(data),
             Connection::Wt(c) => c.send_control(data),
+        }
+    }
+
+    /// Sends the WebSocket text keep-alive (nothing on WebTransport, which
+    /// keeps alive with `Ping` messages).
+    pub fn send_keepalive(&self) {
+        if let Connection::Ws(c) = self {
+            c.send_text(edgecall_proto::KEEPALIVE_PING);
         }
     }
 

@@ -41,6 +41,8 @@ impl WsConn {
             let data = event.data();
             if data.is_instance_of::<js_sys::ArrayBuffer>() {
                 on_message_sink(Inbound::Message(js::bytes(&data)));
+            } else if data.as_string().as_deref() == Some(edgecall_proto::KEEPALIVE_PONG) {
+                on_message_sink(Inbound::KeepaliveAnswer);
             }
         })));
         let tx = opened_tx.clone();
@@ -84,6 +86,16 @@ impl WsConn {
     /// Sends one binary message.
     pub fn send(&self, data: &[u8]) {
         if let Err(err) = self.socket.send_with_u8_array(data) {
+            js::warn(&format!(
+                "edgecall: WebSocket send failed: {}",
+                js::describe(&err)
+            ));
+        }
+    }
+
+    /// Sends one text message.
+    pub fn send_text(&self, text: &str) {
+        if let Err(err) = self.socket.send_with_str(text) {
             js::warn(&format!(
                 "edgecall: WebSocket send failed: {}",
                 js::describe(&err)
