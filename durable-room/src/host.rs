@@ -150,10 +150,13 @@ impl Host {
                     }
                 }
                 Action::Fanout { conns, data, .. } => {
+                    // One copy out of wasm memory for every receiver: the
+                    // runtime copies what it queues per socket anyway.
+                    let shared = worker::js_sys::Uint8Array::from(&data[..]);
                     failed.extend(
                         conns
                             .into_iter()
-                            .filter(|c| !send(&self.sockets, *c, &data)),
+                            .filter(|c| !send_shared(&self.sockets, *c, &shared)),
                     );
                 }
                 Action::Close { conn, code, reason } => {
@@ -266,6 +269,21 @@ fn write_attachment(ws: &WebSocket, attachment: &Attachment) -> Result<(), Strin
 fn send(sockets: &HashMap<ConnId, WebSocket>, conn: ConnId, data: &[u8]) -> bool {
     match sockets.get(&conn) {
         Some(ws) => ws.send_with_bytes(data).is_ok(),
+        None => false,
+    }
+}
+
+/// Sends a buffer already copied out of wasm memory, shared by a fan-out.
+fn send_shared(
+    sockets: &HashMap<ConnId, WebSocket>,
+    conn: ConnId,
+    data: &worker::js_sys::Uint8Array,
+) -> bool {
+    match sockets.get(&conn) {
+        Some(ws) => {
+            let socket: &worker::web_sys::WebSocket = ws.as_ref();
+            socket.send_with_array_buffer_view(data).is_ok()
+        }
         None => false,
     }
 }

@@ -211,17 +211,34 @@ async fn garbage_oversize_and_abandoned_input_closes_only_the_offender() {
         .unwrap();
     assert_eq!(expect_closed(&mut streamer).await, Some(4002));
 
-    let mut huge = relay
-        .connect("rough", "huge", TransportKind::WebTransport)
+    // A client that keeps to the announced limits withholds the frame...
+    let polite = relay
+        .connect("rough", "polite", TransportKind::WebTransport)
         .await;
+    let withheld = polite
+        .send_media(frame(Track::Camera, 1, true, 600 * 1024))
+        .await;
+    assert!(
+        matches!(withheld, Err(ClientError::Withheld(_))),
+        "{withheld:?}"
+    );
+    // ...one that ignores them is closed.
+    let unlimited = |name: &str, transport| {
+        let mut config = relay.join("rough", name, transport);
+        config.respect_limits = false;
+        config
+    };
+    let mut huge = Session::connect(&unlimited("huge", TransportKind::WebTransport))
+        .await
+        .unwrap();
     huge.send_media(frame(Track::Camera, 1, true, 600 * 1024))
         .await
         .ok();
     assert_eq!(expect_closed(&mut huge).await, Some(4004));
 
-    let mut huge_ws = relay
-        .connect("rough", "hugews", TransportKind::WebSocket)
-        .await;
+    let mut huge_ws = Session::connect(&unlimited("hugews", TransportKind::WebSocket))
+        .await
+        .unwrap();
     huge_ws
         .send_media(frame(Track::Camera, 1, true, 300 * 1024))
         .await

@@ -27,7 +27,7 @@ use crate::media::h264::{VideoEncoder, VideoSettings};
 use crate::media::source::TestPattern;
 use crate::media::{AudioSource, MediaError};
 use crate::publish::now_us;
-use crate::{JoinConfig, Session};
+use crate::{sent_unless_withheld, JoinConfig, Session};
 
 /// How often each bot pings (keeps it inside the heartbeat timeout).
 const PING_EVERY: Duration = Duration::from_secs(2);
@@ -244,7 +244,7 @@ async fn run_bot(join: JoinConfig, plan: Plan, clip: Arc<Clip>) -> ReceiverRepor
                 () = &mut end => return Ok(()),
                 _ = video_timer.tick(), if plan.publish && !clip.video.is_empty() => {
                     let (keyframe, payload) = &clip.video[video_seq as usize % clip.video.len()];
-                    session.send_media(MediaFrame {
+                    sent_unless_withheld(session.send_media(MediaFrame {
                         track: Track::Camera as i32,
                         keyframe: *keyframe,
                         sequence: video_seq,
@@ -253,12 +253,12 @@ async fn run_bot(join: JoinConfig, plan: Plan, clip: Arc<Clip>) -> ReceiverRepor
                         codec: Codec::H264 as i32,
                         payload: payload.clone(),
                         ..MediaFrame::default()
-                    }).await?;
+                    }).await)?;
                     video_seq += 1;
                 }
                 _ = audio_timer.tick(), if plan.publish && !clip.audio.is_empty() => {
                     let payload = &clip.audio[audio_seq as usize % clip.audio.len()];
-                    session.send_media(MediaFrame {
+                    sent_unless_withheld(session.send_media(MediaFrame {
                         track: Track::Audio as i32,
                         keyframe: true,
                         sequence: audio_seq,
@@ -267,7 +267,7 @@ async fn run_bot(join: JoinConfig, plan: Plan, clip: Arc<Clip>) -> ReceiverRepor
                         codec: Codec::Opus as i32,
                         payload: payload.clone(),
                         ..MediaFrame::default()
-                    }).await?;
+                    }).await)?;
                     audio_seq += 1;
                 }
                 _ = ping_timer.tick() => { session.ping().await?; }

@@ -37,6 +37,10 @@ pub struct JoinConfig {
     /// Received messages buffered before the transport readers stop (and
     /// flow control pushes back on the server).
     pub inbound_queue: usize,
+    /// Withhold what the host's announced limits would close the session
+    /// for (oversize messages, more than the sending rates). Only tests
+    /// that break the limits on purpose turn this off.
+    pub respect_limits: bool,
 }
 
 impl JoinConfig {
@@ -60,6 +64,7 @@ impl JoinConfig {
             client: CLIENT_NAME.to_owned(),
             max_message_bytes: 1024 * 1024,
             inbound_queue: 256,
+            respect_limits: true,
         })
     }
 

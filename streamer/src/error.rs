@@ -57,6 +57,23 @@ pub enum ClientError {
     /// The server did not answer in time.
     #[error("timed out waiting for {0}")]
     Timeout(&'static str),
+    /// Not sent: the host's announced limits would refuse it. The session
+    /// is fine; drop the frame (for video, ask for a keyframe next).
+    #[error("not sent: {0}")]
+    Withheld(#[from] edgecall_proto::room::Withheld),
+}
+
+/// `Ok(true)` when a message was sent, `Ok(false)` when the host's limits
+/// withheld it (the session goes on), the error otherwise.
+pub fn sent_unless_withheld(result: Result<(), ClientError>) -> Result<bool, ClientError> {
+    match result {
+        Ok(()) => Ok(true),
+        Err(ClientError::Withheld(why)) => {
+            tracing::debug!(%why, "withheld by the host's limits");
+            Ok(false)
+        }
+        Err(err) => Err(err),
+    }
 }
 
 impl ClientError {

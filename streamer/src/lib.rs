@@ -38,7 +38,7 @@ mod wt;
 
 pub use backoff::{connect_with_retry, Backoff};
 pub use config::{JoinConfig, TransportKind};
-pub use error::{ClientError, CloseInfo};
+pub use error::{sent_unless_withheld, ClientError, CloseInfo};
 pub use session::Session;
 pub use tls::Trust;
 

@@ -20,7 +20,7 @@ use crate::media::audio::{audio_level, AudioSource, OpusEncoder};
 use crate::media::h264::{EncodedVideo, VideoEncoder, VideoSettings};
 use crate::media::source::FrameSource;
 use crate::media::MediaError;
-use crate::{ClientError, Session};
+use crate::{sent_unless_withheld, ClientError, Session};
 
 /// Encoded frames waiting for the network before new ones are dropped.
 const QUEUE_FRAMES: usize = 8;
@@ -84,6 +84,9 @@ pub struct PublishStats {
     pub bytes: u64,
     /// Frames dropped because the network queue was full.
     pub dropped: u64,
+    /// Frames not sent because the host's announced limits (size, rate)
+    /// would refuse them.
+    pub withheld: u64,
     /// Keyframe requests received from the server.
     pub keyframe_requests: u64,
     /// Most recent round-trip time.
@@ -109,8 +112,12 @@ impl std::fmt::Display for Status {
         );
         write!(
             f,
-            "video {:5.1} fps | {:7.1} kbps | rtt {rtt} | dropped {} | keyframe requests {}",
-            self.fps, self.kbps, self.totals.dropped, self.totals.keyframe_requests
+            "video {:5.1} fps | {:7.1} kbps | rtt {rtt} | dropped {} | withheld {} | keyframe requests {}",
+            self.fps,
+            self.kbps,
+            self.totals.dropped,
+            self.totals.withheld,
+            self.totals.keyframe_requests
         )
     }
 }
@@ -294,7 +301,7 @@ pub async fn publish(
                     if picture.layer == top_layer {
                         stats.video_frames += 1;
                     }
-                    session.send_media(MediaFrame {
+                    let sent = sent_unless_withheld(session.send_media(MediaFrame {
                         track: Track::Camera as i32,
                         layer: picture.layer,
                         keyframe: picture.keyframe,
@@ -305,7 +312,12 @@ pub async fn publish(
                         sealed: options.sealer.is_some(),
                         payload: Bytes::from(payload),
                         sender: 0,
-                    }).await?;
+                    }).await)?;
+                    if !sent {
+                        // Receivers cannot decode past the gap.
+                        stats.withheld += 1;
+                        let _ = control_tx.send(VideoControl::Keyframe(Some(picture.layer)));
+                    }
                 }
             }
             Some(result) = audio_rx.recv(), if has_audio => {
@@ -319,7 +331,7 @@ pub async fn publish(
                 };
                 stats.bytes += payload.len() as u64;
                 stats.audio_frames += 1;
-                session.send_media(MediaFrame {
+                let sent = sent_unless_withheld(session.send_media(MediaFrame {
                     track: Track::Audio as i32,
                     layer: 0,
                     keyframe: true,
@@ -330,7 +342,10 @@ pub async fn publish(
                     sealed: options.sealer.is_some(),
                     payload: Bytes::from(payload),
                     sender: 0,
-                }).await?;
+                }).await)?;
+                if !sent {
+                    stats.withheld += 1;
+                }
             }
             message = session.recv() => {
                 match message?.msg {

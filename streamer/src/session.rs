@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use edgecall_proto::room::SendBudget;
 use edgecall_proto::wire::{
     self, client_message, server_message, ClientMessage, MediaFrame, ServerMessage, Track,
 };
@@ -28,6 +29,14 @@ pub(crate) enum Inbound {
     Closed(CloseInfo),
 }
 
+/// What a message is charged as.
+#[derive(Debug, Clone, Copy)]
+enum Charge {
+    Media,
+    Chat,
+    Control,
+}
+
 /// Keep-alives unanswered for this long no longer count for the RTT.
 const KEEPALIVE_FORGET: Duration = Duration::from_secs(30);
 
@@ -49,6 +58,10 @@ pub struct Session {
     rtt: Option<Duration>,
     closed: Option<CloseInfo>,
     acks: Acks,
+    /// What the host's announced limits still allow (after the `Welcome`,
+    /// unless the config says otherwise).
+    budget: Option<std::sync::Mutex<SendBudget>>,
+    started: Instant,
 }
 
 /// What this session has read and acknowledged (hosts whose `Welcome`
@@ -102,6 +115,8 @@ impl Session {
             rtt: None,
             closed: None,
             acks: Acks::default(),
+            budget: None,
+            started: Instant::now(),
         };
         session
             .send(client_message::Msg::Hello(wire::Hello {
@@ -119,6 +134,10 @@ impl Session {
             .limits
             .as_ref()
             .map_or(0, |l| l.ack_interval_ms);
+        if config.respect_limits {
+            let budget = SendBudget::new(session.welcome.limits.as_ref(), session.clock_ms());
+            session.budget = Some(std::sync::Mutex::new(budget));
+        }
         if ack_interval_ms > 0 && session.transport() == TransportKind::WebSocket {
             session.acks.interval = Some(Duration::from_millis(u64::from(ack_interval_ms)));
             session.acknowledge(true).await?;
@@ -166,14 +185,47 @@ impl Session {
         }
     }
 
-    /// Sends a control message (reliable, in order).
+    /// Sends a control message (reliable, in order). A chat message over
+    /// the host's chat rate or size is not sent ([`ClientError::Withheld`]).
     pub async fn send(&self, msg: client_message::Msg) -> Result<(), ClientError> {
+        let is_chat = matches!(msg, client_message::Msg::Chat(_));
         let data = ClientMessage { msg: Some(msg) }.encode_to_vec();
+        self.charge(
+            data.len(),
+            if is_chat {
+                Charge::Chat
+            } else {
+                Charge::Control
+            },
+        )?;
         self.send_raw_control(data.into()).await
     }
 
+    /// Milliseconds since the session started (the budget's clock).
+    fn clock_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Charges `len` bytes to the budget, or says why they must wait.
+    fn charge(&self, len: usize, kind: Charge) -> Result<(), ClientError> {
+        let Some(budget) = &self.budget else {
+            return Ok(());
+        };
+        let now = self.clock_ms();
+        let mut budget = budget
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match kind {
+            Charge::Media => budget.media(len, now)?,
+            Charge::Chat => budget.chat(len, now)?,
+            Charge::Control => budget.control(len, now),
+        }
+        Ok(())
+    }
+
     /// Sends a media frame: audio as a datagram, video on its own stream
-    /// (on WebSocket, both as binary messages).
+    /// (on WebSocket, both as binary messages). A frame the host's limits
+    /// would refuse is not sent ([`ClientError::Withheld`]).
     pub async fn send_media(&self, frame: MediaFrame) -> Result<(), ClientError> {
         let is_audio = frame.track == Track::Audio as i32;
         let data = Bytes::from(
@@ -182,6 +234,7 @@ impl Session {
             }
             .encode_to_vec(),
         );
+        self.charge(data.len(), Charge::Media)?;
         match (&self.out, is_audio) {
             (Outbound::Wt(out), true) => out.send_datagram(data),
             (Outbound::Wt(out), false) => out.send_stream(&data).await,

@@ -34,7 +34,7 @@ fn cpu_and_rss(pid: u32) -> Option<(f64, u64)> {
 }
 
 /// Every process in process group `group`.
-fn group_members(group: u32) -> Vec<u32> {
+pub fn group_members(group: u32) -> Vec<u32> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -102,6 +102,24 @@ impl ProcessSample {
     pub fn elapsed_secs(&self) -> f64 {
         self.started.elapsed().as_secs_f64()
     }
+}
+
+/// Pins every thread of every process in group `group` to `cpus` (a
+/// `taskset` list such as `1` or `2-3`), so a server's figures are not
+/// shared with its load generator. Needs util-linux's `taskset`.
+pub fn pin_group(group: u32, cpus: &str) -> std::io::Result<()> {
+    for pid in group_members(group) {
+        let status = std::process::Command::new("taskset")
+            .args(["-a", "-p", "-c", cpus, &pid.to_string()])
+            .stdout(std::process::Stdio::null())
+            .status()?;
+        if !status.success() {
+            return Err(std::io::Error::other(format!(
+                "taskset -a -p -c {cpus} {pid} failed ({status})"
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use edgecall_proto::e2ee::{RoomKey, RoomSecret};
+use edgecall_proto::room::SendBudget;
 use edgecall_proto::wire::{
     self, client_message, server_message, ClientMessage, Codec, MediaFrame, ServerMessage, Track,
 };
@@ -70,6 +71,9 @@ pub struct App {
     codec: Cell<Codec>,
     sequences: RefCell<HashMap<(i32, u32), u64>>,
     keepalive: RefCell<Keepalive>,
+    /// What the host's announced limits still let us send (from the
+    /// `Welcome`).
+    budget: RefCell<SendBudget>,
     congestion: RefCell<CongestionControl>,
     last_subscribe: RefCell<Option<wire::Subscribe>>,
     plan: RefCell<Option<JoinPlan>>,
@@ -116,6 +120,7 @@ pub fn start() {
         codec: Cell::new(Codec::H264),
         sequences: RefCell::new(HashMap::new()),
         keepalive: RefCell::new(Keepalive::new()),
+        budget: RefCell::new(SendBudget::new(None, 0)),
         congestion: RefCell::new(CongestionControl::new()),
         last_subscribe: RefCell::new(None),
         plan: RefCell::new(None),
@@ -792,6 +797,7 @@ impl App {
         if let server_message::Msg::Welcome(welcome) = &msg {
             let interval = welcome.limits.as_ref().map_or(0, |l| l.ack_interval_ms);
             self.keepalive.borrow_mut().set_ack_interval(interval);
+            *self.budget.borrow_mut() = SendBudget::new(welcome.limits.as_ref(), budget_clock());
         }
         match msg {
             server_message::Msg::Media(frame) => self.media_in(frame),
@@ -911,6 +917,7 @@ impl App {
 
     fn send(&self, msg: client_message::Msg) {
         let data = ClientMessage { msg: Some(msg) }.encode_to_vec();
+        self.budget.borrow_mut().control(data.len(), budget_clock());
         if let Some(conn) = self.conn.borrow().as_ref() {
             conn.send_control(&data);
         }
@@ -963,7 +970,17 @@ impl App {
             msg: Some(client_message::Msg::Media(frame)),
         }
         .encode_to_vec();
-        if !conn.send_media(&data, audio) {
+        let within_limits = match self.budget.borrow_mut().media(data.len(), budget_clock()) {
+            Ok(()) => true,
+            Err(why) => {
+                js::warn(&format!("edgecall: frame not sent: {why}"));
+                false
+            }
+        };
+        let sent = within_limits && conn.send_media(&data, audio);
+        if !sent && !audio {
+            // Receivers cannot decode past the gap: the next frame of this
+            // layer is a keyframe.
             let source = if encoded.track == Track::Screen {
                 &self.screen
             } else {
@@ -1218,7 +1235,17 @@ impl App {
                 sealed: Default::default(),
             },
         };
-        self.send(client_message::Msg::Chat(chat));
+        let data = ClientMessage {
+            msg: Some(client_message::Msg::Chat(chat)),
+        }
+        .encode_to_vec();
+        if let Err(why) = self.budget.borrow_mut().chat(data.len(), budget_clock()) {
+            ui::set_text("status", &format!("Message not sent: {why}"));
+            return;
+        }
+        if let Some(conn) = self.conn.borrow().as_ref() {
+            conn.send_control(&data);
+        }
         input.set_value("");
     }
 
@@ -1389,4 +1416,9 @@ impl DecodeSink for AppDecodeSink {
             out.play(sender, data);
         }
     }
+}
+
+/// The send budget's clock: whole milliseconds of page time.
+fn budget_clock() -> u64 {
+    js::now_ms().max(0.0) as u64
 }

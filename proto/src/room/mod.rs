@@ -29,6 +29,7 @@
 
 mod acks;
 mod action;
+mod budget;
 mod config;
 mod congestion;
 mod identity;
@@ -46,6 +47,7 @@ use bytes::Bytes;
 use prost::Message;
 
 pub use action::{Action, CloseCode, ConnId, Delivery, ParticipantId};
+pub use budget::{SendBudget, Withheld};
 pub use config::{
     validate_name, validate_room_id, DuplicateSessionPolicy, RoomConfig, SyntaxError,
     MAX_ROOM_ID_CHARS,

@@ -11,6 +11,11 @@
 //! `--bare` runs the same load against a bare broadcast Durable Object
 //! (benches/bare-broadcast: every message to every other socket, no engine),
 //! the baseline the engine's cost is measured against.
+//!
+//! `--steps N` raises the offered rate by half each step until fewer than
+//! 80 % of the offered deliveries arrive within the step (saturation) and
+//! prints the most deliveries/s achieved. `--pin-server` and `--pin-load`
+//! pin wrangler+workerd and this tool to CPU lists (`taskset` syntax).
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +23,7 @@ use anyhow::{bail, Context, Result};
 use edgecall_e2e::client::Client;
 use edgecall_e2e::edge::{Edge, EdgeBuild};
 use edgecall_e2e::frames::{camera, now_us};
-use edgecall_e2e::load::{percentile, ProcessSample};
+use edgecall_e2e::load::{percentile, pin_group, ProcessSample};
 use edgecall_proto::wire::{client_message, ClientMessage};
 use futures_util::{SinkExt, StreamExt};
 use prost::Message as _;
@@ -32,6 +37,10 @@ struct Args {
     seconds: u64,
     size: usize,
     bare: bool,
+    /// Steps of rising load (×1.5 each) until the edge saturates.
+    steps: u32,
+    pin_server: Option<String>,
+    pin_load: Option<String>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -42,6 +51,9 @@ fn parse_args() -> Result<Args> {
         seconds: 10,
         size: 1_200,
         bare: false,
+        steps: 1,
+        pin_server: None,
+        pin_load: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -53,10 +65,14 @@ fn parse_args() -> Result<Args> {
             "--seconds" => args.seconds = value()?.parse()?,
             "--size" => args.size = value()?.parse()?,
             "--bare" => args.bare = true,
+            "--steps" => args.steps = value()?.parse()?,
+            "--pin-server" => args.pin_server = Some(value()?),
+            "--pin-load" => args.pin_load = Some(value()?),
             "--help" | "-h" => {
                 println!(
                     "edge-load [--senders N] [--receivers N] [--rate frames/s per sender] \
-                     [--seconds S] [--size bytes] [--bare]"
+                     [--seconds S] [--size bytes] [--bare] [--steps N] \
+                     [--pin-server CPUS] [--pin-load CPUS]"
                 );
                 std::process::exit(0);
             }
@@ -110,6 +126,12 @@ async fn run(args: Args) -> Result<()> {
             ("SENDER_BYTES_PER_SEC", "1000000000"),
         ],
     )?;
+    if let Some(cpus) = &args.pin_server {
+        pin_group(edge.pid(), cpus).context("pinning the edge")?;
+    }
+    if let Some(cpus) = &args.pin_load {
+        pin_group(std::process::id(), cpus).context("pinning the load tool")?;
+    }
     let room = format!("load-{}", now_us() % 1_000_000);
     let url = |name: &str| format!("{}/api/rooms/{room}/ws?name={name}", edge.ws_base());
     let (tx, mut rx) = mpsc::unbounded_channel::<Latency>();
@@ -142,15 +164,96 @@ async fn run(args: Args) -> Result<()> {
     drop(tx);
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let server = ProcessSample::of_group(edge.pid());
-    let started = Instant::now();
-    let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate.max(1)));
-    let mut next = tokio::time::Instant::now();
-    let mut sent = 0u64;
+    let label = if args.bare {
+        "bare-broadcast"
+    } else {
+        "edgecall"
+    };
+    println!(
+        "edge-load {label} senders={} receivers={} size={}B seconds={}{}",
+        args.senders,
+        args.receivers,
+        args.size,
+        args.seconds,
+        args.pin_server
+            .as_ref()
+            .map(|c| format!(" server-cpus={c}"))
+            .unwrap_or_default()
+    );
     let mut seq = 0u64;
-    while started.elapsed() < Duration::from_secs(args.seconds) {
+    let mut rate = args.rate;
+    let mut best = 0.0f64;
+    for step in 0..args.steps.max(1) {
+        let server = ProcessSample::of_group(edge.pid());
+        let offered = offer(&mut senders, rate, args.seconds, args.size, &mut seq).await?;
+        // What arrived while the load was offered is the throughput; the
+        // tail drains before the next step.
+        let mut latencies = Vec::new();
+        while let Ok(l) = rx.try_recv() {
+            latencies.push(l);
+        }
+        let in_window = latencies.len() as u64;
+        let cpu = server.as_ref().map(ProcessSample::since);
+        drain(&mut rx, &mut latencies).await;
+        latencies.sort_unstable();
+        let achieved = in_window as f64 / offered.secs;
+        let offered_deliveries = offered.frames as f64 * deliveries_per_frame(&args) / offered.secs;
+        best = best.max(achieved);
+        println!(
+            "  step {step}: offered {rate}/s/sender = {offered_deliveries:.0} deliveries/s; \
+             achieved {achieved:.0} deliveries/s; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms{}",
+            percentile(&latencies, 50.0) as f64 / 1_000.0,
+            percentile(&latencies, 99.0) as f64 / 1_000.0,
+            latencies.last().copied().unwrap_or(0) as f64 / 1_000.0,
+            cpu.map(|(cpu_secs, rss_kb)| format!(
+                "; wrangler+workerd CPU {:.0}% of one core, RSS {} MB",
+                100.0 * cpu_secs / offered.secs,
+                rss_kb / 1024
+            ))
+            .unwrap_or_default()
+        );
+        if achieved < 0.8 * offered_deliveries {
+            println!("  saturated: achieved < 80 % of offered");
+            break;
+        }
+        rate = rate.saturating_mul(3) / 2;
+    }
+    println!("  max achieved: {best:.0} deliveries/s ({label})");
+    Ok(())
+}
+
+/// Frames each receiver is entitled to per frame sent: every receiver gets
+/// every sender in the baseline; edgecall's default policy forwards the
+/// last 9 speakers' video.
+fn deliveries_per_frame(args: &Args) -> f64 {
+    if args.bare {
+        args.receivers as f64
+    } else {
+        args.receivers as f64 * (args.senders.min(9) as f64 / args.senders.max(1) as f64)
+    }
+}
+
+/// What one step offered.
+struct Offered {
+    frames: u64,
+    secs: f64,
+}
+
+/// Each sender sends `rate` frames/s of `size` bytes for `seconds`.
+async fn offer(
+    senders: &mut [Sender],
+    rate: u32,
+    seconds: u64,
+    size: usize,
+    seq: &mut u64,
+) -> Result<Offered> {
+    let started = Instant::now();
+    let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
+    let mut next = tokio::time::Instant::now();
+    let mut frames = 0u64;
+    while started.elapsed() < Duration::from_secs(seconds) {
         for sender in senders.iter_mut() {
-            let frame = camera(seq, args.size);
+            let frame = camera(*seq, size);
             match sender {
                 Sender::Raw(sink) => {
                     let data = ClientMessage {
@@ -166,61 +269,28 @@ async fn run(args: Args) -> Result<()> {
                     client.media(frame).await?
                 }
             }
-            sent += 1;
+            frames += 1;
         }
-        seq += 1;
+        *seq += 1;
         next += interval;
         tokio::time::sleep_until(next).await;
     }
-    let send_secs = started.elapsed().as_secs_f64();
-    // Let the tail drain.
-    let mut latencies = Vec::new();
-    let drain_until = Instant::now() + Duration::from_secs(3);
-    loop {
-        let left = drain_until.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, rx.recv()).await {
+    Ok(Offered {
+        frames,
+        secs: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Takes what is still arriving until nothing comes for a second (at most
+/// 30 s).
+async fn drain(rx: &mut mpsc::UnboundedReceiver<Latency>, latencies: &mut Vec<Latency>) {
+    let until = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < until {
+        match tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {
             Ok(Some(l)) => latencies.push(l),
             _ => break,
         }
     }
-    let cpu = server.as_ref().map(ProcessSample::since);
-    latencies.sort_unstable();
-    let delivered = latencies.len() as u64;
-    println!(
-        "edge-load {} senders={} receivers={} rate={}/s/sender size={}B seconds={}",
-        if args.bare {
-            "bare-broadcast"
-        } else {
-            "edgecall"
-        },
-        args.senders,
-        args.receivers,
-        args.rate,
-        args.size,
-        args.seconds
-    );
-    println!(
-        "  frames sent       {sent} ({:.0}/s)",
-        sent as f64 / send_secs
-    );
-    println!(
-        "  deliveries        {delivered} ({:.0}/s)",
-        delivered as f64 / send_secs
-    );
-    println!(
-        "  latency           p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        percentile(&latencies, 50.0) as f64 / 1_000.0,
-        percentile(&latencies, 99.0) as f64 / 1_000.0,
-        latencies.last().copied().unwrap_or(0) as f64 / 1_000.0
-    );
-    if let Some((cpu_secs, rss_kb)) = cpu {
-        println!(
-            "  wrangler+workerd  CPU {:.0}% of one core, RSS {} MB",
-            100.0 * cpu_secs / send_secs,
-            rss_kb / 1024
-        );
-    }
-    Ok(())
 }
 
 #[tokio::main]
