@@ -11,8 +11,7 @@ use worker::{State, WebSocket};
 const MAX_CLOSE_REASON: usize = 123;
 
 /// What each socket's attachment holds across hibernation, stored as a
-/// JSON string (one small string keeps the Worker free of a second,
-/// object-walking serde implementation).
+/// JSON string.
 #[derive(Debug, Serialize, Deserialize)]
 struct Attachment {
     room: String,
@@ -245,7 +244,7 @@ const CLOSED_MARK: &str = "closed";
 fn read_attachment(ws: &WebSocket) -> Result<Slot, String> {
     match ws.deserialize_attachment::<String>() {
         Ok(Some(mark)) if mark == CLOSED_MARK => Ok(Slot::Closed),
-        Ok(Some(json)) => serde_json::from_str(&json)
+        Ok(Some(json)) => edgecall_proto::json::from_str(&json)
             .map(Slot::Live)
             .map_err(|e| e.to_string()),
         Ok(None) => Ok(Slot::Empty),
@@ -259,7 +258,7 @@ fn mark_closed(ws: &WebSocket) -> Result<(), String> {
 }
 
 fn write_attachment(ws: &WebSocket, attachment: &Attachment) -> Result<(), String> {
-    let json = serde_json::to_string(attachment).map_err(|e| e.to_string())?;
+    let json = edgecall_proto::json::to_string(attachment).map_err(|e| e.to_string())?;
     ws.serialize_attachment(json).map_err(|e| e.to_string())
 }
 

@@ -25,6 +25,8 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use worker::{web_sys, Env, Headers, Method, Request, Response, Result};
 
+use edgecall_durable_room::http::json_response;
+
 use crate::errors::json_error;
 
 /// Durable Object namespace binding (wrangler.toml).
@@ -70,9 +72,12 @@ struct ClientConfig {
 /// back to this edge; without it, `{}` leaves the client on its defaults
 /// (WebSocket to this edge).
 fn client_config(env: &Env) -> Result<Response> {
-    Response::from_json(&ClientConfig {
-        directory_url: secret(env, "RELAY_DIRECTORY_URL"),
-    })
+    json_response(
+        &ClientConfig {
+            directory_url: secret(env, "RELAY_DIRECTORY_URL"),
+        },
+        200,
+    )
 }
 
 fn secret(env: &Env, name: &str) -> Option<String> {
@@ -139,7 +144,8 @@ async fn join(req: Request, env: &Env, room: &str) -> Result<Response> {
     headers.set(ROOM_HEADER, room)?;
     headers.set(
         MEMBER_HEADER,
-        &serde_json::to_string(&member).map_err(|e| worker::Error::RustError(e.to_string()))?,
+        &edgecall_proto::json::to_string(&member)
+            .map_err(|e| worker::Error::RustError(format!("cannot encode the member: {e}")))?,
     )?;
     room_stub(env, room)?
         .fetch_with_request(internal_request("https://room.internal/ws", &headers)?)
@@ -302,7 +308,8 @@ async fn mint_token(mut req: Request, env: &Env) -> Result<Response> {
             "missing or wrong API key (Authorization: Bearer <API_KEY>)",
         );
     }
-    let body: TokenRequest = match req.json().await {
+    let body = req.text().await?;
+    let body: TokenRequest = match edgecall_proto::json::from_str(&body) {
         Ok(body) => body,
         Err(err) => {
             return json_error(
@@ -327,10 +334,13 @@ async fn mint_token(mut req: Request, env: &Env) -> Result<Response> {
     claims.publish = body.publish.unwrap_or(true);
     claims.subscribe = body.subscribe.unwrap_or(true);
     match token::mint(join_secret.as_bytes(), &claims) {
-        Ok(token) => Response::from_json(&TokenResponse {
-            token,
-            expires_at: claims.exp,
-        }),
+        Ok(token) => json_response(
+            &TokenResponse {
+                token,
+                expires_at: claims.exp,
+            },
+            200,
+        ),
         Err(err) => json_error(500, &err.to_string()),
     }
 }
