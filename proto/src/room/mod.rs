@@ -36,6 +36,7 @@ mod media;
 mod ranking;
 mod rate;
 mod route;
+mod sort;
 mod state;
 mod track;
 
