@@ -87,9 +87,7 @@ mod imp {
         let value = value
             .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
             .map_err(|e| JsonError(e.to_string()))?;
-        JSON::stringify(&value)
-            .map(String::from)
-            .map_err(js_error)
+        JSON::stringify(&value).map(String::from).map_err(js_error)
     }
 }
 

@@ -515,8 +515,8 @@ fn verify_signature(key: &HmacSha256, token: &str) -> Result<JoinClaims, TokenEr
     // reported as such, whatever the rest of the token looks like.
     let mut parts = token.split('.');
     let header_b64 = parts.next().unwrap_or_default();
-    let header: RawHeader = decode_part(header_b64)
-        .map_err(|e| TokenError::malformed(format_args!("header: {e}")))?;
+    let header: RawHeader =
+        decode_part(header_b64).map_err(|e| TokenError::malformed(format_args!("header: {e}")))?;
     if header.alg != ALGORITHM {
         return Err(TokenError::UnsupportedAlgorithm { alg: header.alg });
     }

@@ -57,7 +57,9 @@ mod tests {
         for len in 0..200u64 {
             let mut v: Vec<u64> = (0..len)
                 .map(|i| {
-                    state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1);
                     (state >> 33) * 1_000 + i
                 })
                 .collect();
