@@ -13,6 +13,7 @@
 mod config;
 mod host;
 pub mod http;
+mod storage;
 mod trunk;
 
 use std::cell::RefCell;
@@ -63,6 +64,12 @@ impl DurableObject for Room {
                 let info = self.host.borrow_mut().info(&room);
                 http::json_response(&info, 200)
             }
+            "/metrics" => {
+                let text = self.host.borrow().metrics(&room);
+                http::text_response(text, edgecall_proto::metrics::CONTENT_TYPE, 200)
+            }
+            // The Worker's /healthz: the namespace answers.
+            "/health" => Response::ok("ok"),
             _ => Response::error("unknown room endpoint", 404),
         }
     }

@@ -58,6 +58,11 @@ impl Congestion {
         false
     }
 
+    /// How many steps from healthy (0) the receiver is.
+    pub(crate) fn step(&self) -> u8 {
+        self.step
+    }
+
     /// Current limit.
     pub(crate) fn limit(&self) -> CongestionLimit {
         CongestionLimit {
