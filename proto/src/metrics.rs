@@ -72,63 +72,102 @@ impl Exposition {
 }
 
 impl RoomStats {
-    /// Writes every engine counter into `out`.
+    /// Writes every engine counter into `out`. (The destructuring names
+    /// every field, so a new counter does not build until it is exported.)
     pub fn export(&self, out: &mut Exposition) {
+        let RoomStats {
+            frames_in,
+            frames_out,
+            bytes_in,
+            bytes_out,
+            frames_unrouted,
+            frames_unknown_sender,
+            keyframe_requests,
+            violations,
+            congestion_downgrades,
+            congestion_recoveries,
+        } = *self;
         let counters = [
             (
                 "edgecall_frames_in_total",
                 "Media frames accepted from senders.",
-                self.frames_in,
+                frames_in,
             ),
             (
                 "edgecall_frames_out_total",
                 "Media frame copies queued to receivers and links.",
-                self.frames_out,
+                frames_out,
             ),
             (
                 "edgecall_bytes_in_total",
                 "Media payload bytes accepted.",
-                self.bytes_in,
+                bytes_in,
             ),
             (
                 "edgecall_bytes_out_total",
                 "Media bytes queued to receivers and links.",
-                self.bytes_out,
+                bytes_out,
             ),
             (
                 "edgecall_frames_unrouted_total",
                 "Frames nobody was entitled to.",
-                self.frames_unrouted,
+                frames_unrouted,
             ),
             (
                 "edgecall_frames_unknown_sender_total",
                 "Link frames naming a participant the link never announced.",
-                self.frames_unknown_sender,
+                frames_unknown_sender,
             ),
             (
                 "edgecall_keyframe_requests_total",
                 "Keyframe requests sent to senders.",
-                self.keyframe_requests,
+                keyframe_requests,
             ),
             (
                 "edgecall_violations_total",
                 "Connections closed for breaking a rule.",
-                self.violations,
+                violations,
             ),
             (
                 "edgecall_congestion_downgrades_total",
                 "Congestion steps down (layer lowered, video or audio paused) for slow receivers.",
-                self.congestion_downgrades,
+                congestion_downgrades,
             ),
             (
                 "edgecall_congestion_recoveries_total",
                 "Congestion steps back up after a receiver drained.",
-                self.congestion_recoveries,
+                congestion_recoveries,
             ),
         ];
         for (name, help, value) in counters {
             out.counter(name, help, value);
         }
+    }
+
+    /// Adds `other`'s counters to these (totals over rooms).
+    pub fn add(&mut self, other: &RoomStats) {
+        let RoomStats {
+            frames_in,
+            frames_out,
+            bytes_in,
+            bytes_out,
+            frames_unrouted,
+            frames_unknown_sender,
+            keyframe_requests,
+            violations,
+            congestion_downgrades,
+            congestion_recoveries,
+        } = *other;
+        self.frames_in += frames_in;
+        self.frames_out += frames_out;
+        self.bytes_in += bytes_in;
+        self.bytes_out += bytes_out;
+        self.frames_unrouted += frames_unrouted;
+        self.frames_unknown_sender += frames_unknown_sender;
+        self.keyframe_requests += keyframe_requests;
+        self.violations += violations;
+        self.congestion_downgrades += congestion_downgrades;
+        self.congestion_recoveries += congestion_recoveries;
     }
 }
 
@@ -161,5 +200,17 @@ mod tests {
         assert!(text.contains("\nedgecall_frames_in_total 3\n"), "{text}");
         assert!(text.contains("\nedgecall_congestion_recoveries_total 1\n"));
         assert_eq!(text.matches("# TYPE").count(), 10);
+    }
+
+    #[test]
+    fn totals_add_every_counter() {
+        let one = RoomStats {
+            bytes_out: 5,
+            congestion_downgrades: 2,
+            ..RoomStats::default()
+        };
+        let mut total = one;
+        total.add(&one);
+        assert_eq!((total.bytes_out, total.congestion_downgrades), (10, 4));
     }
 }
