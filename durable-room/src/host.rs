@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use edgecall_proto::metrics::Exposition;
 use edgecall_proto::room::{Action, ConnId, ConnState, Room, RoomConfig};
 use serde::{Deserialize, Serialize};
+use worker::worker_sys::ext::WebSocketExt;
 use worker::{State, WebSocket};
 
 use crate::storage::{Storage, RESTORES, STORED_MARK};
@@ -336,15 +337,23 @@ fn read_attachment(
     storage: Option<&Storage>,
     conn: ConnId,
 ) -> Result<Slot, String> {
-    let json = match ws.deserialize_attachment::<String>() {
-        Ok(Some(mark)) if mark == CLOSED_MARK => return Ok(Slot::Closed),
-        Ok(Some(mark)) if mark == STORED_MARK => storage
+    // Read as a plain JS value: `deserialize_attachment::<String>` would
+    // bring serde-wasm-bindgen's deserializer into the Worker.
+    let socket: &worker::web_sys::WebSocket = ws.as_ref();
+    let raw = socket
+        .deserialize_attachment()
+        .map_err(|_| "the runtime cannot read the attachment")?;
+    if raw.is_null() || raw.is_undefined() {
+        return Ok(Slot::Empty);
+    }
+    let json = match raw.as_string() {
+        Some(mark) if mark == CLOSED_MARK => return Ok(Slot::Closed),
+        Some(mark) if mark == STORED_MARK => storage
             .ok_or("the state is in storage, which cannot be opened")?
             .link(conn.0)?
             .ok_or("the state should be in storage but is not")?,
-        Ok(Some(json)) => json,
-        Ok(None) => return Ok(Slot::Empty),
-        Err(err) => return Err(err.to_string()),
+        Some(json) => json,
+        None => return Err("the attachment is not a string".to_owned()),
     };
     edgecall_proto::json::from_str(&json)
         .map(Slot::Live)

@@ -185,7 +185,24 @@ async fn within_join_limit(req: &Request, env: &Env) -> Result<bool> {
     if exempt {
         return Ok(true);
     }
-    Ok(limiter.limit(address).await?.success)
+    limit(limiter, &address).await
+}
+
+/// `limiter.limit({key})`'s `success`, read from the JS answer directly:
+/// `RateLimiter::limit` would deserialise it with serde-wasm-bindgen, the
+/// Worker's last use of it for reading (see `edgecall_proto::json`).
+async fn limit(limiter: worker::RateLimiter, key: &str) -> Result<bool> {
+    use worker::js_sys::{Object, Reflect};
+    use worker::wasm_bindgen::{JsCast, JsValue};
+    let raw: worker::worker_sys::RateLimiter = JsValue::from(limiter).unchecked_into();
+    let options = Object::new();
+    Reflect::set(&options, &JsValue::from_str("key"), &JsValue::from_str(key))?;
+    let outcome = worker::wasm_bindgen_futures::JsFuture::from(raw.limit(options)?).await?;
+    Reflect::get(&outcome, &JsValue::from_str("success"))?
+        .as_bool()
+        .ok_or_else(|| {
+            worker::Error::RustError("the rate limiter answered without `success`".into())
+        })
 }
 
 /// The bearer token of a request, if any.
