@@ -2,8 +2,8 @@
 //! a few `# HELP` / `# TYPE` lines and `name{labels} value` samples, and a
 //! crate for it would cost the Worker more than these lines.
 //!
-//! [`RoomStats::export`] names and describes every engine counter once, so
-//! each host exports them the same way.
+//! [`RoomStats::export`] names and describes every engine counter once (one
+//! list, `room_counters!`), so each host exports them the same way.
 
 use core::fmt::Write;
 
@@ -71,104 +71,42 @@ impl Exposition {
     }
 }
 
-impl RoomStats {
-    /// Writes every engine counter into `out`. (The destructuring names
-    /// every field, so a new counter does not build until it is exported.)
-    pub fn export(&self, out: &mut Exposition) {
-        let RoomStats {
-            frames_in,
-            frames_out,
-            bytes_in,
-            bytes_out,
-            frames_unrouted,
-            frames_unknown_sender,
-            keyframe_requests,
-            violations,
-            congestion_downgrades,
-            congestion_recoveries,
-        } = *self;
-        let counters = [
-            (
-                "edgecall_frames_in_total",
-                "Media frames accepted from senders.",
-                frames_in,
-            ),
-            (
-                "edgecall_frames_out_total",
-                "Media frame copies queued to receivers and links.",
-                frames_out,
-            ),
-            (
-                "edgecall_bytes_in_total",
-                "Media payload bytes accepted.",
-                bytes_in,
-            ),
-            (
-                "edgecall_bytes_out_total",
-                "Media bytes queued to receivers and links.",
-                bytes_out,
-            ),
-            (
-                "edgecall_frames_unrouted_total",
-                "Frames nobody was entitled to.",
-                frames_unrouted,
-            ),
-            (
-                "edgecall_frames_unknown_sender_total",
-                "Link frames naming a participant the link never announced.",
-                frames_unknown_sender,
-            ),
-            (
-                "edgecall_keyframe_requests_total",
-                "Keyframe requests sent to senders.",
-                keyframe_requests,
-            ),
-            (
-                "edgecall_violations_total",
-                "Connections closed for breaking a rule.",
-                violations,
-            ),
-            (
-                "edgecall_congestion_downgrades_total",
-                "Congestion steps down (layer lowered, video or audio paused) for slow receivers.",
-                congestion_downgrades,
-            ),
-            (
-                "edgecall_congestion_recoveries_total",
-                "Congestion steps back up after a receiver drained.",
-                congestion_recoveries,
-            ),
-        ];
-        for (name, help, value) in counters {
-            out.counter(name, help, value);
-        }
-    }
+/// Every engine counter once: field, metric name, help. Generates
+/// [`RoomStats::export`] and [`RoomStats::add`]; both destructure every
+/// field, so a counter added to [`RoomStats`] does not build until it is
+/// listed here.
+macro_rules! room_counters {
+    ($($field:ident: $name:literal, $help:literal;)*) => {
+        impl RoomStats {
+            /// Writes every engine counter into `out`.
+            pub fn export(&self, out: &mut Exposition) {
+                let RoomStats { $($field),* } = *self;
+                $(out.counter($name, $help, $field);)*
+            }
 
-    /// Adds `other`'s counters to these (totals over rooms).
-    pub fn add(&mut self, other: &RoomStats) {
-        let RoomStats {
-            frames_in,
-            frames_out,
-            bytes_in,
-            bytes_out,
-            frames_unrouted,
-            frames_unknown_sender,
-            keyframe_requests,
-            violations,
-            congestion_downgrades,
-            congestion_recoveries,
-        } = *other;
-        self.frames_in += frames_in;
-        self.frames_out += frames_out;
-        self.bytes_in += bytes_in;
-        self.bytes_out += bytes_out;
-        self.frames_unrouted += frames_unrouted;
-        self.frames_unknown_sender += frames_unknown_sender;
-        self.keyframe_requests += keyframe_requests;
-        self.violations += violations;
-        self.congestion_downgrades += congestion_downgrades;
-        self.congestion_recoveries += congestion_recoveries;
-    }
+            /// Adds `other`'s counters to these (totals over rooms).
+            pub fn add(&mut self, other: &RoomStats) {
+                let RoomStats { $($field),* } = *other;
+                $(self.$field += $field;)*
+            }
+        }
+    };
+}
+
+room_counters! {
+    frames_in: "edgecall_frames_in_total", "Media frames accepted from senders.";
+    frames_out: "edgecall_frames_out_total", "Media frame copies queued to receivers and links.";
+    bytes_in: "edgecall_bytes_in_total", "Media payload bytes accepted.";
+    bytes_out: "edgecall_bytes_out_total", "Media bytes queued to receivers and links.";
+    frames_unrouted: "edgecall_frames_unrouted_total", "Frames nobody was entitled to.";
+    frames_unknown_sender: "edgecall_frames_unknown_sender_total",
+        "Link frames naming a participant the link never announced.";
+    keyframe_requests: "edgecall_keyframe_requests_total", "Keyframe requests sent to senders.";
+    violations: "edgecall_violations_total", "Connections closed for breaking a rule.";
+    congestion_downgrades: "edgecall_congestion_downgrades_total",
+        "Congestion steps down (layer lowered, video or audio paused) for slow receivers.";
+    congestion_recoveries: "edgecall_congestion_recoveries_total",
+        "Congestion steps back up after a receiver drained.";
 }
 
 #[cfg(test)]
