@@ -3,16 +3,19 @@
 
 use std::collections::HashMap;
 
+use edgecall_proto::metrics::Exposition;
 use edgecall_proto::room::{Action, ConnId, ConnState, Room, RoomConfig};
 use serde::{Deserialize, Serialize};
+use worker::worker_sys::ext::WebSocketExt;
 use worker::{State, WebSocket};
+
+use crate::storage::{Storage, RESTORES, STORED_MARK};
 
 /// WebSocket close reasons are limited to 123 bytes.
 const MAX_CLOSE_REASON: usize = 123;
 
 /// What each socket's attachment holds across hibernation, stored as a
-/// JSON string (one small string keeps the Worker free of a second,
-/// object-walking serde implementation).
+/// JSON string.
 #[derive(Debug, Serialize, Deserialize)]
 struct Attachment {
     room: String,
@@ -29,6 +32,9 @@ pub(crate) struct Info {
     instance_started_ms: u64,
     /// True when this instance rebuilt the room from hibernated sockets.
     restored: bool,
+    /// How often the room was rebuilt from hibernated sockets, over the
+    /// object's life (kept in its storage).
+    restores: u64,
     /// Participant ids, most recent active speaker first.
     recent_speakers: Vec<u32>,
     /// Engine time of the last event (ms since the epoch).
@@ -48,12 +54,23 @@ pub(crate) struct Host {
     alarm_at: Option<u64>,
     started_ms: u64,
     restored: bool,
+    /// Persisted restore count (see [`Info::restores`]).
+    restores: u64,
+    /// Sends that failed because the socket had gone (since this instance
+    /// started).
+    failed_sends: u64,
+    /// The object's SQLite storage (`None` if it cannot be opened: links
+    /// then persist in their attachments, up to its 2 KiB).
+    storage: Option<Storage>,
 }
 
 impl Host {
     /// Starts (or restarts after eviction) with whatever sockets survived.
     pub(crate) fn wake(state: &State, config: RoomConfig) -> Self {
         let now = super::now_ms();
+        let storage = Storage::open(state)
+            .map_err(|err| worker::console_error!("cannot open the object's storage: {err}"))
+            .ok();
         let mut sockets = HashMap::new();
         let mut states = Vec::new();
         let mut room_id = None;
@@ -61,7 +78,7 @@ impl Host {
             let Some(conn) = super::conn_of(state, &ws) else {
                 continue;
             };
-            match read_attachment(&ws) {
+            match read_attachment(&ws, storage.as_ref(), conn) {
                 Ok(Slot::Live(attachment)) => {
                     room_id.get_or_insert(attachment.room);
                     states.push((conn, attachment.state));
@@ -76,6 +93,7 @@ impl Host {
         }
         let next_conn = sockets.keys().map(|c| c.0 + 1).max().unwrap_or(1);
         let restored = !states.is_empty();
+        let restores = count_restores(storage.as_ref(), restored);
         let engine = room_id.and_then(|room| {
             Room::restore(&room, config.clone(), states, now)
                 .map_err(|err| worker::console_error!("cannot restore room {room}: {err}"))
@@ -89,6 +107,9 @@ impl Host {
             alarm_at: None,
             started_ms: now,
             restored,
+            restores,
+            failed_sends: 0,
+            storage,
         };
         host.carry_out();
         host
@@ -126,6 +147,11 @@ impl Host {
 
     pub(crate) fn forget(&mut self, conn: ConnId) {
         self.sockets.remove(&conn);
+        if let Some(storage) = &self.storage {
+            if let Err(err) = storage.forget_link(conn.0) {
+                worker::console_error!("cannot drop the stored state of {}: {err}", conn.0);
+            }
+        }
     }
 
     /// Whether `conn` is still served. A socket the engine closed may keep
@@ -175,7 +201,9 @@ impl Host {
                             room: room.clone(),
                             state: *state,
                         };
-                        if let Err(err) = write_attachment(ws, &attachment) {
+                        if let Err(err) =
+                            write_attachment(ws, self.storage.as_ref(), conn, &attachment)
+                        {
                             worker::console_error!("cannot persist connection {}: {err}", conn.0);
                         }
                     }
@@ -184,6 +212,7 @@ impl Host {
         }
         // Sockets that can no longer be written to have gone away.
         let now = super::now_ms();
+        self.failed_sends += failed.len() as u64;
         for conn in failed {
             self.sockets.remove(&conn);
             engine.closed(conn, now);
@@ -219,6 +248,7 @@ impl Host {
             connections: self.sockets.len(),
             instance_started_ms: self.started_ms,
             restored: self.restored,
+            restores: self.restores,
             recent_speakers: self
                 .engine
                 .as_ref()
@@ -230,6 +260,65 @@ impl Host {
             frames_unrouted: stats.frames_unrouted,
         }
     }
+}
+
+impl Host {
+    /// The room's metrics in the Prometheus text format, labelled with the
+    /// room id. Engine counters count since this instance of the object
+    /// started (like a process restart, eviction resets them);
+    /// `edgecall_restores_total` counts over the object's life.
+    pub(crate) fn metrics(&self, room: &str) -> String {
+        let room = self.engine.as_ref().map_or(room, Room::id);
+        let mut out = Exposition::new(&[("room", room)]);
+        out.gauge(
+            "edgecall_room_participants",
+            "Participants in the room, local and behind trunks.",
+            self.engine.as_ref().map_or(0, Room::participant_count) as u64,
+        );
+        out.gauge(
+            "edgecall_room_connections",
+            "WebSockets the room object serves (clients and trunks).",
+            self.sockets.len() as u64,
+        );
+        self.engine
+            .as_ref()
+            .map(Room::stats)
+            .unwrap_or_default()
+            .export(&mut out);
+        out.counter(
+            "edgecall_failed_sends_total",
+            "Messages dropped because their socket could no longer be written to.",
+            self.failed_sends,
+        );
+        out.counter(
+            "edgecall_restores_total",
+            "Times the room was rebuilt from hibernated sockets after eviction.",
+            self.restores,
+        );
+        out.gauge(
+            "edgecall_instance_start_time_ms",
+            "When this instance of the room object started (ms since the epoch).",
+            self.started_ms,
+        );
+        out.finish()
+    }
+}
+
+/// The persisted restore count, one higher when this instance was
+/// `restored`. Storage errors are logged and count as 0.
+fn count_restores(storage: Option<&Storage>, restored: bool) -> u64 {
+    let Some(storage) = storage else {
+        return 0;
+    };
+    let counted = if restored {
+        storage.increment(RESTORES)
+    } else {
+        storage.get(RESTORES)
+    };
+    counted.unwrap_or_else(|err| {
+        worker::console_error!("cannot read or count restores in storage: {err}");
+        0
+    })
 }
 
 /// What a socket's attachment says about it.
@@ -245,15 +334,33 @@ enum Slot {
 /// The attachment of a socket the engine closed.
 const CLOSED_MARK: &str = "closed";
 
-fn read_attachment(ws: &WebSocket) -> Result<Slot, String> {
-    match ws.deserialize_attachment::<String>() {
-        Ok(Some(mark)) if mark == CLOSED_MARK => Ok(Slot::Closed),
-        Ok(Some(json)) => serde_json::from_str(&json)
-            .map(Slot::Live)
-            .map_err(|e| e.to_string()),
-        Ok(None) => Ok(Slot::Empty),
-        Err(err) => Err(err.to_string()),
+/// Reads a socket's attachment, or the storage row it points to.
+fn read_attachment(
+    ws: &WebSocket,
+    storage: Option<&Storage>,
+    conn: ConnId,
+) -> Result<Slot, String> {
+    // Read as a plain JS value: `deserialize_attachment::<String>` would
+    // bring serde-wasm-bindgen's deserializer into the Worker.
+    let socket: &worker::web_sys::WebSocket = ws.as_ref();
+    let raw = socket
+        .deserialize_attachment()
+        .map_err(|_| "the runtime cannot read the attachment")?;
+    if raw.is_null() || raw.is_undefined() {
+        return Ok(Slot::Empty);
     }
+    let json = match raw.as_string() {
+        Some(mark) if mark == CLOSED_MARK => return Ok(Slot::Closed),
+        Some(mark) if mark == STORED_MARK => storage
+            .ok_or("the state is in storage, which cannot be opened")?
+            .link(conn.0)?
+            .ok_or("the state should be in storage but is not")?,
+        Some(json) => json,
+        None => return Err("the attachment is not a string".to_owned()),
+    };
+    edgecall_proto::json::from_str(&json)
+        .map(Slot::Live)
+        .map_err(|e| e.to_string())
 }
 
 fn mark_closed(ws: &WebSocket) -> Result<(), String> {
@@ -261,9 +368,24 @@ fn mark_closed(ws: &WebSocket) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-fn write_attachment(ws: &WebSocket, attachment: &Attachment) -> Result<(), String> {
-    let json = serde_json::to_string(attachment).map_err(|e| e.to_string())?;
-    ws.serialize_attachment(json).map_err(|e| e.to_string())
+/// Persists a connection's state: a link's (which grows with the
+/// participants behind it) in storage, with [`STORED_MARK`] as its
+/// attachment; anything else in the attachment itself.
+fn write_attachment(
+    ws: &WebSocket,
+    storage: Option<&Storage>,
+    conn: ConnId,
+    attachment: &Attachment,
+) -> Result<(), String> {
+    let json = edgecall_proto::json::to_string(attachment).map_err(|e| e.to_string())?;
+    let stored = match (storage, &attachment.state) {
+        (Some(storage), ConnState::Link(_)) => {
+            storage.save_link(conn.0, json)?;
+            STORED_MARK.to_owned()
+        }
+        _ => json,
+    };
+    ws.serialize_attachment(stored).map_err(|e| e.to_string())
 }
 
 fn send(sockets: &HashMap<ConnId, WebSocket>, conn: ConnId, data: &[u8]) -> bool {

@@ -12,7 +12,9 @@
 
 mod config;
 mod host;
+pub mod http;
 mod keepalive;
+mod storage;
 mod trunk;
 
 use std::cell::RefCell;
@@ -61,8 +63,14 @@ impl DurableObject for Room {
             "/trunk" => self.accept_trunk(&req, &room).await,
             "/info" => {
                 let info = self.host.borrow_mut().info(&room);
-                Response::from_json(&info)
+                http::json_response(&info, 200)
             }
+            "/metrics" => {
+                let text = self.host.borrow().metrics(&room);
+                http::text_response(text, edgecall_proto::metrics::CONTENT_TYPE, 200)
+            }
+            // The Worker's /healthz: the namespace answers.
+            "/health" => Response::ok("ok"),
             _ => Response::error("unknown room endpoint", 404),
         }
     }
@@ -148,7 +156,7 @@ impl Room {
     /// Upgrades a request the Worker already authorised.
     async fn accept(&self, req: &Request, room: &str) -> Result<Response> {
         let member: Member = match req.headers().get(MEMBER_HEADER)? {
-            Some(json) => serde_json::from_str(&json)
+            Some(json) => edgecall_proto::json::from_str(&json)
                 .map_err(|e| worker::Error::RustError(format!("bad member header: {e}")))?,
             None => return Response::error("missing member", 400),
         };

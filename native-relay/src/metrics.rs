@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use edgecall_proto::metrics::Exposition;
 use edgecall_proto::room::RoomStats;
 
 /// Why the relay dropped something it was asked to send.
@@ -175,7 +176,7 @@ impl Metrics {
             .unwrap_or_else(|e| e.into_inner())
             .remove(room);
         let mut retired = self.retired.lock().unwrap_or_else(|e| e.into_inner());
-        add(&mut retired, &stats);
+        retired.add(&stats);
     }
 
     /// The Prometheus text exposition.
@@ -189,109 +190,61 @@ impl Metrics {
         let mut trunks = 0;
         for snapshot in rooms.values() {
             trunks += u64::from(snapshot.trunk_up);
-            add(&mut totals, &snapshot.stats);
+            totals.add(&snapshot.stats);
             participants += snapshot.participants;
             connections += snapshot.connections;
             queued += snapshot.queued_bytes;
             max_queued = max_queued.max(snapshot.queued_bytes);
         }
-        let mut out = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
-        };
-        metric(
+        let mut exposition = Exposition::new(&[]);
+        exposition.gauge(
             "edgecall_rooms",
-            "gauge",
             "Rooms open on this relay.",
             rooms.len() as u64,
         );
-        metric(
+        exposition.gauge(
             "edgecall_participants",
-            "gauge",
             "Participants in those rooms, local and remote.",
             participants as u64,
         );
-        metric(
+        exposition.gauge(
             "edgecall_connections",
-            "gauge",
             "Client connections on this relay.",
             connections as u64,
         );
-        metric(
-            "edgecall_frames_in_total",
-            "counter",
-            "Media frames accepted from senders.",
-            totals.frames_in,
-        );
-        metric(
-            "edgecall_frames_out_total",
-            "counter",
-            "Media frame copies queued to receivers and links.",
-            totals.frames_out,
-        );
-        metric(
-            "edgecall_bytes_in_total",
-            "counter",
-            "Media payload bytes accepted.",
-            totals.bytes_in,
-        );
-        metric(
-            "edgecall_bytes_out_total",
-            "counter",
-            "Media bytes queued to receivers and links.",
-            totals.bytes_out,
-        );
-        metric(
-            "edgecall_frames_unrouted_total",
-            "counter",
-            "Frames nobody was entitled to.",
-            totals.frames_unrouted,
-        );
-        metric(
-            "edgecall_violations_total",
-            "counter",
-            "Connections closed for breaking a rule.",
-            totals.violations,
-        );
-        metric(
+        exposition.counter(
             "edgecall_joins_rejected_total",
-            "counter",
             "Joins refused (token, path, room id).",
             self.rejected.load(Ordering::Relaxed),
         );
-        metric(
+        exposition.gauge(
             "edgecall_send_queue_bytes",
-            "gauge",
             "Bytes queued to receivers, all rooms.",
             queued,
         );
-        metric(
+        exposition.gauge(
             "edgecall_send_queue_max_room_bytes",
-            "gauge",
             "Bytes queued to receivers in the busiest room.",
             max_queued,
         );
-        metric(
+        exposition.gauge(
             "edgecall_trunks",
-            "gauge",
             "Rooms whose trunk to the edge is connected from this relay.",
             trunks,
         );
-        metric(
+        exposition.counter(
             "edgecall_trunk_connects_total",
-            "counter",
             "Trunk connections to the edge established.",
             self.trunk_connects.load(Ordering::Relaxed),
         );
-        metric(
+        exposition.counter(
             "edgecall_trunk_failures_total",
-            "counter",
             "Trunk connections to the edge refused, failed or lost.",
             self.trunk_failures.load(Ordering::Relaxed),
         );
+        // The engine's counters, named and described in one place.
+        totals.export(&mut exposition);
+        let mut out = exposition.finish();
         let _ = writeln!(out, "# HELP edgecall_read_messages_total Messages read from clients, by transport.\n# TYPE edgecall_read_messages_total counter");
         for transport in Transport::ALL {
             let _ = writeln!(
@@ -330,17 +283,6 @@ impl Metrics {
         }
         out
     }
-}
-
-fn add(into: &mut RoomStats, stats: &RoomStats) {
-    into.frames_in += stats.frames_in;
-    into.frames_out += stats.frames_out;
-    into.bytes_in += stats.bytes_in;
-    into.bytes_out += stats.bytes_out;
-    into.frames_unrouted += stats.frames_unrouted;
-    into.frames_unknown_sender += stats.frames_unknown_sender;
-    into.keyframe_requests += stats.keyframe_requests;
-    into.violations += stats.violations;
 }
 
 #[cfg(test)]

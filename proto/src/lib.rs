@@ -7,11 +7,16 @@
 //! - [`room`]: the sans-I/O room engine (joins, routing, selective
 //!   forwarding, simulcast, congestion, limits, links);
 //! - [`token`]: HS256 join tokens (mint and verify);
+//! - [`metrics`]: Prometheus text exposition of the engine's counters;
+//! - [`json`]: JSON for tokens and host state (serde_json natively, the JS
+//!   runtime's JSON in wasm);
 //! - [`e2ee`]: end-to-end encrypted media payload sealing.
 //!
 //! Nothing here does I/O, spawns tasks or reads a clock: time is an input.
 
 pub mod e2ee;
+pub mod json;
+pub mod metrics;
 pub mod room;
 pub mod token;
 

@@ -34,11 +34,9 @@
 
 use core::fmt;
 
+use base64ct::{Base64UrlUnpadded, Encoding};
 use hmac::{Hmac, Mac};
-use jwt::algorithm::AlgorithmType;
-use jwt::header::{HeaderType, JoseHeader};
-use jwt::{FromBase64, Header, SignWithKey, Token, VerifyWithKey};
-use serde::de::IgnoredAny;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -244,6 +242,9 @@ fn hmac_key(secret: &[u8]) -> Result<HmacSha256, TokenError> {
     })
 }
 
+/// The header of every minted token.
+const MINTED_HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+
 /// Signs `claims` with `secret` and returns a compact JWT whose header is
 /// exactly `{"alg":"HS256","typ":"JWT"}`.
 ///
@@ -254,18 +255,18 @@ fn hmac_key(secret: &[u8]) -> Result<HmacSha256, TokenError> {
 ///
 /// [`TokenError::EmptySecret`] if `secret` is empty.
 pub fn mint(secret: &[u8], claims: &JoinClaims) -> Result<String, TokenError> {
-    let key = hmac_key(secret)?;
-    let header = Header {
-        algorithm: AlgorithmType::Hs256,
-        type_: Some(HeaderType::JsonWebToken),
-        ..Header::default()
-    };
-    let signed = Token::new(header, claims)
-        .sign_with_key(&key)
-        .map_err(|e| TokenError::Signing {
-            reason: e.to_string(),
-        })?;
-    Ok(signed.as_str().to_owned())
+    let mut mac = hmac_key(secret)?;
+    let payload = crate::json::to_string(claims).map_err(|e| TokenError::Signing {
+        reason: e.to_string(),
+    })?;
+    let mut token = Base64UrlUnpadded::encode_string(MINTED_HEADER.as_bytes());
+    token.push('.');
+    token.push_str(&Base64UrlUnpadded::encode_string(payload.as_bytes()));
+    mac.update(token.as_bytes());
+    let tag = mac.finalize().into_bytes();
+    token.push('.');
+    token.push_str(&Base64UrlUnpadded::encode_string(&tag));
+    Ok(token)
 }
 
 /// The subset of the JOSE header this module looks at. Unknown members
@@ -277,16 +278,10 @@ struct RawHeader {
     crit: Option<IgnoredAny>,
 }
 
-impl JoseHeader for RawHeader {
-    fn algorithm_type(&self) -> AlgorithmType {
-        if self.alg == ALGORITHM {
-            AlgorithmType::Hs256
-        } else {
-            // Anything else is refused before verification; report `none` so
-            // that the library's own algorithm check would refuse it too.
-            AlgorithmType::None
-        }
-    }
+/// Decodes one base64url part of a compact JWS as JSON.
+fn decode_part<T: DeserializeOwned>(part: &str) -> Result<T, String> {
+    let json = Base64UrlUnpadded::decode_vec(part).map_err(|e| format!("base64url: {e}"))?;
+    crate::json::from_slice(&json).map_err(|e| e.to_string())
 }
 
 /// The header a relay's trunk carries its [`TokenVerifier::trunk_proof`] in.
@@ -518,9 +513,10 @@ impl TokenVerifier {
 fn verify_signature(key: &HmacSha256, token: &str) -> Result<JoinClaims, TokenError> {
     // Look at the header on its own first so that a foreign algorithm is
     // reported as such, whatever the rest of the token looks like.
-    let header_b64 = token.split('.').next().unwrap_or_default();
-    let header = RawHeader::from_base64(header_b64)
-        .map_err(|e| TokenError::malformed(format_args!("header: {e}")))?;
+    let mut parts = token.split('.');
+    let header_b64 = parts.next().unwrap_or_default();
+    let header: RawHeader =
+        decode_part(header_b64).map_err(|e| TokenError::malformed(format_args!("header: {e}")))?;
     if header.alg != ALGORITHM {
         return Err(TokenError::UnsupportedAlgorithm { alg: header.alg });
     }
@@ -529,26 +525,26 @@ fn verify_signature(key: &HmacSha256, token: &str) -> Result<JoinClaims, TokenEr
             "header lists critical extensions (`crit`), none of which are supported",
         ));
     }
-
+    let (Some(claims_b64), Some(signature_b64), None) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenError::malformed(
+            "a compact JWT has exactly three dot-separated parts",
+        ));
+    };
     // Claims are only checked to be JSON here and given their typed shape
-    // after the signature is known to be good. (`IgnoredAny` rather than a
-    // JSON value tree keeps the Worker's wasm small.)
-    let unverified: Token<RawHeader, IgnoredAny, _> =
-        Token::parse_unverified(token).map_err(TokenError::malformed)?;
-    unverified.verify_with_key(key).map_err(|e| match e {
-        jwt::Error::AlgorithmMismatch(_, _) => TokenError::UnsupportedAlgorithm {
-            alg: header.alg.clone(),
-        },
-        // A signature that is not even valid base64url cannot be the right
-        // one either.
-        jwt::Error::InvalidSignature | jwt::Error::RustCryptoMac(_) | jwt::Error::Base64(_) => {
-            TokenError::BadSignature
-        }
-        other => TokenError::malformed(other),
-    })?;
-    let claims_b64 = token.split('.').nth(1).unwrap_or_default();
-    JoinClaims::from_base64(claims_b64)
-        .map_err(|e| TokenError::malformed(format_args!("claims: {e}")))
+    // after the signature is known to be good.
+    decode_part::<IgnoredAny>(claims_b64)
+        .map_err(|e| TokenError::malformed(format_args!("claims: {e}")))?;
+    // A signature that is not even valid base64url cannot be the right one.
+    let signature =
+        Base64UrlUnpadded::decode_vec(signature_b64).map_err(|_| TokenError::BadSignature)?;
+    let mut mac = key.clone();
+    mac.update(header_b64.as_bytes());
+    mac.update(b".");
+    mac.update(claims_b64.as_bytes());
+    mac.verify_slice(&signature)
+        .map_err(|_| TokenError::BadSignature)?;
+    decode_part(claims_b64).map_err(|e| TokenError::malformed(format_args!("claims: {e}")))
 }
 
 #[cfg(test)]

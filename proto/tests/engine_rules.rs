@@ -592,6 +592,33 @@ fn a_drained_receiver_recovers_after_a_stable_period() {
 }
 
 #[test]
+fn congestion_steps_are_counted_both_ways() {
+    let config = small();
+    let (high, step, recover) = (
+        config.congestion_high_bytes,
+        config.congestion_step_ms,
+        config.congestion_recover_ms,
+    );
+    let mut host = Host::new(config);
+    host.join(1, "alice");
+    host.join(2, "bob");
+    for _ in 0..2 {
+        host.room.backlog(ConnId(2), high, host.now);
+        host.now += step;
+    }
+    // A report within the step interval changes nothing and counts nothing.
+    host.room.backlog(ConnId(2), high, host.now - 1);
+    host.room.backlog(ConnId(2), 0, host.now);
+    host.now += recover;
+    host.room.backlog(ConnId(2), 0, host.now);
+    let stats = host.room.stats();
+    assert_eq!(
+        (stats.congestion_downgrades, stats.congestion_recoveries),
+        (2, 1)
+    );
+}
+
+#[test]
 fn a_receiver_can_cap_itself() {
     let (mut host, _) = simulcast_room();
     host.send(

@@ -1,5 +1,6 @@
 //! The edge under `wrangler dev` (workerd), started per test run.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -247,6 +248,61 @@ impl Edge {
             .with_context(|| format!("GET room info for {room}"))?;
         Ok(resp.into_json()?)
     }
+}
+
+impl Edge {
+    /// `GET /api/rooms/<room>/metrics` with the operator key, checked to be
+    /// Prometheus text labelled with `room` and parsed by
+    /// [`parse_exposition`].
+    pub fn room_metrics(&self, room: &str) -> Result<BTreeMap<String, u64>> {
+        let resp = ureq::get(&format!("{}/api/rooms/{room}/metrics", self.http_base()))
+            .set("Authorization", &format!("Bearer {TEST_API_KEY}"))
+            .call()
+            .with_context(|| format!("GET metrics of {room}"))?;
+        let content_type = resp.header("content-type").unwrap_or_default().to_owned();
+        if content_type != "text/plain; version=0.0.4" {
+            bail!("metrics of {room} are {content_type:?}, not Prometheus text");
+        }
+        let text = resp.into_string()?;
+        let label = format!("{{room=\"{room}\"}}");
+        parse_exposition(&text)?
+            .into_iter()
+            .map(|(series, value)| match series.strip_suffix(&label) {
+                Some(name) => Ok((name.to_owned(), value)),
+                None => bail!("{series} is not labelled with room {room}:\n{text}"),
+            })
+            .collect()
+    }
+}
+
+/// Parses a Prometheus text exposition of integer samples into series
+/// (`name{labels}`) and values, checking that every series has its
+/// `# HELP` and `# TYPE` lines first.
+pub fn parse_exposition(text: &str) -> Result<BTreeMap<String, u64>> {
+    let mut described = std::collections::BTreeSet::new();
+    let mut samples = BTreeMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line
+            .strip_prefix("# HELP ")
+            .or_else(|| line.strip_prefix("# TYPE "))
+        {
+            let name = rest.split(' ').next().unwrap_or_default();
+            described.insert(name.to_owned());
+            continue;
+        }
+        let (series, value) = line
+            .rsplit_once(' ')
+            .with_context(|| format!("not a sample: {line:?}"))?;
+        let name = series.split('{').next().unwrap_or_default();
+        if !described.contains(name) {
+            bail!("{name} has no HELP or TYPE line");
+        }
+        let value = value
+            .parse()
+            .with_context(|| format!("not an integer sample: {line:?}"))?;
+        samples.insert(series.to_owned(), value);
+    }
+    Ok(samples)
 }
 
 impl Drop for Edge {

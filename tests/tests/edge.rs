@@ -170,25 +170,70 @@ async fn room_info_and_health_answer(edge: Arc<Edge>) -> Result<()> {
     );
     // Room info is the operator's: anonymous or wrong-key callers get a
     // 401 and learn nothing about the room.
-    let url = format!("{base}/api/rooms/{room}");
+    refused_without_the_api_key(&format!("{base}/api/rooms/{room}"), "participants")
+}
+
+/// `url` answers 401 without the operator key and with a wrong one, and
+/// the answer does not contain `secret`.
+fn refused_without_the_api_key(url: &str, secret: &str) -> Result<()> {
     for (what, attempt) in [
-        ("no key", ureq::get(&url).call()),
+        ("no key", ureq::get(url).call()),
         (
             "a wrong key",
-            ureq::get(&url).set("Authorization", "Bearer nope").call(),
+            ureq::get(url).set("Authorization", "Bearer nope").call(),
         ),
     ] {
         match attempt {
             Err(ureq::Error::Status(401, response)) => {
                 let body = response.into_string()?;
                 ensure!(
-                    body.contains("API key") && !body.contains("participants"),
-                    "{what}: {body}"
+                    body.contains("API key") && !body.contains(secret),
+                    "{url} with {what}: {body}"
                 );
             }
-            other => anyhow::bail!("room info with {what}: {other:?}"),
+            other => anyhow::bail!("{url} with {what}: {other:?}"),
         }
     }
+    Ok(())
+}
+
+async fn room_metrics_need_the_api_key(edge: Arc<Edge>) -> Result<()> {
+    let room = unique_room("metrics-key");
+    let _a = join(&edge, &room, "a").await?;
+    refused_without_the_api_key(
+        &format!("{}/api/rooms/{room}/metrics", edge.http_base()),
+        "edgecall_",
+    )
+}
+
+async fn room_metrics_count_participants_and_frames(edge: Arc<Edge>) -> Result<()> {
+    let room = unique_room("metrics");
+    let mut alice = join(&edge, &room, "alice").await?;
+    let mut bob = join(&edge, &room, "bob").await?;
+    let before = edge.room_metrics(&room)?;
+    ensure!(
+        before["edgecall_room_participants"] == 2
+            && before["edgecall_room_connections"] == 2
+            && before["edgecall_frames_in_total"] == 0
+            && before["edgecall_restores_total"] == 0,
+        "{before:?}"
+    );
+    for seq in 1..=3 {
+        alice.media(audio(seq, 20)).await?;
+    }
+    let got = bob.media_at_least(3, any_frame, ARRIVAL, QUIET).await;
+    ensure!(got.len() == 3, "bob got {} frames", got.len());
+    let payload: u64 = got.iter().map(|f| f.payload.len() as u64).sum();
+    let after = edge.room_metrics(&room)?;
+    ensure!(
+        after["edgecall_frames_in_total"] == 3
+            && after["edgecall_frames_out_total"] == 3
+            && after["edgecall_bytes_in_total"] == payload
+            && after["edgecall_bytes_out_total"] > payload
+            && after["edgecall_frames_unrouted_total"] == 0
+            && after["edgecall_failed_sends_total"] == 0,
+        "{after:?}"
+    );
     Ok(())
 }
 
@@ -457,6 +502,31 @@ async fn a_hibernated_room_still_routes_and_keeps_its_roster(edge: Arc<Edge>) ->
         "roster after restore: {names:?}"
     );
     ensure!(carol.id > bob.id, "ids are not reused");
+    Ok(())
+}
+
+/// Each eviction and restore adds one to `edgecall_restores_total`, which
+/// lives in the object's storage: a later instance goes on counting.
+async fn restores_from_hibernation_are_counted_across_evictions(edge: Arc<Edge>) -> Result<()> {
+    let room = unique_room("restores");
+    let mut alice = join(&edge, &room, "alice").await?;
+    let mut bob = join(&edge, &room, "bob").await?;
+    alice.media(audio(1, 10)).await?;
+    ensure!(bob.media_at_least(1, any_frame, ARRIVAL, QUIET).await.len() == 1);
+    let mut restores = edge.room_metrics(&room)?["edgecall_restores_total"];
+    ensure!(restores == 0, "restored before any eviction: {restores}");
+    for seq in 2..=3 {
+        // Nothing happens for longer than workerd keeps an idle object.
+        tokio::time::sleep(Duration::from_secs(35)).await;
+        alice.media(audio(seq, 10)).await?;
+        let got = bob.media_at_least(1, any_frame, ARRIVAL, QUIET).await;
+        ensure!(got.len() == 1, "after hibernation: {got:?}");
+        let metrics = edge.room_metrics(&room)?;
+        let now = metrics["edgecall_restores_total"];
+        ensure!(now > restores, "restores went from {restores} to {now}");
+        ensure!(metrics["edgecall_room_participants"] == 2, "{metrics:?}");
+        restores = now;
+    }
     Ok(())
 }
 
@@ -1042,6 +1112,21 @@ fn main() {
             "room_info_and_health_answer",
             &open,
             room_info_and_health_answer,
+        ),
+        trial(
+            "room_metrics_need_the_api_key",
+            &open,
+            room_metrics_need_the_api_key,
+        ),
+        trial(
+            "room_metrics_count_participants_and_frames",
+            &open,
+            room_metrics_count_participants_and_frames,
+        ),
+        trial(
+            "restores_from_hibernation_are_counted_across_evictions",
+            &open,
+            restores_from_hibernation_are_counted_across_evictions,
         ),
         trial(
             "requests_are_checked_before_the_room",

@@ -8,14 +8,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
-use edgecall_e2e::client::{Client, Event};
+use edgecall_e2e::client::{Client, Event, Trunk};
 use edgecall_e2e::edge::Edge;
 use edgecall_e2e::frames::{audio, camera};
 use edgecall_e2e::proxy::Proxy;
 use edgecall_e2e::relay::{NatsServer, RelayProcess};
 use edgecall_e2e::trials::{trial, unique_room};
 use edgecall_proto::token::{mint, JoinClaims};
-use edgecall_proto::wire::{self, server_message, MediaFrame, Track};
+use edgecall_proto::wire::{self, link_message, server_message, MediaFrame, Track};
 use edgecall_stream::{JoinConfig, Session, TransportKind, Trust};
 use libtest_mimic::Arguments;
 
@@ -586,6 +586,55 @@ async fn a_cut_trunk_reconnects_and_rosters_converge(edge: Arc<Edge>) -> Result<
     Ok(())
 }
 
+/// A trunk's link state grows with the participants behind it (here far
+/// past a socket attachment's 2 KiB); it is kept in the room object's
+/// storage, so all of them are still in the room after the object was
+/// evicted and rebuilt.
+async fn a_trunk_carrying_200_participants_survives_hibernation(edge: Arc<Edge>) -> Result<()> {
+    const REMOTE: u32 = 200;
+    let room = unique_room("trunk-200");
+    let url = format!("{}/api/rooms/{room}/trunk?host=relay-200", edge.ws_base());
+    let mut trunk = Trunk::connect(&url, TRUNK_SECRET, None).await?;
+    for id in 1..=REMOTE {
+        trunk
+            .send(link_message::Msg::Joined(wire::Participant {
+                id,
+                name: format!("remote-{id}"),
+                can_publish: true,
+                ..wire::Participant::default()
+            }))
+            .await?;
+    }
+    let deadline = Instant::now() + CONVERGE;
+    let before = loop {
+        let info = edge.room_info(&room)?;
+        if info["participants"] == REMOTE {
+            break info;
+        }
+        ensure!(Instant::now() < deadline, "not all joined: {info}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    // Idle with runtime-answered keep-alives: the object is evicted.
+    for _ in 0..12 {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        trunk.send_text(edgecall_proto::KEEPALIVE_PING).await?;
+    }
+    let dave = Client::join(&format!("{}/api/rooms/{room}/ws?name=dave", edge.ws_base())).await?;
+    let roster = &dave.welcome.roster;
+    ensure!(
+        roster.len() == REMOTE as usize + 1
+            && roster.iter().filter(|p| p.remote).count() == REMOTE as usize,
+        "roster after the idle spell: {} participants",
+        roster.len()
+    );
+    let after = edge.room_info(&room)?;
+    ensure!(
+        after["restored"] == true && after["instance_started_ms"] != before["instance_started_ms"],
+        "not evicted and restored: {before} → {after}"
+    );
+    Ok(())
+}
+
 fn main() {
     let args = Arguments::from_args();
     let edge = match Edge::start(&[
@@ -639,6 +688,11 @@ fn main() {
             "a_relay_with_a_wrong_trunk_secret_is_refused_and_keeps_its_room",
             &edge,
             a_relay_with_a_wrong_trunk_secret_is_refused_and_keeps_its_room,
+        ),
+        trial(
+            "a_trunk_carrying_200_participants_survives_hibernation",
+            &edge,
+            a_trunk_carrying_200_participants_survives_hibernation,
         ),
         trial(
             "a_cut_trunk_reconnects_and_rosters_converge",

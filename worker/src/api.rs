@@ -7,6 +7,8 @@
 //!   limit binding, per `CF-Connecting-IP`);
 //! - `GET /api/rooms/<room>` — `{room, participants, …}` from the room,
 //!   for the operator only (Bearer `API_KEY`; 403 without one configured);
+//! - `GET /api/rooms/<room>/metrics` — the room's metrics in the Prometheus
+//!   text format, for the operator only (same check);
 //! - `GET /api/rooms/<room>/trunk?host=<relay-id>` — a relay's trunk
 //!   (WebSocket, `Authorization: Bearer <TRUNK_SECRET>`), a link that carries
 //!   the relay's participants of the room; 401 without the right secret;
@@ -14,7 +16,8 @@
 //!   (header `x-edgecall-token-proof`) that it verifies them with the same
 //!   secret;
 //! - `POST /api/token` — mint a join token (Bearer `API_KEY`);
-//! - `GET /healthz`.
+//! - `GET /healthz` — `ok` when the Room namespace answers (a probe
+//!   object's `/health`), else 503 and the reason.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -24,6 +27,8 @@ use edgecall_proto::token::{self, JoinClaims, TokenVerifier, TRUNK_TOKEN_PROOF_H
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use worker::{web_sys, Env, Headers, Method, Request, Response, Result};
+
+use edgecall_durable_room::http::json_response;
 
 use crate::errors::json_error;
 
@@ -35,6 +40,8 @@ const JOIN_LIMITER_BINDING: &str = "JOIN_LIMITER";
 /// Comma-separated client addresses the join limit does not apply to
 /// (e.g. a monitoring probe).
 const JOIN_LIMIT_EXEMPT_VAR: &str = "JOIN_LIMIT_EXEMPT_IPS";
+/// The object `/healthz` asks: not a valid room id, so no meeting has it.
+const HEALTH_PROBE_OBJECT: &str = "healthz:probe";
 /// Default and longest lifetime of a minted token.
 const DEFAULT_TOKEN_TTL_SECS: u64 = 3_600;
 const MAX_TOKEN_TTL_SECS: u64 = 7 * 24 * 3_600;
@@ -46,10 +53,15 @@ pub(crate) async fn route(req: Request, env: Env) -> Result<Response> {
     let path = req.path();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (req.method(), segments.as_slice()) {
-        (Method::Get, ["healthz"]) => Response::ok("ok"),
+        (Method::Get, ["healthz"]) => health(&env).await,
         (Method::Get, ["api", "rooms", room, "ws"]) => join(req, &env, room).await,
         (Method::Get, ["api", "rooms", room, "trunk"]) => trunk(req, &env, room).await,
-        (Method::Get, ["api", "rooms", room]) => room_info(&req, &env, room).await,
+        (Method::Get, ["api", "rooms", room]) => {
+            operator_fetch(&req, &env, room, "https://room.internal/info").await
+        }
+        (Method::Get, ["api", "rooms", room, "metrics"]) => {
+            operator_fetch(&req, &env, room, "https://room.internal/metrics").await
+        }
         (Method::Post, ["api", "token"]) => mint_token(req, &env).await,
         (Method::Get, ["client-config.json"]) => client_config(&env),
         (_, ["api", ..]) | (_, ["healthz"]) => json_error(404, "no such endpoint"),
@@ -70,9 +82,12 @@ struct ClientConfig {
 /// back to this edge; without it, `{}` leaves the client on its defaults
 /// (WebSocket to this edge).
 fn client_config(env: &Env) -> Result<Response> {
-    Response::from_json(&ClientConfig {
-        directory_url: secret(env, "RELAY_DIRECTORY_URL"),
-    })
+    json_response(
+        &ClientConfig {
+            directory_url: secret(env, "RELAY_DIRECTORY_URL"),
+        },
+        200,
+    )
 }
 
 fn secret(env: &Env, name: &str) -> Option<String> {
@@ -139,7 +154,8 @@ async fn join(req: Request, env: &Env, room: &str) -> Result<Response> {
     headers.set(ROOM_HEADER, room)?;
     headers.set(
         MEMBER_HEADER,
-        &serde_json::to_string(&member).map_err(|e| worker::Error::RustError(e.to_string()))?,
+        &edgecall_proto::json::to_string(&member)
+            .map_err(|e| worker::Error::RustError(format!("cannot encode the member: {e}")))?,
     )?;
     room_stub(env, room)?
         .fetch_with_request(internal_request("https://room.internal/ws", &headers)?)
@@ -169,7 +185,24 @@ async fn within_join_limit(req: &Request, env: &Env) -> Result<bool> {
     if exempt {
         return Ok(true);
     }
-    Ok(limiter.limit(address).await?.success)
+    limit(limiter, &address).await
+}
+
+/// `limiter.limit({key})`'s `success`, read from the JS answer directly:
+/// `RateLimiter::limit` would deserialise it with serde-wasm-bindgen, the
+/// Worker's last use of it for reading (see `edgecall_proto::json`).
+async fn limit(limiter: worker::RateLimiter, key: &str) -> Result<bool> {
+    use worker::js_sys::{Object, Reflect};
+    use worker::wasm_bindgen::{JsCast, JsValue};
+    let raw: worker::worker_sys::RateLimiter = JsValue::from(limiter).unchecked_into();
+    let options = Object::new();
+    Reflect::set(&options, &JsValue::from_str("key"), &JsValue::from_str(key))?;
+    let outcome = worker::wasm_bindgen_futures::JsFuture::from(raw.limit(options)?).await?;
+    Reflect::get(&outcome, &JsValue::from_str("success"))?
+        .as_bool()
+        .ok_or_else(|| {
+            worker::Error::RustError("the rate limiter answered without `success`".into())
+        })
 }
 
 /// The bearer token of a request, if any.
@@ -229,14 +262,14 @@ async fn trunk(req: Request, env: &Env, room: &str) -> Result<Response> {
         .await
 }
 
-/// Operator-only: who is in a room and the engine's counters. Checked
-/// before the Durable Object is touched, so anonymous callers cannot
-/// instantiate objects by asking about made-up rooms.
-async fn room_info(req: &Request, env: &Env, room: &str) -> Result<Response> {
+/// Operator-only: asks the room object for `url` (its info or metrics).
+/// The key is checked before the Durable Object is touched, so anonymous
+/// callers cannot instantiate objects by asking about made-up rooms.
+async fn operator_fetch(req: &Request, env: &Env, room: &str, url: &str) -> Result<Response> {
     let Some(api_key) = secret(env, "API_KEY") else {
         return json_error(
             403,
-            "room info is for the operator: set the API_KEY secret and send Authorization: Bearer <API_KEY>",
+            "room info and metrics are for the operator: set the API_KEY secret and send Authorization: Bearer <API_KEY>",
         );
     };
     if !secret_matches(&bearer(req)?, &api_key) {
@@ -251,8 +284,33 @@ async fn room_info(req: &Request, env: &Env, room: &str) -> Result<Response> {
     let headers = Headers::new();
     headers.set(ROOM_HEADER, room)?;
     room_stub(env, room)?
-        .fetch_with_request(internal_request("https://room.internal/info", &headers)?)
+        .fetch_with_request(internal_request(url, &headers)?)
         .await
+}
+
+/// `ok` when a probe object of the Room namespace answers; 503 with the
+/// reason otherwise (no binding, the object fails or answers an error).
+async fn health(env: &Env) -> Result<Response> {
+    let probe = async {
+        let headers = Headers::new();
+        room_stub(env, HEALTH_PROBE_OBJECT)?
+            .fetch_with_request(internal_request("https://room.internal/health", &headers)?)
+            .await
+    };
+    match probe.await {
+        Ok(resp) if resp.status_code() == 200 => Response::ok("ok"),
+        Ok(resp) => Response::error(
+            format!(
+                "unhealthy: the Room namespace's probe object answered {}",
+                resp.status_code()
+            ),
+            503,
+        ),
+        Err(err) => Response::error(
+            format!("unhealthy: the Room namespace does not answer: {err}"),
+            503,
+        ),
+    }
 }
 
 /// A GET request to the room object. Built with the platform's own
@@ -302,7 +360,8 @@ async fn mint_token(mut req: Request, env: &Env) -> Result<Response> {
             "missing or wrong API key (Authorization: Bearer <API_KEY>)",
         );
     }
-    let body: TokenRequest = match req.json().await {
+    let body = req.text().await?;
+    let body: TokenRequest = match edgecall_proto::json::from_str(&body) {
         Ok(body) => body,
         Err(err) => {
             return json_error(
@@ -327,10 +386,13 @@ async fn mint_token(mut req: Request, env: &Env) -> Result<Response> {
     claims.publish = body.publish.unwrap_or(true);
     claims.subscribe = body.subscribe.unwrap_or(true);
     match token::mint(join_secret.as_bytes(), &claims) {
-        Ok(token) => Response::from_json(&TokenResponse {
-            token,
-            expires_at: claims.exp,
-        }),
+        Ok(token) => json_response(
+            &TokenResponse {
+                token,
+                expires_at: claims.exp,
+            },
+            200,
+        ),
         Err(err) => json_error(500, &err.to_string()),
     }
 }

@@ -1,5 +1,6 @@
 //! JSON error responses.
 
+use edgecall_durable_room::http::json_response;
 use serde::Serialize;
 use worker::{Response, Result};
 
@@ -10,5 +11,5 @@ struct ErrorBody<'a> {
 
 /// `{"error": message}` with `status`.
 pub(crate) fn json_error(status: u16, message: &str) -> Result<Response> {
-    Ok(Response::from_json(&ErrorBody { error: message })?.with_status(status))
+    json_response(&ErrorBody { error: message }, status)
 }

@@ -63,6 +63,11 @@ impl Congestion {
         self.step > 0
     }
 
+    /// How many steps from healthy (0) the receiver is.
+    pub(crate) fn step(&self) -> u8 {
+        self.step
+    }
+
     /// Current limit.
     pub(crate) fn limit(&self) -> CongestionLimit {
         CongestionLimit {

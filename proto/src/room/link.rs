@@ -293,7 +293,7 @@ impl Room {
                     })
                 })
                 .collect();
-            wants.sort_by_key(|w| (w.participant, w.track));
+            super::sort::sort_by_key(&mut wants, |w| (w.participant, w.track));
             let Some(link) = self.link_mut(conn) else {
                 continue;
             };
@@ -326,7 +326,7 @@ impl Room {
                 })
             })
             .collect();
-        remote.sort_by_key(|r| r.local_id);
+        super::sort::sort_by_key(&mut remote, |r| r.local_id);
         let mut wants: Vec<LinkWantState> = link
             .wants_in
             .iter()
@@ -336,7 +336,7 @@ impl Room {
                 layer_mask: *mask,
             })
             .collect();
-        wants.sort_by_key(|w| (w.participant, w.track));
+        super::sort::sort_by_key(&mut wants, |w| (w.participant, w.track));
         LinkState {
             kind: link.kind,
             peer_host: link.peer_host.clone(),

@@ -38,6 +38,7 @@ mod media;
 mod ranking;
 mod rate;
 mod route;
+mod sort;
 mod state;
 mod track;
 
@@ -89,6 +90,11 @@ pub struct RoomStats {
     pub keyframe_requests: u64,
     /// Connections closed by the engine for breaking a rule.
     pub violations: u64,
+    /// Congestion steps down (a receiver's layer lowered, its video or
+    /// audio paused) from backlog reports.
+    pub congestion_downgrades: u64,
+    /// Congestion steps back up once a receiver's backlog drained.
+    pub congestion_recoveries: u64,
 }
 
 /// Where a participant's media comes from.
@@ -605,8 +611,14 @@ impl Room {
         let Some(entry) = self.conns.get_mut(&conn) else {
             return;
         };
+        let before = entry.congestion.step();
         if !entry.congestion.report(queued_bytes, now_ms, &self.config) {
             return;
+        }
+        if entry.congestion.step() > before {
+            self.stats.congestion_downgrades += 1;
+        } else {
+            self.stats.congestion_recoveries += 1;
         }
         let limit = entry.congestion.limit();
         let is_participant = matches!(entry.role, Role::Participant(_));

@@ -20,6 +20,7 @@
 use std::collections::HashMap;
 
 use super::action::ParticipantId;
+use super::sort;
 
 /// Level treated as silence.
 const SILENCE: f32 = 127.0;
@@ -214,7 +215,7 @@ impl Ranking {
             .filter(|(_, l)| l.level < SILENCE - 0.5)
             .map(|(p, l)| (*p, l.level))
             .collect();
-        audible.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        sort::sort_by(&mut audible, |a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
         let speaking: Vec<ParticipantId> = audible
             .iter()
             .filter(|(_, level)| *level <= self.speaking_level)
@@ -284,28 +285,34 @@ impl Ranking {
             .filter(|p| speaking.contains(p))
             .take(places)
             .collect();
-        let mut waiting: Vec<ParticipantId> = speaking
+        // Waiting speakers with the order they queued in: among equal
+        // counts the one queued first goes first (at the start, the louder).
+        let mut waiting: Vec<(ParticipantId, usize)> = speaking
             .iter()
             .copied()
             .filter(|p| !holders.contains(p))
+            .zip(0..)
             .collect();
-        // Stable sort: among equal counts the louder goes first.
-        waiting.sort_by(|a, b| count(a).total_cmp(&count(b)));
+        let mut queued = waiting.len();
+        let by_count = |a: &(ParticipantId, usize), b: &(ParticipantId, usize)| {
+            count(&a.0).total_cmp(&count(&b.0)).then(a.1.cmp(&b.1))
+        };
+        sort::sort_by(&mut waiting, by_count);
         let mut waiting = waiting.into_iter().peekable();
         while holders.len() < places {
             match waiting.next() {
-                Some(p) => holders.push(p),
+                Some((p, _)) => holders.push(p),
                 None => break,
             }
         }
-        let mut waiting: Vec<ParticipantId> = waiting.collect();
+        let mut waiting: Vec<(ParticipantId, usize)> = waiting.collect();
         while let Some((slot, most)) = holders
             .iter()
             .enumerate()
             .max_by(|a, b| count(a.1).total_cmp(&count(b.1)))
             .map(|(i, p)| (i, count(p)))
         {
-            let Some(least) = waiting.first().copied() else {
+            let Some(least) = waiting.first().map(|w| w.0) else {
                 break;
             };
             if most - count(&least) <= SWAP_MARGIN_MS {
@@ -313,8 +320,9 @@ impl Ranking {
             }
             let out = std::mem::replace(&mut holders[slot], least);
             waiting.remove(0);
-            waiting.push(out);
-            waiting.sort_by(|a, b| count(a).total_cmp(&count(b)));
+            waiting.push((out, queued));
+            queued += 1;
+            sort::sort_by(&mut waiting, by_count);
         }
         let mut chosen: Vec<ParticipantId> = speaking
             .iter()
@@ -350,7 +358,9 @@ impl Ranking {
     ) {
         self.last_spoke.extend(spoke);
         let mut order = self.recent.order.clone();
-        order.sort_by_key(|p| (std::cmp::Reverse(self.last_spoke.get(p).copied()), *p));
+        sort::sort_by_key(&mut order, |p| {
+            (std::cmp::Reverse(self.last_spoke.get(p).copied()), *p)
+        });
         self.recent.set(order);
     }
 
