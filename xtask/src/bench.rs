@@ -1,6 +1,9 @@
 //! `cargo xtask bench-edge`: the edge's load figures for BENCHMARKS.md.
 //! Builds edgecall's Worker and the bare broadcast baseline, then runs the
-//! `edge-load` tool on each for 1 → 3, 1 → 10 and 10 → 10 participants.
+//! `edge-load` tool on each: fixed loads for 1 → 3, 1 → 10 and 10 → 10
+//! participants, then the same 1 → 10 and 10 → 10 rooms under rising load
+//! until each build saturates (its most deliveries/s), with wrangler and
+//! workerd pinned to one core and the load tool to the other.
 
 use anyhow::Result;
 
@@ -10,6 +13,15 @@ use crate::{cmd, edge, Ctx};
 /// (senders, receivers, frames per second per sender).
 const SCENARIOS: &[(u32, u32, u32)] = &[(1, 3, 1_000), (1, 10, 400), (10, 10, 40)];
 const SECONDS: &str = "10";
+/// Saturation runs: (senders, receivers, starting frames/s per sender).
+const SATURATION: &[(u32, u32, u32)] = &[(1, 10, 400), (10, 10, 40)];
+/// Seconds per load step and the most steps (×1.5 each) of a saturation run.
+const STEP_SECONDS: &str = "5";
+const MAX_STEPS: &str = "10";
+/// Where the edge and the load tool run during saturation runs, when the
+/// machine has at least two CPUs.
+const SERVER_CPUS: &str = "1";
+const LOAD_CPUS: &str = "0";
 
 /// Runs every scenario against the baseline and against edgecall.
 pub fn bench_edge(ctx: &Ctx) -> Result<()> {
@@ -51,6 +63,34 @@ pub fn bench_edge(ctx: &Ctx) -> Result<()> {
                 .args(["--senders", &senders.to_string()])
                 .args(["--receivers", &receivers.to_string()])
                 .args(["--rate", &rate.to_string(), "--seconds", SECONDS]);
+            if bare {
+                run.arg("--bare");
+            }
+            steps.command(&mut run)?;
+        }
+    }
+    let pin = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+    for &(senders, receivers, rate) in SATURATION {
+        for bare in [true, false] {
+            let mut run = cmd::cargo();
+            run.current_dir(&ctx.root)
+                .args([
+                    "run",
+                    "--quiet",
+                    "--release",
+                    "-p",
+                    "edgecall-e2e",
+                    "--bin",
+                    "edge-load",
+                    "--",
+                ])
+                .args(["--senders", &senders.to_string()])
+                .args(["--receivers", &receivers.to_string()])
+                .args(["--rate", &rate.to_string(), "--seconds", STEP_SECONDS])
+                .args(["--steps", MAX_STEPS]);
+            if pin {
+                run.args(["--pin-server", SERVER_CPUS, "--pin-load", LOAD_CPUS]);
+            }
             if bare {
                 run.arg("--bare");
             }

@@ -34,7 +34,7 @@ Commands:
   test           set up and run every test (what CI runs)
   build-edge     build the Worker wasm if its sources changed (wrangler's build command)
   build-web      build the browser client into dist/web if its sources changed
-  bench-edge     load the edge under workerd (1→3, 1→10, 10→10) beside a bare broadcast baseline
+  bench-edge     load the edge under workerd (1→3, 1→10, 10→10, then to saturation) beside a bare broadcast baseline
   bench-web      web client glass-to-glass latency (edge and relay paths, headless Chromium) and wasm size
   check-pi       cross-build the streamer for the Raspberry Pi (aarch64), setting up what it needs
   setup [FLAGS]  install the tools the project needs into the cache
