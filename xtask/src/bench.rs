@@ -48,55 +48,51 @@ pub fn bench_edge(ctx: &Ctx) -> Result<()> {
     steps.command(&mut tool)?;
     for &(senders, receivers, rate) in SCENARIOS {
         for bare in [true, false] {
-            let mut run = cmd::cargo();
-            run.current_dir(&ctx.root)
-                .args([
-                    "run",
-                    "--quiet",
-                    "--release",
-                    "-p",
-                    "edgecall-e2e",
-                    "--bin",
-                    "edge-load",
-                    "--",
-                ])
-                .args(["--senders", &senders.to_string()])
-                .args(["--receivers", &receivers.to_string()])
-                .args(["--rate", &rate.to_string(), "--seconds", SECONDS]);
-            if bare {
-                run.arg("--bare");
-            }
+            let mut run = edge_load(ctx, senders, receivers, rate, bare);
+            run.args(["--seconds", SECONDS]);
             steps.command(&mut run)?;
         }
     }
     let pin = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
     for &(senders, receivers, rate) in SATURATION {
         for bare in [true, false] {
-            let mut run = cmd::cargo();
-            run.current_dir(&ctx.root)
-                .args([
-                    "run",
-                    "--quiet",
-                    "--release",
-                    "-p",
-                    "edgecall-e2e",
-                    "--bin",
-                    "edge-load",
-                    "--",
-                ])
-                .args(["--senders", &senders.to_string()])
-                .args(["--receivers", &receivers.to_string()])
-                .args(["--rate", &rate.to_string(), "--seconds", STEP_SECONDS])
-                .args(["--steps", MAX_STEPS]);
+            let mut run = edge_load(ctx, senders, receivers, rate, bare);
+            run.args(["--seconds", STEP_SECONDS, "--steps", MAX_STEPS]);
             if pin {
                 run.args(["--pin-server", SERVER_CPUS, "--pin-load", LOAD_CPUS]);
-            }
-            if bare {
-                run.arg("--bare");
             }
             steps.command(&mut run)?;
         }
     }
     steps.finish()?;
     Ok(())
+}
+
+/// `edge-load` (release) for one room shape against one build.
+fn edge_load(
+    ctx: &Ctx,
+    senders: u32,
+    receivers: u32,
+    rate: u32,
+    bare: bool,
+) -> std::process::Command {
+    let mut run = cmd::cargo();
+    run.current_dir(&ctx.root)
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "edgecall-e2e",
+            "--bin",
+            "edge-load",
+            "--",
+        ])
+        .args(["--senders", &senders.to_string()])
+        .args(["--receivers", &receivers.to_string()])
+        .args(["--rate", &rate.to_string()]);
+    if bare {
+        run.arg("--bare");
+    }
+    run
 }

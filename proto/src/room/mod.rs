@@ -188,18 +188,18 @@ impl Conn {
             Role::Pending(_) => self.opened_ms + config.hello_timeout_ms + 1,
             _ => u64::MAX,
         };
-        let backlog = self
-            .unacked
-            .as_ref()
-            .and_then(|u| {
-                u.next_check(
-                    self.congestion.holds_back(),
-                    config.congestion_high_bytes,
-                    config.congestion_step_ms,
-                )
-            })
-            .unwrap_or(u64::MAX);
+        let backlog = self.backlog_check(config).unwrap_or(u64::MAX);
         heartbeat.min(hello).min(backlog)
+    }
+
+    /// When this connection's acknowledged backlog is next worth
+    /// evaluating, if it acknowledges and anything could change.
+    fn backlog_check(&self, config: &RoomConfig) -> Option<u64> {
+        self.unacked.as_ref()?.next_check(
+            self.congestion.holds_back(),
+            config.congestion_high_bytes,
+            config.congestion_step_ms,
+        )
     }
 }
 
@@ -923,16 +923,7 @@ impl Room {
         let due: Vec<ConnId> = self
             .conns
             .iter()
-            .filter(|(_, c)| {
-                c.unacked.as_ref().is_some_and(|u| {
-                    u.next_check(
-                        c.congestion.holds_back(),
-                        config.congestion_high_bytes,
-                        config.congestion_step_ms,
-                    )
-                    .is_some_and(|at| at <= now_ms)
-                })
-            })
+            .filter(|(_, c)| c.backlog_check(config).is_some_and(|at| at <= now_ms))
             .map(|(id, _)| *id)
             .collect();
         for conn in due {
