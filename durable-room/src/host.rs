@@ -3,9 +3,11 @@
 
 use std::collections::HashMap;
 
+use edgecall_proto::json::JsonWriter;
 use edgecall_proto::metrics::Exposition;
 use edgecall_proto::room::{Action, ConnId, ConnState, Room, RoomConfig};
-use serde::{Deserialize, Serialize};
+use worker::js_sys::Uint8Array;
+use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::worker_sys::ext::WebSocketExt;
 use worker::{State, WebSocket};
 
@@ -14,16 +16,8 @@ use crate::storage::{Storage, RESTORES, STORED_MARK};
 /// WebSocket close reasons are limited to 123 bytes.
 const MAX_CLOSE_REASON: usize = 123;
 
-/// What each socket's attachment holds across hibernation, stored as a
-/// JSON string.
-#[derive(Debug, Serialize, Deserialize)]
-struct Attachment {
-    room: String,
-    state: ConnState,
-}
-
 /// Answer of `GET /api/rooms/<room>`.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub(crate) struct Info {
     room: String,
     participants: usize,
@@ -79,9 +73,9 @@ impl Host {
                 continue;
             };
             match read_attachment(&ws, storage.as_ref(), conn) {
-                Ok(Slot::Live(attachment)) => {
-                    room_id.get_or_insert(attachment.room);
-                    states.push((conn, attachment.state));
+                Ok(Slot::Live(room, state)) => {
+                    room_id.get_or_insert(room);
+                    states.push((conn, state));
                 }
                 Ok(Slot::Empty) => {}
                 // Closed by the engine, still in the closing handshake: it
@@ -197,12 +191,8 @@ impl Host {
                 }
                 Action::Persist { conn, state } => {
                     if let Some(ws) = self.sockets.get(&conn) {
-                        let attachment = Attachment {
-                            room: room.clone(),
-                            state: *state,
-                        };
                         if let Err(err) =
-                            write_attachment(ws, self.storage.as_ref(), conn, &attachment)
+                            write_attachment(ws, self.storage.as_ref(), conn, &room, &state)
                         {
                             worker::console_error!("cannot persist connection {}: {err}", conn.0);
                         }
@@ -259,6 +249,25 @@ impl Host {
             frames_out: stats.frames_out,
             frames_unrouted: stats.frames_unrouted,
         }
+    }
+}
+
+impl Info {
+    /// The answer as a JSON object, one member per field.
+    pub(crate) fn to_json(&self) -> String {
+        JsonWriter::new()
+            .string("room", &self.room)
+            .uint("participants", self.participants as u64)
+            .uint("connections", self.connections as u64)
+            .uint("instance_started_ms", self.instance_started_ms)
+            .boolean("restored", self.restored)
+            .uint("restores", self.restores)
+            .uints("recent_speakers", &self.recent_speakers)
+            .uint("now_ms", self.now_ms)
+            .uint("frames_in", self.frames_in)
+            .uint("frames_out", self.frames_out)
+            .uint("frames_unrouted", self.frames_unrouted)
+            .finish()
     }
 }
 
@@ -325,13 +334,14 @@ fn count_restores(storage: Option<&Storage>, restored: bool) -> u64 {
 enum Slot {
     /// Nothing persisted yet.
     Empty,
-    /// A connection of the room.
-    Live(Attachment),
+    /// A connection of the room: the room's id and the engine's state.
+    Live(String, ConnState),
     /// Closed by the engine; ignored until the runtime drops it.
     Closed,
 }
 
-/// The attachment of a socket the engine closed.
+/// The attachment of a socket the engine closed. Live connections hold
+/// their stored state as bytes, or [`STORED_MARK`].
 const CLOSED_MARK: &str = "closed";
 
 /// Reads a socket's attachment, or the storage row it points to.
@@ -340,8 +350,8 @@ fn read_attachment(
     storage: Option<&Storage>,
     conn: ConnId,
 ) -> Result<Slot, String> {
-    // Read as a plain JS value: `deserialize_attachment::<String>` would
-    // bring serde-wasm-bindgen's deserializer into the Worker.
+    // Read as a plain JS value: `deserialize_attachment::<T>` would bring
+    // serde-wasm-bindgen's deserializer into the Worker.
     let socket: &worker::web_sys::WebSocket = ws.as_ref();
     let raw = socket
         .deserialize_attachment()
@@ -349,23 +359,31 @@ fn read_attachment(
     if raw.is_null() || raw.is_undefined() {
         return Ok(Slot::Empty);
     }
-    let json = match raw.as_string() {
+    let bytes = match raw.as_string() {
         Some(mark) if mark == CLOSED_MARK => return Ok(Slot::Closed),
         Some(mark) if mark == STORED_MARK => storage
             .ok_or("the state is in storage, which cannot be opened")?
             .link(conn.0)?
             .ok_or("the state should be in storage but is not")?,
-        Some(json) => json,
-        None => return Err("the attachment is not a string".to_owned()),
+        Some(other) => return Err(format!("unknown attachment mark '{other}'")),
+        None => raw
+            .dyn_into::<Uint8Array>()
+            .map_err(|_| "the attachment is neither bytes nor a mark")?
+            .to_vec(),
     };
-    edgecall_proto::json::from_str(&json)
-        .map(Slot::Live)
-        .map_err(|e| e.to_string())
+    let (room, state) = ConnState::from_stored(&bytes).map_err(|e| e.to_string())?;
+    Ok(Slot::Live(room, state))
 }
 
 fn mark_closed(ws: &WebSocket) -> Result<(), String> {
-    ws.serialize_attachment(CLOSED_MARK.to_owned())
-        .map_err(|e| e.to_string())
+    set_attachment(ws, &JsValue::from_str(CLOSED_MARK))
+}
+
+fn set_attachment(ws: &WebSocket, value: &JsValue) -> Result<(), String> {
+    let socket: &worker::web_sys::WebSocket = ws.as_ref();
+    socket
+        .serialize_attachment(value.clone())
+        .map_err(|_| "the runtime refused the attachment".to_owned())
 }
 
 /// Persists a connection's state: a link's (which grows with the
@@ -375,17 +393,17 @@ fn write_attachment(
     ws: &WebSocket,
     storage: Option<&Storage>,
     conn: ConnId,
-    attachment: &Attachment,
+    room: &str,
+    state: &ConnState,
 ) -> Result<(), String> {
-    let json = edgecall_proto::json::to_string(attachment).map_err(|e| e.to_string())?;
-    let stored = match (storage, &attachment.state) {
+    let bytes = state.to_stored(room);
+    match (storage, state) {
         (Some(storage), ConnState::Link(_)) => {
-            storage.save_link(conn.0, json)?;
-            STORED_MARK.to_owned()
+            storage.save_link(conn.0, bytes)?;
+            set_attachment(ws, &JsValue::from_str(STORED_MARK))
         }
-        _ => json,
-    };
-    ws.serialize_attachment(stored).map_err(|e| e.to_string())
+        _ => set_attachment(ws, &Uint8Array::from(bytes.as_slice())),
+    }
 }
 
 fn send(sockets: &HashMap<ConnId, WebSocket>, conn: ConnId, data: &[u8]) -> bool {

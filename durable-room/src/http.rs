@@ -1,15 +1,11 @@
-//! Small HTTP responses shared by the Worker and the room: JSON through
-//! [`edgecall_proto::json`] (the JS runtime's JSON, no JSON crate in the
-//! wasm) and plain text.
+//! Small HTTP responses shared by the Worker and the room: JSON (written
+//! with [`edgecall_proto::json::JsonWriter`]) and plain text.
 
-use serde::Serialize;
 use worker::{Response, Result};
 
-/// `value` as `application/json` with `status`.
-pub fn json_response<T: Serialize + ?Sized>(value: &T, status: u16) -> Result<Response> {
-    let body = edgecall_proto::json::to_string(value)
-        .map_err(|e| worker::Error::RustError(format!("cannot encode the JSON reply: {e}")))?;
-    text_response(body, "application/json", status)
+/// `json` (a JSON document) as `application/json` with `status`.
+pub fn json_response(json: String, status: u16) -> Result<Response> {
+    text_response(json, "application/json", status)
 }
 
 /// `body` with `content_type` and `status`.

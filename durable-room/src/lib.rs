@@ -29,7 +29,8 @@ use worker::{
 pub use config::room_config;
 use host::Host;
 
-/// Header the Worker uses to pass the verified member (JSON) to the room.
+/// Header the Worker uses to pass the verified member to the room
+/// ([`Member::to_header`]).
 pub const MEMBER_HEADER: &str = "x-edgecall-member";
 /// Header carrying the room id from the Worker.
 pub const ROOM_HEADER: &str = "x-edgecall-room";
@@ -63,7 +64,7 @@ impl DurableObject for Room {
             "/trunk" => self.accept_trunk(&req, &room).await,
             "/info" => {
                 let info = self.host.borrow_mut().info(&room);
-                http::json_response(&info, 200)
+                http::json_response(info.to_json(), 200)
             }
             "/metrics" => {
                 let text = self.host.borrow().metrics(&room);
@@ -156,7 +157,7 @@ impl Room {
     /// Upgrades a request the Worker already authorised.
     async fn accept(&self, req: &Request, room: &str) -> Result<Response> {
         let member: Member = match req.headers().get(MEMBER_HEADER)? {
-            Some(json) => edgecall_proto::json::from_str(&json)
+            Some(header) => Member::from_header(&header)
                 .map_err(|e| worker::Error::RustError(format!("bad member header: {e}")))?,
             None => return Response::error("missing member", 400),
         };

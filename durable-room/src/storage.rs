@@ -10,7 +10,7 @@ use worker::{SqlCursor, SqlStorage, SqlStorageValue, State};
 
 const SCHEMA: [&str; 2] = [
     "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS links (conn INTEGER PRIMARY KEY, state TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS links (conn INTEGER PRIMARY KEY, state BLOB NOT NULL)",
 ];
 
 /// Times the room was rebuilt from hibernated sockets.
@@ -64,25 +64,25 @@ impl Storage {
         }
     }
 
-    /// Keeps `json` (a link's attachment) for connection `conn`.
-    pub(crate) fn save_link(&self, conn: u64, json: String) -> Result<(), String> {
+    /// Keeps `state` (a link's stored engine state) for connection `conn`.
+    pub(crate) fn save_link(&self, conn: u64, state: Vec<u8>) -> Result<(), String> {
         self.query(
             "INSERT OR REPLACE INTO links (conn, state) VALUES (?, ?)",
-            vec![conn_value(conn)?, json.into()],
+            vec![conn_value(conn)?, SqlStorageValue::Blob(state)],
         )
         .map(drop)
     }
 
-    /// The JSON kept for connection `conn`, if any.
-    pub(crate) fn link(&self, conn: u64) -> Result<Option<String>, String> {
+    /// The state kept for connection `conn`, if any.
+    pub(crate) fn link(&self, conn: u64) -> Result<Option<Vec<u8>>, String> {
         let cursor = self.query(
             "SELECT state FROM links WHERE conn = ?",
             vec![conn_value(conn)?],
         )?;
         match first_value(cursor)? {
             None => Ok(None),
-            Some(SqlStorageValue::String(json)) => Ok(Some(json)),
-            Some(_) => Err(format!("the stored state of {conn} is not text")),
+            Some(SqlStorageValue::Blob(state)) => Ok(Some(state)),
+            Some(_) => Err(format!("the stored state of {conn} is not a blob")),
         }
     }
 

@@ -1,472 +1,406 @@
-//! JSON for the few values hosts exchange as JSON (join token headers and
-//! claims, the member a Worker hands its room, persisted socket state).
+//! JSON for the few values hosts exchange as JSON: join token headers and
+//! claims, and small HTTP request and reply bodies. Engine state travels as
+//! protobuf instead (`room::persist`).
 //!
-//! Natively this is `serde_json`. In `wasm32-unknown-unknown` (the Worker,
-//! the Durable Object, the browser) it is the JavaScript runtime's own
-//! `JSON.parse` / `JSON.stringify`, with `serde-wasm-bindgen` turning Rust
-//! values into JS ones and a small deserializer here reading them back,
-//! which keeps a JSON parser and float formatting out of the wasm. The
-//! same serde derives decide the shape either way.
+//! Objects are read member by member ([`JsonObject`]) and written member by
+//! member ([`JsonWriter`]), not through serde derives: in the Worker's wasm
+//! each derived type costs its own visitor code, which the Worker's size
+//! budget cannot carry. Natively the values are `serde_json`'s; in
+//! `wasm32-unknown-unknown` (the Worker, the Durable Object) they are the
+//! JavaScript runtime's (`JSON.parse`, `JSON.stringify`), so no JSON parser
+//! or float formatting is compiled into the wasm.
 //!
 //! One difference: JavaScript numbers are doubles, so in wasm an integer
-//! field accepts only safe integers (up to 2^53 − 1) and also takes `1.0`
-//! or `1e3` spelled as floats, where serde_json takes any `u64` but no
-//! float spelling.
-
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+//! reads back only when it is a safe integer (up to 2^53 − 1), `1.0` and
+//! `1e3` count as integers, and a written integer above 2^53 loses
+//! precision; natively any `u64` is exact and floats are never integers.
 
 /// A value that could not be read from or written as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct JsonError(String);
 
-/// Parses `bytes` (UTF-8 JSON) into a `T`.
-///
-/// # Errors
-///
-/// [`JsonError`] when the text is not JSON or does not have `T`'s shape.
-pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
-    imp::from_slice(bytes)
+/// A parsed JSON object whose members are read by name. Absent members and
+/// `null` read as `None`; a member of the wrong type is an error naming it.
+pub struct JsonObject(imp::Object);
+
+impl JsonObject {
+    /// Parses UTF-8 JSON text that must be an object.
+    ///
+    /// # Errors
+    ///
+    /// [`JsonError`] when the text is not JSON or not an object.
+    pub fn parse(bytes: &[u8]) -> Result<Self, JsonError> {
+        imp::Object::parse(bytes).map(Self)
+    }
+
+    /// True when member `key` is present and not `null`.
+    pub fn has(&self, key: &str) -> bool {
+        self.0.has(key)
+    }
+
+    /// Member `key` as a string.
+    ///
+    /// # Errors
+    ///
+    /// [`JsonError`] when the member is present but not a string.
+    pub fn string(&self, key: &str) -> Result<Option<String>, JsonError> {
+        self.0
+            .string(key)
+            .map_err(|()| JsonError(format!("`{key}` must be a string")))
+    }
+
+    /// Member `key` as a non-negative integer.
+    ///
+    /// # Errors
+    ///
+    /// [`JsonError`] when the member is present but not a non-negative
+    /// integer.
+    pub fn uint(&self, key: &str) -> Result<Option<u64>, JsonError> {
+        self.0
+            .uint(key)
+            .map_err(|()| JsonError(format!("`{key}` must be a non-negative integer")))
+    }
+
+    /// Member `key` as a boolean.
+    ///
+    /// # Errors
+    ///
+    /// [`JsonError`] when the member is present but not `true` or `false`.
+    pub fn boolean(&self, key: &str) -> Result<Option<bool>, JsonError> {
+        self.0
+            .boolean(key)
+            .map_err(|()| JsonError(format!("`{key}` must be true or false")))
+    }
+
+    /// Member `key`, which must be present, as a string.
+    ///
+    /// # Errors
+    ///
+    /// [`JsonError`] when the member is absent or not a string.
+    pub fn required_string(&self, key: &str) -> Result<String, JsonError> {
+        self.string(key)?.ok_or_else(|| missing(key))
+    }
+
+    /// Member `key`, which must be present, as a non-negative integer.
+    ///
+    /// # Errors
+    ///
+    /// [`JsonError`] when the member is absent or not a non-negative integer.
+    pub fn required_uint(&self, key: &str) -> Result<u64, JsonError> {
+        self.uint(key)?.ok_or_else(|| missing(key))
+    }
 }
 
-/// Parses JSON text into a `T`.
-///
-/// # Errors
-///
-/// [`JsonError`] when the text is not JSON or does not have `T`'s shape.
-pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
-    imp::from_slice(text.as_bytes())
+fn missing(key: &str) -> JsonError {
+    JsonError(format!("`{key}` is missing"))
 }
 
-/// Writes `value` as compact JSON (fields in declaration order).
-///
-/// # Errors
-///
-/// [`JsonError`] when `value` cannot be represented (in wasm: an integer
-/// beyond 2^53 − 1).
-pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, JsonError> {
-    imp::to_string(value)
+/// Writes one compact JSON object, its members in the order they are added.
+#[must_use = "a JsonWriter does nothing until `finish`"]
+pub struct JsonWriter(imp::Writer);
+
+impl Default for JsonWriter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl JsonWriter {
+    /// An empty object.
+    pub fn new() -> Self {
+        Self(imp::Writer::new())
+    }
+
+    /// Adds string member `key`.
+    pub fn string(mut self, key: &str, value: &str) -> Self {
+        self.0.string(key, value);
+        self
+    }
+
+    /// Adds string member `key` when `value` is `Some`.
+    pub fn string_if(self, key: &str, value: Option<&str>) -> Self {
+        match value {
+            Some(value) => self.string(key, value),
+            None => self,
+        }
+    }
+
+    /// Adds integer member `key`.
+    pub fn uint(mut self, key: &str, value: u64) -> Self {
+        self.0.uint(key, value);
+        self
+    }
+
+    /// Adds integer member `key` when `value` is `Some`.
+    pub fn uint_if(self, key: &str, value: Option<u64>) -> Self {
+        match value {
+            Some(value) => self.uint(key, value),
+            None => self,
+        }
+    }
+
+    /// Adds boolean member `key`.
+    pub fn boolean(mut self, key: &str, value: bool) -> Self {
+        self.0.boolean(key, value);
+        self
+    }
+
+    /// Adds member `key`, an array of integers.
+    pub fn uints(mut self, key: &str, values: &[u32]) -> Self {
+        self.0.uints(key, values);
+        self
+    }
+
+    /// The object as compact JSON text.
+    pub fn finish(self) -> String {
+        self.0.finish()
+    }
 }
 
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod imp {
-    use super::*;
+    use serde_json::{Map, Value};
 
-    pub(super) fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
-        serde_json::from_slice(bytes).map_err(|e| JsonError(e.to_string()))
+    use super::JsonError;
+
+    pub(super) struct Object(Map<String, Value>);
+
+    impl Object {
+        pub(super) fn parse(bytes: &[u8]) -> Result<Self, JsonError> {
+            match serde_json::from_slice(bytes) {
+                Ok(Value::Object(map)) => Ok(Self(map)),
+                Ok(_) => Err(JsonError("not a JSON object".to_owned())),
+                Err(err) => Err(JsonError(format!("not JSON: {err}"))),
+            }
+        }
+
+        fn get(&self, key: &str) -> Option<&Value> {
+            self.0.get(key).filter(|v| !v.is_null())
+        }
+
+        pub(super) fn has(&self, key: &str) -> bool {
+            self.get(key).is_some()
+        }
+
+        pub(super) fn string(&self, key: &str) -> Result<Option<String>, ()> {
+            self.get(key)
+                .map(|v| v.as_str().map(str::to_owned).ok_or(()))
+                .transpose()
+        }
+
+        pub(super) fn uint(&self, key: &str) -> Result<Option<u64>, ()> {
+            self.get(key).map(|v| v.as_u64().ok_or(())).transpose()
+        }
+
+        pub(super) fn boolean(&self, key: &str) -> Result<Option<bool>, ()> {
+            self.get(key).map(|v| v.as_bool().ok_or(())).transpose()
+        }
     }
 
-    pub(super) fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, JsonError> {
-        serde_json::to_string(value).map_err(|e| JsonError(e.to_string()))
+    pub(super) struct Writer(Vec<(String, Value)>);
+
+    impl Writer {
+        pub(super) fn new() -> Self {
+            Self(Vec::new())
+        }
+
+        pub(super) fn string(&mut self, key: &str, value: &str) {
+            self.0.push((key.to_owned(), Value::from(value)));
+        }
+
+        pub(super) fn uint(&mut self, key: &str, value: u64) {
+            self.0.push((key.to_owned(), Value::from(value)));
+        }
+
+        pub(super) fn boolean(&mut self, key: &str, value: bool) {
+            self.0.push((key.to_owned(), Value::from(value)));
+        }
+
+        pub(super) fn uints(&mut self, key: &str, values: &[u32]) {
+            self.0.push((key.to_owned(), Value::from(values.to_vec())));
+        }
+
+        /// serde_json's `Map` sorts its keys, so members are written in
+        /// order here, each with serde_json's own string escaping.
+        pub(super) fn finish(self) -> String {
+            let mut out = String::from("{");
+            for (i, (key, value)) in self.0.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::from(key.as_str()).to_string());
+                out.push(':');
+                out.push_str(&value.to_string());
+            }
+            out.push('}');
+            out
+        }
     }
 }
 
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod imp {
-    use super::*;
-    use js_sys::JSON;
+    use js_sys::{Array, Number, Object as JsObject, Reflect, JSON};
     use wasm_bindgen::{JsCast, JsValue};
 
-    /// The message of a thrown JS error (e.g. `JSON.parse`'s SyntaxError).
-    fn js_error(value: JsValue) -> JsonError {
-        let message = value
-            .dyn_ref::<js_sys::Error>()
-            .map(|e| String::from(e.message()))
-            .or_else(|| value.as_string())
-            .unwrap_or_else(|| "JavaScript error".to_owned());
-        JsonError(message)
-    }
+    use super::JsonError;
 
-    pub(super) fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
-        let text = core::str::from_utf8(bytes).map_err(|_| JsonError("not UTF-8".to_owned()))?;
-        let value = JSON::parse(text).map_err(js_error)?;
-        T::deserialize(de::Value(value)).map_err(|e| JsonError(e.0))
-    }
+    pub(super) struct Object(JsObject);
 
-    pub(super) fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, JsonError> {
-        let value = value
-            .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-            .map_err(|e| JsonError(e.to_string()))?;
-        JSON::stringify(&value).map(String::from).map_err(js_error)
-    }
-
-    /// A serde deserializer over the value `JSON.parse` returned. It
-    /// replaces serde-wasm-bindgen's for reading: its errors never format
-    /// the offending value, which keeps float formatting (reached only
-    /// through serde's `Unexpected::Float`) out of the Worker.
-    mod de {
-        use core::fmt;
-
-        use js_sys::{Array, Number, Object};
-        use serde::de::{
-            self, DeserializeSeed, EnumAccess, Expected, IntoDeserializer, MapAccess, SeqAccess,
-            Unexpected, VariantAccess, Visitor,
-        };
-        use wasm_bindgen::{JsCast, JsValue};
-
-        /// Why a parsed value does not have the wanted shape.
-        #[derive(Debug)]
-        pub(in super::super) struct Error(pub(in super::super) String);
-
-        impl fmt::Display for Error {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+    impl Object {
+        pub(super) fn parse(bytes: &[u8]) -> Result<Self, JsonError> {
+            let text =
+                core::str::from_utf8(bytes).map_err(|_| JsonError("not UTF-8".to_owned()))?;
+            let value = JSON::parse(text).map_err(|e| {
+                let reason = e
+                    .dyn_ref::<js_sys::Error>()
+                    .map(|e| String::from(e.message()))
+                    .unwrap_or_default();
+                JsonError(format!("not JSON: {reason}"))
+            })?;
+            if value.is_object() && !Array::is_array(&value) {
+                Ok(Self(value.unchecked_into()))
+            } else {
+                Err(JsonError("not a JSON object".to_owned()))
             }
         }
 
-        impl std::error::Error for Error {}
-
-        impl de::Error for Error {
-            fn custom<T: fmt::Display>(msg: T) -> Self {
-                Error(msg.to_string())
+        /// Own members only: `JSON.parse` objects inherit from
+        /// `Object.prototype`, whose members are not the document's.
+        fn get(&self, key: &str) -> Option<JsValue> {
+            let key = JsValue::from_str(key);
+            if !JsObject::has_own(&self.0, &key) {
+                return None;
             }
-
-            fn invalid_type(_: Unexpected<'_>, expected: &dyn Expected) -> Self {
-                Error(format!("invalid type: expected {expected}"))
-            }
-
-            fn invalid_value(_: Unexpected<'_>, expected: &dyn Expected) -> Self {
-                Error(format!("invalid value: expected {expected}"))
-            }
-
-            fn invalid_length(len: usize, expected: &dyn Expected) -> Self {
-                Error(format!("invalid length {len}: expected {expected}"))
-            }
+            Reflect::get(&self.0, &key).ok().filter(|v| !v.is_null())
         }
 
-        /// A JSON value (null, bool, number, string, array or object).
-        pub(in super::super) struct Value(pub(in super::super) JsValue);
-
-        impl Value {
-            /// The value does not have the shape `visitor` wants.
-            fn mismatch<'de, V: Visitor<'de>>(&self, visitor: &V) -> Error {
-                Error(format!(
-                    "invalid type: expected {}",
-                    visitor as &dyn Expected
-                ))
-            }
-
-            /// The value as a whole number JavaScript represents exactly.
-            fn integer(&self) -> Option<f64> {
-                self.0.as_f64().filter(|_| Number::is_safe_integer(&self.0))
-            }
-
-            fn object_entries(&self) -> Option<Array> {
-                match self.0.dyn_ref::<Object>() {
-                    Some(object) if !Array::is_array(object) => Some(Object::entries(object)),
-                    _ => None,
-                }
-            }
+        pub(super) fn has(&self, key: &str) -> bool {
+            self.get(key).is_some()
         }
 
-        // Each method reads only the JS type it is asked for, so a type's
-        // deserialisation carries one path, not every visitor method.
-        impl<'de> de::Deserializer<'de> for Value {
-            type Error = Error;
+        pub(super) fn string(&self, key: &str) -> Result<Option<String>, ()> {
+            self.get(key).map(|v| v.as_string().ok_or(())).transpose()
+        }
 
-            fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-                let value = &self.0;
-                if value.is_null() || value.is_undefined() {
-                    visitor.visit_unit()
-                } else if let Some(b) = value.as_bool() {
-                    visitor.visit_bool(b)
-                } else if let Some(n) = self.integer() {
-                    if n >= 0.0 {
-                        visitor.visit_u64(n as u64)
-                    } else {
-                        visitor.visit_i64(n as i64)
-                    }
-                } else if let Some(n) = value.as_f64() {
-                    visitor.visit_f64(n)
-                } else if value.as_string().is_some() {
-                    self.deserialize_string(visitor)
-                } else if Array::is_array(value) {
-                    self.deserialize_seq(visitor)
-                } else {
-                    self.deserialize_map(visitor)
-                }
-            }
-
-            fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-                match self.0.as_bool() {
-                    Some(b) => visitor.visit_bool(b),
-                    None => Err(self.mismatch(&visitor)),
-                }
-            }
-
-            fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-                match self.integer() {
-                    Some(n) if n >= 0.0 => visitor.visit_u64(n as u64),
-                    _ => Err(self.mismatch(&visitor)),
-                }
-            }
-
-            fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-                self.deserialize_u64(visitor)
-            }
-
-            fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-                self.deserialize_u64(visitor)
-            }
-
-            fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-                self.deserialize_u64(visitor)
-            }
-
-            fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-                match self.integer() {
-                    Some(n) => visitor.visit_i64(n as i64),
-                    None => Err(self.mismatch(&visitor)),
-                }
-            }
-
-            fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-                self.deserialize_i64(visitor)
-            }
-
-            fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-                self.deserialize_i64(visitor)
-            }
-
-            fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-                self.deserialize_i64(visitor)
-            }
-
-            fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-                match self.0.as_string() {
-                    Some(s) => visitor.visit_string(s),
-                    None => Err(self.mismatch(&visitor)),
-                }
-            }
-
-            fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-                self.deserialize_string(visitor)
-            }
-
-            fn deserialize_identifier<V: Visitor<'de>>(
-                self,
-                visitor: V,
-            ) -> Result<V::Value, Error> {
-                self.deserialize_string(visitor)
-            }
-
-            fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-                if !Array::is_array(&self.0) {
-                    return Err(self.mismatch(&visitor));
-                }
-                visitor.visit_seq(Seq {
-                    items: self.0.unchecked_into(),
-                    next: 0,
+        pub(super) fn uint(&self, key: &str) -> Result<Option<u64>, ()> {
+            self.get(key)
+                .map(|v| match v.as_f64() {
+                    // A safe integer: whole and below 2^53, so the cast is exact.
+                    Some(n) if n >= 0.0 && Number::is_safe_integer(&v) => Ok(n as u64),
+                    _ => Err(()),
                 })
-            }
-
-            fn deserialize_tuple<V: Visitor<'de>>(
-                self,
-                _len: usize,
-                visitor: V,
-            ) -> Result<V::Value, Error> {
-                self.deserialize_seq(visitor)
-            }
-
-            fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-                match self.object_entries() {
-                    Some(entries) => visitor.visit_map(Map {
-                        entries,
-                        next: 0,
-                        value: JsValue::UNDEFINED,
-                    }),
-                    None => Err(self.mismatch(&visitor)),
-                }
-            }
-
-            fn deserialize_struct<V: Visitor<'de>>(
-                self,
-                _name: &'static str,
-                _fields: &'static [&'static str],
-                visitor: V,
-            ) -> Result<V::Value, Error> {
-                self.deserialize_map(visitor)
-            }
-
-            fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-                if self.0.is_null() || self.0.is_undefined() {
-                    visitor.visit_unit()
-                } else {
-                    Err(self.mismatch(&visitor))
-                }
-            }
-
-            /// The whole value is parsed already: nothing to skip.
-            fn deserialize_ignored_any<V: Visitor<'de>>(
-                self,
-                visitor: V,
-            ) -> Result<V::Value, Error> {
-                visitor.visit_unit()
-            }
-
-            fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-                if self.0.is_null() || self.0.is_undefined() {
-                    visitor.visit_none()
-                } else {
-                    visitor.visit_some(self)
-                }
-            }
-
-            fn deserialize_newtype_struct<V: Visitor<'de>>(
-                self,
-                _name: &'static str,
-                visitor: V,
-            ) -> Result<V::Value, Error> {
-                visitor.visit_newtype_struct(self)
-            }
-
-            /// Externally tagged, as serde writes enums: `"Unit"` or
-            /// `{"Variant": value}`.
-            fn deserialize_enum<V: Visitor<'de>>(
-                self,
-                _name: &'static str,
-                _variants: &'static [&'static str],
-                visitor: V,
-            ) -> Result<V::Value, Error> {
-                if let Some(unit) = self.0.as_string() {
-                    return visitor.visit_enum(unit.into_deserializer());
-                }
-                match self.object_entries() {
-                    Some(entries) if entries.length() == 1 => {
-                        let entry: Array = entries.get(0).unchecked_into();
-                        visitor.visit_enum(Enum {
-                            variant: entry.get(0),
-                            value: entry.get(1),
-                        })
-                    }
-                    _ => Err(self.mismatch(&visitor)),
-                }
-            }
-
-            serde::forward_to_deserialize_any! {
-                i128 u128 f32 f64 char bytes byte_buf unit_struct tuple_struct
-            }
+                .transpose()
         }
 
-        struct Seq {
-            items: Array,
-            next: u32,
+        pub(super) fn boolean(&self, key: &str) -> Result<Option<bool>, ()> {
+            self.get(key).map(|v| v.as_bool().ok_or(())).transpose()
+        }
+    }
+
+    pub(super) struct Writer(JsObject);
+
+    impl Writer {
+        pub(super) fn new() -> Self {
+            Self(JsObject::new())
         }
 
-        impl<'de> SeqAccess<'de> for Seq {
-            type Error = Error;
-
-            fn next_element_seed<T: DeserializeSeed<'de>>(
-                &mut self,
-                seed: T,
-            ) -> Result<Option<T::Value>, Error> {
-                if self.next >= self.items.length() {
-                    return Ok(None);
-                }
-                self.next += 1;
-                seed.deserialize(Value(self.items.get(self.next - 1)))
-                    .map(Some)
-            }
+        fn set(&mut self, key: &str, value: &JsValue) {
+            // Setting a member of a plain object cannot fail.
+            let _ = Reflect::set(&self.0, &JsValue::from_str(key), value);
         }
 
-        struct Map {
-            entries: Array,
-            next: u32,
-            value: JsValue,
+        pub(super) fn string(&mut self, key: &str, value: &str) {
+            self.set(key, &JsValue::from_str(value));
         }
 
-        impl<'de> MapAccess<'de> for Map {
-            type Error = Error;
-
-            fn next_key_seed<K: DeserializeSeed<'de>>(
-                &mut self,
-                seed: K,
-            ) -> Result<Option<K::Value>, Error> {
-                if self.next >= self.entries.length() {
-                    return Ok(None);
-                }
-                let entry: Array = self.entries.get(self.next).unchecked_into();
-                self.next += 1;
-                self.value = entry.get(1);
-                seed.deserialize(Value(entry.get(0))).map(Some)
-            }
-
-            fn next_value_seed<V: DeserializeSeed<'de>>(
-                &mut self,
-                seed: V,
-            ) -> Result<V::Value, Error> {
-                seed.deserialize(Value(core::mem::replace(
-                    &mut self.value,
-                    JsValue::UNDEFINED,
-                )))
-            }
+        pub(super) fn uint(&mut self, key: &str, value: u64) {
+            self.set(key, &JsValue::from_f64(value as f64));
         }
 
-        struct Enum {
-            variant: JsValue,
-            value: JsValue,
+        pub(super) fn boolean(&mut self, key: &str, value: bool) {
+            self.set(key, &JsValue::from_bool(value));
         }
 
-        impl<'de> EnumAccess<'de> for Enum {
-            type Error = Error;
-            type Variant = Value;
-
-            fn variant_seed<V: DeserializeSeed<'de>>(
-                self,
-                seed: V,
-            ) -> Result<(V::Value, Value), Error> {
-                Ok((seed.deserialize(Value(self.variant))?, Value(self.value)))
-            }
+        pub(super) fn uints(&mut self, key: &str, values: &[u32]) {
+            let array: Array = values.iter().map(|&v| JsValue::from(v)).collect();
+            self.set(key, &array);
         }
 
-        impl<'de> VariantAccess<'de> for Value {
-            type Error = Error;
-
-            fn unit_variant(self) -> Result<(), Error> {
-                Ok(())
-            }
-
-            fn newtype_variant_seed<T: DeserializeSeed<'de>>(
-                self,
-                seed: T,
-            ) -> Result<T::Value, Error> {
-                seed.deserialize(self)
-            }
-
-            fn tuple_variant<V: Visitor<'de>>(
-                self,
-                _len: usize,
-                visitor: V,
-            ) -> Result<V::Value, Error> {
-                de::Deserializer::deserialize_any(self, visitor)
-            }
-
-            fn struct_variant<V: Visitor<'de>>(
-                self,
-                _fields: &'static [&'static str],
-                visitor: V,
-            ) -> Result<V::Value, Error> {
-                de::Deserializer::deserialize_any(self, visitor)
-            }
+        /// JavaScript objects keep the insertion order of string keys.
+        pub(super) fn finish(self) -> String {
+            // Strings, numbers, booleans and arrays of numbers always
+            // stringify.
+            JSON::stringify(&self.0)
+                .map(String::from)
+                .unwrap_or_default()
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
-    use crate::room::Member;
 
     #[test]
-    fn a_member_survives_the_round_trip() {
-        let member = Member::verified("Ada", "u-1");
-        let text = to_string(&member).expect("json");
-        assert_eq!(from_str::<Member>(&text).expect("parse"), member);
+    fn members_are_read_by_type() {
+        let object = JsonObject::parse(
+            br#"{"room":"standup","exp":1700000000,"publish":false,"sub":null,"n":-1,"f":1.5}"#,
+        )
+        .expect("an object");
+        assert_eq!(object.required_string("room"), Ok("standup".to_owned()));
+        assert_eq!(object.required_uint("exp"), Ok(1_700_000_000));
+        assert_eq!(object.boolean("publish"), Ok(Some(false)));
+        assert_eq!(object.string("sub"), Ok(None));
+        assert!(!object.has("sub"));
+        assert!(object.has("room"));
+        assert_eq!(object.boolean("subscribe"), Ok(None));
+        assert!(object.uint("n").is_err());
+        assert!(object.uint("f").is_err());
+        assert_eq!(
+            object.string("exp"),
+            Err(JsonError("`exp` must be a string".to_owned()))
+        );
+        assert_eq!(
+            object.required_string("name"),
+            Err(JsonError("`name` is missing".to_owned()))
+        );
     }
 
     #[test]
-    fn text_that_is_not_json_is_an_error() {
-        assert!(from_str::<Member>("{name").is_err());
+    fn text_that_is_not_a_json_object_is_an_error() {
+        assert!(JsonObject::parse(b"{room").is_err());
+        assert!(JsonObject::parse(b"[1,2]").is_err());
+        assert!(JsonObject::parse(b"\"text\"").is_err());
+        assert!(JsonObject::parse(b"\xff").is_err());
+    }
+
+    #[test]
+    fn members_are_written_in_order() {
+        let json = JsonWriter::new()
+            .string("room", "standup")
+            .uint("exp", 7)
+            .boolean("restored", true)
+            .uints("recent", &[3, 1])
+            .string_if("absent", None)
+            .uint_if("iat", Some(5))
+            .finish();
+        assert_eq!(
+            json,
+            r#"{"room":"standup","exp":7,"restored":true,"recent":[3,1],"iat":5}"#
+        );
+        assert_eq!(JsonWriter::new().finish(), "{}");
+    }
+
+    proptest! {
+        #[test]
+        fn any_string_reads_back_as_written(key in "\\PC{0,12}", value in "\\PC{0,40}|[\"\\\\\\x00-\\x1f]{0,8}") {
+            let json = JsonWriter::new().string(&key, &value).finish();
+            let object = JsonObject::parse(json.as_bytes()).expect("writer output parses");
+            prop_assert_eq!(object.string(&key), Ok(Some(value)));
+        }
     }
 }

@@ -36,10 +36,10 @@ use core::fmt;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use hmac::{Hmac, Mac};
-use serde::de::{DeserializeOwned, IgnoredAny};
-use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
+
+use crate::json::{JsonError, JsonObject, JsonWriter};
 
 /// The only JWS algorithm accepted and produced by this module.
 pub const ALGORITHM: &str = "HS256";
@@ -72,7 +72,7 @@ type HmacSha256 = Hmac<Sha256>;
 ///
 /// The `name` is a request, not an identity guarantee beyond "the issuer
 /// chose it": the room engine still makes names unique within a room.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JoinClaims {
     /// The room this token admits to; must equal the room being joined.
     pub room: String,
@@ -81,29 +81,20 @@ pub struct JoinClaims {
     /// The issuer's stable subject (user) identifier, if it provides one.
     /// edgecall does not interpret it; it is exposed for logging and
     /// moderation hooks.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
     /// Expiry time, Unix seconds. The token is refused once
     /// `now >= exp + leeway`.
     pub exp: u64,
     /// Issue time, Unix seconds. Informational only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<u64>,
     /// Not-before time, Unix seconds. When present the token is refused while
     /// `now + leeway < nbf`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<u64>,
     /// Whether the participant may publish (send) media. Defaults to `true`.
-    #[serde(default = "default_true")]
     pub publish: bool,
     /// Whether the participant may subscribe to (receive) media. Defaults to
     /// `true`.
-    #[serde(default = "default_true")]
     pub subscribe: bool,
-}
-
-fn default_true() -> bool {
-    true
 }
 
 impl JoinClaims {
@@ -120,6 +111,40 @@ impl JoinClaims {
             publish: true,
             subscribe: true,
         }
+    }
+    /// The claims as the JSON object of a token's payload, optional claims
+    /// that are `None` left out.
+    pub fn to_json(&self) -> String {
+        JsonWriter::new()
+            .string("room", &self.room)
+            .string("name", &self.name)
+            .string_if("sub", self.sub.as_deref())
+            .uint("exp", self.exp)
+            .uint_if("iat", self.iat)
+            .uint_if("nbf", self.nbf)
+            .boolean("publish", self.publish)
+            .boolean("subscribe", self.subscribe)
+            .finish()
+    }
+
+    /// Reads the claims from a token payload's JSON object (see the table
+    /// above for which are required and the defaults of the others).
+    ///
+    /// # Errors
+    ///
+    /// [`JsonError`] naming the first claim that is missing or of the wrong
+    /// type.
+    pub fn from_json(object: &JsonObject) -> Result<Self, JsonError> {
+        Ok(Self {
+            room: object.required_string("room")?,
+            name: object.required_string("name")?,
+            sub: object.string("sub")?,
+            exp: object.required_uint("exp")?,
+            iat: object.uint("iat")?,
+            nbf: object.uint("nbf")?,
+            publish: object.boolean("publish")?.unwrap_or(true),
+            subscribe: object.boolean("subscribe")?.unwrap_or(true),
+        })
     }
 }
 
@@ -256,9 +281,7 @@ const MINTED_HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 /// [`TokenError::EmptySecret`] if `secret` is empty.
 pub fn mint(secret: &[u8], claims: &JoinClaims) -> Result<String, TokenError> {
     let mut mac = hmac_key(secret)?;
-    let payload = crate::json::to_string(claims).map_err(|e| TokenError::Signing {
-        reason: e.to_string(),
-    })?;
+    let payload = claims.to_json();
     let mut token = Base64UrlUnpadded::encode_string(MINTED_HEADER.as_bytes());
     token.push('.');
     token.push_str(&Base64UrlUnpadded::encode_string(payload.as_bytes()));
@@ -269,19 +292,10 @@ pub fn mint(secret: &[u8], claims: &JoinClaims) -> Result<String, TokenError> {
     Ok(token)
 }
 
-/// The subset of the JOSE header this module looks at. Unknown members
-/// (`typ`, `kid`, `cty`, ...) are ignored.
-#[derive(Deserialize)]
-struct RawHeader {
-    alg: String,
-    #[serde(default)]
-    crit: Option<IgnoredAny>,
-}
-
-/// Decodes one base64url part of a compact JWS as JSON.
-fn decode_part<T: DeserializeOwned>(part: &str) -> Result<T, String> {
+/// Decodes one base64url part of a compact JWS as a JSON object.
+fn decode_part(part: &str) -> Result<JsonObject, String> {
     let json = Base64UrlUnpadded::decode_vec(part).map_err(|e| format!("base64url: {e}"))?;
-    crate::json::from_slice(&json).map_err(|e| e.to_string())
+    JsonObject::parse(&json).map_err(|e| e.to_string())
 }
 
 /// The header a relay's trunk carries its [`TokenVerifier::trunk_proof`] in.
@@ -515,12 +529,20 @@ fn verify_signature(key: &HmacSha256, token: &str) -> Result<JoinClaims, TokenEr
     // reported as such, whatever the rest of the token looks like.
     let mut parts = token.split('.');
     let header_b64 = parts.next().unwrap_or_default();
-    let header: RawHeader =
-        decode_part(header_b64).map_err(|e| TokenError::malformed(format_args!("header: {e}")))?;
-    if header.alg != ALGORITHM {
-        return Err(TokenError::UnsupportedAlgorithm { alg: header.alg });
+    // Of the JOSE header only `alg` and `crit` matter; other members (`typ`,
+    // `kid`, `cty`, ...) are ignored.
+    let header = decode_part(header_b64)
+        .and_then(|h| {
+            h.required_string("alg")
+                .map(|alg| (alg, h.has("crit")))
+                .map_err(|e| e.to_string())
+        })
+        .map_err(|e| TokenError::malformed(format_args!("header: {e}")))?;
+    let (alg, critical) = header;
+    if alg != ALGORITHM {
+        return Err(TokenError::UnsupportedAlgorithm { alg });
     }
-    if header.crit.is_some() {
+    if critical {
         return Err(TokenError::malformed(
             "header lists critical extensions (`crit`), none of which are supported",
         ));
@@ -533,8 +555,8 @@ fn verify_signature(key: &HmacSha256, token: &str) -> Result<JoinClaims, TokenEr
     };
     // Claims are only checked to be JSON here and given their typed shape
     // after the signature is known to be good.
-    decode_part::<IgnoredAny>(claims_b64)
-        .map_err(|e| TokenError::malformed(format_args!("claims: {e}")))?;
+    let claims =
+        decode_part(claims_b64).map_err(|e| TokenError::malformed(format_args!("claims: {e}")))?;
     // A signature that is not even valid base64url cannot be the right one.
     let signature =
         Base64UrlUnpadded::decode_vec(signature_b64).map_err(|_| TokenError::BadSignature)?;
@@ -544,7 +566,7 @@ fn verify_signature(key: &HmacSha256, token: &str) -> Result<JoinClaims, TokenEr
     mac.update(claims_b64.as_bytes());
     mac.verify_slice(&signature)
         .map_err(|_| TokenError::BadSignature)?;
-    decode_part(claims_b64).map_err(|e| TokenError::malformed(format_args!("claims: {e}")))
+    JoinClaims::from_json(&claims).map_err(|e| TokenError::malformed(format_args!("claims: {e}")))
 }
 
 #[cfg(test)]
@@ -750,7 +772,7 @@ mod tests {
     fn tampered_payload_is_rejected() {
         let token = mint(SECRET, &claims("standup")).expect("mint");
         let parts: Vec<&str> = token.split('.').collect();
-        let forged_payload = serde_json::to_vec(&claims("board-meeting")).expect("json");
+        let forged_payload = claims("board-meeting").to_json().into_bytes();
         let forged = format!("{}.{}.{}", parts[0], b64url(&forged_payload), parts[2]);
         assert_eq!(
             verifier().authorize(Some(&forged), "board-meeting", "x", NOW),
@@ -788,7 +810,7 @@ mod tests {
 
     #[test]
     fn alg_none_is_rejected() {
-        let payload = serde_json::to_string(&claims("standup")).expect("json");
+        let payload = claims("standup").to_json();
         let header = b64url(br#"{"alg":"none","typ":"JWT"}"#);
         for token in [
             format!("{header}.{}.", b64url(payload.as_bytes())),
@@ -803,7 +825,7 @@ mod tests {
 
     #[test]
     fn other_algorithms_are_rejected() {
-        let payload = serde_json::to_string(&claims("standup")).expect("json");
+        let payload = claims("standup").to_json();
         for alg in ["HS512", "RS256", "EdDSA", "hs256"] {
             let header = format!(r#"{{"alg":"{alg}"}}"#);
             // Even a correct HMAC-SHA256 does not help under another label.
@@ -817,7 +839,7 @@ mod tests {
 
     #[test]
     fn critical_header_extensions_are_rejected() {
-        let payload = serde_json::to_string(&claims("standup")).expect("json");
+        let payload = claims("standup").to_json();
         let token = hand_made_token(
             SECRET,
             r#"{"alg":"HS256","crit":["exp"],"exp":1}"#,
@@ -915,16 +937,47 @@ mod tests {
 
     #[test]
     fn claims_serialise_with_standard_names_and_defaults() {
-        let json = serde_json::to_value(JoinClaims::new("r", "n", 7)).expect("json");
+        let json: serde_json::Value =
+            serde_json::from_str(&JoinClaims::new("r", "n", 7).to_json()).expect("json");
         assert_eq!(
             json,
             serde_json::json!({"room":"r","name":"n","exp":7,"publish":true,"subscribe":true})
         );
-        let parsed: JoinClaims =
-            serde_json::from_str(r#"{"room":"r","name":"n","exp":7,"publish":false}"#)
-                .expect("parse");
+        let parsed = JoinClaims::from_json(
+            &JsonObject::parse(br#"{"room":"r","name":"n","exp":7,"publish":false}"#)
+                .expect("object"),
+        )
+        .expect("claims");
         assert!(!parsed.publish);
         assert!(parsed.subscribe);
+    }
+
+    #[test]
+    fn every_claim_reads_back_as_minted() {
+        let full = JoinClaims {
+            sub: Some("u-1".to_owned()),
+            iat: Some(NOW),
+            nbf: Some(NOW - 5),
+            publish: false,
+            ..claims("standup")
+        };
+        for claims in [full, JoinClaims::new("r", "n", 7)] {
+            let object = JsonObject::parse(claims.to_json().as_bytes()).expect("object");
+            assert_eq!(JoinClaims::from_json(&object), Ok(claims));
+        }
+    }
+
+    #[test]
+    fn a_claim_of_the_wrong_type_is_named() {
+        let token = hand_made_token(
+            SECRET,
+            r#"{"alg":"HS256"}"#,
+            r#"{"room":"standup","name":"Ada","exp":"tomorrow"}"#,
+        );
+        match verifier().authorize(Some(&token), "standup", "x", NOW) {
+            Err(TokenError::Malformed { reason }) => assert!(reason.contains("`exp`"), "{reason}"),
+            other => panic!("expected Malformed, got {other:?}"),
+        }
     }
 
     #[test]

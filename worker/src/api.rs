@@ -22,9 +22,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use edgecall_durable_room::{MEMBER_HEADER, ROOM_HEADER, TRUNK_HOST_HEADER};
+use edgecall_proto::json::{JsonError, JsonObject, JsonWriter};
 use edgecall_proto::room::{validate_name, validate_room_id, Member, RoomConfig};
 use edgecall_proto::token::{self, JoinClaims, TokenVerifier, TRUNK_TOKEN_PROOF_HEADER};
-use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use worker::{web_sys, Env, Headers, Method, Request, Response, Result};
 
@@ -69,23 +69,16 @@ pub(crate) async fn route(req: Request, env: Env) -> Result<Response> {
     }
 }
 
-/// What `/client-config.json` tells the web client served from here.
-#[derive(Serialize)]
-struct ClientConfig {
-    /// The relay directory the client asks for a room's relay.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    directory_url: Option<String>,
-}
-
 /// The web client's page configuration: with `RELAY_DIRECTORY_URL` set,
 /// the client asks that directory for a relay (WebTransport) before falling
 /// back to this edge; without it, `{}` leaves the client on its defaults
 /// (WebSocket to this edge).
 fn client_config(env: &Env) -> Result<Response> {
+    let directory_url = secret(env, "RELAY_DIRECTORY_URL");
     json_response(
-        &ClientConfig {
-            directory_url: secret(env, "RELAY_DIRECTORY_URL"),
-        },
+        JsonWriter::new()
+            .string_if("directory_url", directory_url.as_deref())
+            .finish(),
         200,
     )
 }
@@ -152,11 +145,7 @@ async fn join(req: Request, env: &Env, room: &str) -> Result<Response> {
     let headers = Headers::new();
     headers.set("Upgrade", "websocket")?;
     headers.set(ROOM_HEADER, room)?;
-    headers.set(
-        MEMBER_HEADER,
-        &edgecall_proto::json::to_string(&member)
-            .map_err(|e| worker::Error::RustError(format!("cannot encode the member: {e}")))?,
-    )?;
+    headers.set(MEMBER_HEADER, &member.to_header())?;
     room_stub(env, room)?
         .fetch_with_request(internal_request("https://room.internal/ws", &headers)?)
         .await
@@ -330,7 +319,6 @@ fn room_stub(env: &Env, room: &str) -> Result<worker::Stub> {
 }
 
 /// Body of `POST /api/token`.
-#[derive(Deserialize)]
 struct TokenRequest {
     room: String,
     name: String,
@@ -339,10 +327,17 @@ struct TokenRequest {
     subscribe: Option<bool>,
 }
 
-#[derive(Serialize)]
-struct TokenResponse {
-    token: String,
-    expires_at: u64,
+impl TokenRequest {
+    fn parse(body: &str) -> std::result::Result<Self, JsonError> {
+        let object = JsonObject::parse(body.as_bytes())?;
+        Ok(Self {
+            room: object.required_string("room")?,
+            name: object.required_string("name")?,
+            ttl_secs: object.uint("ttl_secs")?,
+            publish: object.boolean("publish")?,
+            subscribe: object.boolean("subscribe")?,
+        })
+    }
 }
 
 async fn mint_token(mut req: Request, env: &Env) -> Result<Response> {
@@ -361,7 +356,7 @@ async fn mint_token(mut req: Request, env: &Env) -> Result<Response> {
         );
     }
     let body = req.text().await?;
-    let body: TokenRequest = match edgecall_proto::json::from_str(&body) {
+    let body = match TokenRequest::parse(&body) {
         Ok(body) => body,
         Err(err) => {
             return json_error(
@@ -387,10 +382,10 @@ async fn mint_token(mut req: Request, env: &Env) -> Result<Response> {
     claims.subscribe = body.subscribe.unwrap_or(true);
     match token::mint(join_secret.as_bytes(), &claims) {
         Ok(token) => json_response(
-            &TokenResponse {
-                token,
-                expires_at: claims.exp,
-            },
+            JsonWriter::new()
+                .string("token", &token)
+                .uint("expires_at", claims.exp)
+                .finish(),
             200,
         ),
         Err(err) => json_error(500, &err.to_string()),

@@ -1,15 +1,10 @@
 //! JSON error responses.
 
 use edgecall_durable_room::http::json_response;
-use serde::Serialize;
+use edgecall_proto::json::JsonWriter;
 use worker::{Response, Result};
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-}
 
 /// `{"error": message}` with `status`.
 pub(crate) fn json_error(status: u16, message: &str) -> Result<Response> {
-    json_response(&ErrorBody { error: message }, status)
+    json_response(JsonWriter::new().string("error", message).finish(), status)
 }

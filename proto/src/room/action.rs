@@ -1,15 +1,13 @@
 //! What the engine asks its host to do, and the identifiers it uses.
 
-use bytes::Bytes;
-use serde::{Deserialize, Serialize};
-
 use super::state::ConnState;
 use crate::wire::ErrorCode;
+use bytes::Bytes;
 
 /// A host-chosen handle for one connection (a WebSocket, a WebTransport
 /// session or a link to another host). Unique within a room for the
 /// connection's lifetime.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ConnId(pub u64);
 
 /// An engine-assigned participant id, unique within a room on one host.

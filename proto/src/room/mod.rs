@@ -35,6 +35,7 @@ mod congestion;
 mod identity;
 mod link;
 mod media;
+mod persist;
 mod ranking;
 mod rate;
 mod route;
@@ -56,6 +57,7 @@ pub use config::{
 pub use identity::{
     open_identity, MAX_RESUME_SECRET_LEN, MIN_RESUME_SECRET_LEN, RESUME_SECRET_LEN,
 };
+pub use persist::StoredStateError;
 pub use state::{
     verified_identity, ClientLimit, ConnState, LinkKind, LinkState, LinkWantState, MediaFlags,
     Member, ParticipantState, RemoteParticipant, Rights, SubscriptionEntry, SubscriptionState,
@@ -798,9 +800,7 @@ impl Room {
                         Some(SubscriptionEntry {
                             participant: s.participant,
                             track,
-                            max_layer: u8::try_from(s.max_layer)
-                                .unwrap_or(MAX_LAYER)
-                                .min(MAX_LAYER),
+                            max_layer: track::layer_from_wire(s.max_layer),
                         })
                     })
                     .collect(),
@@ -816,9 +816,7 @@ impl Room {
 
     fn client_limit(&mut self, conn: ConnId, id: ParticipantId, c: wire::Congestion) {
         let limit = ClientLimit {
-            max_layer: u8::try_from(c.max_layer)
-                .unwrap_or(MAX_LAYER)
-                .min(MAX_LAYER),
+            max_layer: track::layer_from_wire(c.max_layer),
             video_paused: c.video_paused,
             audio_paused: c.audio_paused,
         };

@@ -1,15 +1,13 @@
 //! The small, serialisable per-connection state the engine needs to rebuild
 //! a room after the host lost its memory (Durable Object hibernation).
 
-use serde::{Deserialize, Serialize};
-
 use super::action::ParticipantId;
 use super::track::TrackKind;
 use crate::wire;
 
 /// What a participant may do, from its join token (or everything in open
 /// mode).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rights {
     /// May send media.
     pub publish: bool,
@@ -27,7 +25,7 @@ impl Default for Rights {
 }
 
 /// Who a host admits: the identity it verified, or none in open mode.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     /// Display name. Not unique: participants are told apart by identity.
     pub name: String,
@@ -36,7 +34,6 @@ pub struct Member {
     /// The verified identity (`sub:<subject>`), or `None` in open mode,
     /// where the engine derives one from the session's resume secret when
     /// the client's `Hello` arrives.
-    #[serde(default)]
     pub identity: Option<String>,
 }
 
@@ -85,7 +82,7 @@ impl From<&crate::token::Authorized> for Member {
 }
 
 /// Mute and sharing badges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct MediaFlags {
     /// Microphone muted.
     pub audio_muted: bool,
@@ -116,7 +113,7 @@ impl From<MediaFlags> for wire::MediaState {
 }
 
 /// One explicit video subscription.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SubscriptionEntry {
     /// Whose track.
     pub participant: ParticipantId,
@@ -127,7 +124,7 @@ pub struct SubscriptionEntry {
 }
 
 /// How a receiver chooses its video.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum SubscriptionState {
     /// Last-N active speakers plus every screen share.
     #[default]
@@ -137,7 +134,7 @@ pub enum SubscriptionState {
 }
 
 /// A limit the receiver asked for itself (`Congestion` from the client).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientLimit {
     /// Highest video layer.
     pub max_layer: u8,
@@ -148,14 +145,13 @@ pub struct ClientLimit {
 }
 
 /// A participant admitted to the room on this host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParticipantState {
     /// Engine-assigned id.
     pub id: ParticipantId,
     /// Who it is (`member.identity` is always set once admitted).
     pub member: Member,
     /// When it joined (ms since the epoch, this host's clock).
-    #[serde(default)]
     pub joined_at_ms: u64,
     /// Badges.
     pub media: MediaFlags,
@@ -165,12 +161,11 @@ pub struct ParticipantState {
     pub client_limit: Option<ClientLimit>,
     /// When it last counted as an active speaker, so the last-N order
     /// survives a restore.
-    #[serde(default)]
     pub last_spoke_ms: Option<u64>,
 }
 
 /// A participant owned by the host at the other end of a link.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteParticipant {
     /// The owning host's id for it (used in link messages).
     pub remote_id: u32,
@@ -179,10 +174,8 @@ pub struct RemoteParticipant {
     /// Display name.
     pub name: String,
     /// Identity, as its host announced it.
-    #[serde(default)]
     pub identity: String,
     /// When it joined, on its host's clock.
-    #[serde(default)]
     pub joined_at_ms: u64,
     /// Badges.
     pub media: MediaFlags,
@@ -191,7 +184,7 @@ pub struct RemoteParticipant {
 }
 
 /// What the far end of a link wants from one of this host's senders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkWantState {
     /// This host's id of the sender.
     pub participant: ParticipantId,
@@ -202,7 +195,7 @@ pub struct LinkWantState {
 }
 
 /// How a link relates to the other links of a host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LinkKind {
     /// Part of a tree (a relay's trunk to the edge): the link carries
     /// everyone not behind it, whichever link they came from.
@@ -215,10 +208,9 @@ pub enum LinkKind {
 }
 
 /// A link to another host carrying many participants.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkState {
     /// Tree or mesh.
-    #[serde(default)]
     pub kind: LinkKind,
     /// The other host's self-declared id (from `LinkHello`), once known.
     pub peer_host: Option<String>,
@@ -229,8 +221,9 @@ pub struct LinkState {
 }
 
 /// Everything the engine keeps about one connection that must survive the
-/// host losing its memory. Small and serde-serialisable.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// host losing its memory. Small; stored as bytes with
+/// [`ConnState::to_stored`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnState {
     /// Admitted by the host, waiting for the client's `Hello`.
     Pending(Member),

@@ -1,7 +1,5 @@
 //! Track kinds and simulcast layers as the engine sees them.
 
-use serde::{Deserialize, Serialize};
-
 use crate::wire::Track;
 
 /// Highest simulcast layer (layers are 0, 1 and 2).
@@ -9,8 +7,14 @@ pub const MAX_LAYER: u8 = 2;
 /// Number of simulcast layers.
 pub const LAYERS: usize = MAX_LAYER as usize + 1;
 
+/// A layer from the wire as an engine layer: anything above [`MAX_LAYER`]
+/// means the top layer.
+pub(crate) fn layer_from_wire(layer: u32) -> u8 {
+    u8::try_from(layer).unwrap_or(MAX_LAYER).min(MAX_LAYER)
+}
+
 /// A participant's media track.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TrackKind {
     /// Microphone.
     Audio,
