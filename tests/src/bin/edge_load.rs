@@ -10,7 +10,12 @@
 //!
 //! `--bare` runs the same load against a bare broadcast Durable Object
 //! (benches/bare-broadcast: every message to every other socket, no engine),
-//! the baseline the engine's cost is measured against.
+//! the baseline the engine's cost is measured against. The workloads are
+//! the same: in the baseline every socket gets every message; on edgecall
+//! the receivers subscribe explicitly to every sender's camera (the default
+//! last-9 policy would leave a tenth sender out) and the senders follow the
+//! default policy, so each sent frame is copied to every other socket on
+//! both builds.
 //!
 //! `--steps N` raises the offered rate by half each step until fewer than
 //! 80 % of the offered deliveries arrive within the step (saturation) and
@@ -24,11 +29,14 @@ use edgecall_e2e::client::Client;
 use edgecall_e2e::edge::{Edge, EdgeBuild};
 use edgecall_e2e::frames::{camera, now_us};
 use edgecall_e2e::load::{percentile, pin_group, ProcessSample};
-use edgecall_proto::wire::{client_message, ClientMessage};
+use edgecall_proto::wire::{self, client_message, subscribe, ClientMessage, Track};
 use futures_util::{SinkExt, StreamExt};
 use prost::Message as _;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
+
+/// The edge's announced subscription limit (`Limits.max_subscriptions`).
+const EDGE_SUBSCRIPTION_LIMIT: usize = 16;
 
 struct Args {
     senders: usize,
@@ -118,6 +126,12 @@ async fn run(args: Args) -> Result<()> {
     } else {
         EdgeBuild::Edgecall
     };
+    if !args.bare && args.senders > EDGE_SUBSCRIPTION_LIMIT {
+        bail!(
+            "each receiver subscribes to every sender: at most {EDGE_SUBSCRIPTION_LIMIT} senders \
+             (the edge's subscription limit)"
+        );
+    }
     let edge = Edge::start_build(
         build,
         &[
@@ -147,6 +161,20 @@ async fn run(args: Args) -> Result<()> {
             senders.push(Sender::Engine(Box::new(Client::join(&url(&name)).await?)));
         }
     }
+    let every_camera = wire::Subscribe {
+        mode: subscribe::Mode::Explicit.into(),
+        subscriptions: senders
+            .iter()
+            .filter_map(|s| match s {
+                Sender::Engine(client) => Some(wire::Subscription {
+                    participant: client.id,
+                    track: Track::Camera.into(),
+                    max_layer: u32::from(edgecall_proto::room::MAX_LAYER),
+                }),
+                Sender::Raw(_) => None,
+            })
+            .collect(),
+    };
     for i in 0..args.receivers {
         let name = format!("r{i}");
         let tx = tx.clone();
@@ -154,6 +182,9 @@ async fn run(args: Args) -> Result<()> {
             tokio::spawn(receiver_bare(url(&name), tx));
         } else {
             let mut client = Client::join(&url(&name)).await?;
+            client
+                .send(client_message::Msg::Subscribe(every_camera.clone()))
+                .await?;
             tokio::spawn(async move {
                 while let Some(frame) = client.next_media().await {
                     let _ = tx.send(now_us().saturating_sub(frame.capture_time_us));
@@ -222,15 +253,10 @@ async fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// Frames each receiver is entitled to per frame sent: every receiver gets
-/// every sender in the baseline; edgecall's default policy forwards the
-/// last 9 speakers' video.
+/// Frames counted per frame sent: every receiver gets every sender, on
+/// both builds (edgecall's receivers subscribe to every sender's camera).
 fn deliveries_per_frame(args: &Args) -> f64 {
-    if args.bare {
-        args.receivers as f64
-    } else {
-        args.receivers as f64 * (args.senders.min(9) as f64 / args.senders.max(1) as f64)
-    }
+    args.receivers as f64
 }
 
 /// What one step offered.
