@@ -6,12 +6,20 @@ use std::collections::HashMap;
 use edgecall_proto::json::JsonWriter;
 use edgecall_proto::metrics::Exposition;
 use edgecall_proto::room::{Action, ConnId, ConnState, Room, RoomConfig};
-use worker::js_sys::Uint8Array;
+use worker::js_sys::{Uint8Array, WeakMap};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::worker_sys::ext::WebSocketExt;
 use worker::{State, WebSocket};
 
 use crate::storage::{Storage, RESTORES, STORED_MARK};
+
+/// While an alarm is pending, the engine's next deadline is looked up
+/// after a client message at most this often: the lookup walks every
+/// connection, and doing it after every message was a sixth of the wasm's
+/// time in a busy room (CPU profile in BENCHMARKS.md). A message can only
+/// bring a backlog check earlier (100 ms samples, 1 s grace), so at worst
+/// that check runs this much later; joins, closes and alarms always look.
+const ALARM_RECHECK_MS: u64 = 50;
 
 /// WebSocket close reasons are limited to 123 bytes.
 const MAX_CLOSE_REASON: usize = 123;
@@ -46,6 +54,8 @@ pub(crate) struct Host {
     sockets: HashMap<ConnId, WebSocket>,
     next_conn: u64,
     alarm_at: Option<u64>,
+    /// When the pending alarm was last compared with the engine's deadline.
+    alarm_checked_ms: u64,
     started_ms: u64,
     restored: bool,
     /// Persisted restore count (see [`Info::restores`]).
@@ -53,6 +63,12 @@ pub(crate) struct Host {
     /// Sends that failed because the socket had gone (since this instance
     /// started).
     failed_sends: u64,
+    /// Alarms set (each a storage write) since this instance started.
+    alarms_set: u64,
+    /// Connection ids by socket object, so an event finds its connection
+    /// without asking the runtime for the socket's tags (an array of
+    /// strings per message, a visible cost in CPU profiles of busy rooms).
+    conn_ids: WeakMap,
     /// The object's SQLite storage (`None` if it cannot be opened: links
     /// then persist in their attachments, up to its 2 KiB).
     storage: Option<Storage>,
@@ -66,6 +82,7 @@ impl Host {
             .map_err(|err| worker::console_error!("cannot open the object's storage: {err}"))
             .ok();
         let mut sockets = HashMap::new();
+        let conn_ids = WeakMap::new();
         let mut states = Vec::new();
         let mut room_id = None;
         for ws in state.get_websockets() {
@@ -83,6 +100,7 @@ impl Host {
                 Ok(Slot::Closed) => continue,
                 Err(err) => worker::console_error!("unreadable attachment on {}: {err}", conn.0),
             }
+            remember_conn(&conn_ids, &ws, conn);
             sockets.insert(conn, ws);
         }
         let next_conn = sockets.keys().map(|c| c.0 + 1).max().unwrap_or(1);
@@ -99,10 +117,13 @@ impl Host {
             sockets,
             next_conn,
             alarm_at: None,
+            alarm_checked_ms: 0,
             started_ms: now,
             restored,
             restores,
             failed_sends: 0,
+            alarms_set: 0,
+            conn_ids,
             storage,
         };
         host.carry_out();
@@ -136,7 +157,20 @@ impl Host {
     }
 
     pub(crate) fn remember(&mut self, conn: ConnId, ws: WebSocket) {
+        remember_conn(&self.conn_ids, &ws, conn);
         self.sockets.insert(conn, ws);
+    }
+
+    /// The connection `ws` is: remembered when accepted or woken, else
+    /// read from its tag.
+    pub(crate) fn conn_of(&self, state: &State, ws: &WebSocket) -> Option<ConnId> {
+        let known = self.conn_ids.get(socket_key(ws));
+        if let Some(id) = known.as_f64() {
+            return Some(ConnId(id as u64));
+        }
+        let conn = super::conn_of(state, ws)?;
+        remember_conn(&self.conn_ids, ws, conn);
+        Some(conn)
     }
 
     pub(crate) fn forget(&mut self, conn: ConnId) {
@@ -160,7 +194,6 @@ impl Host {
         let Some(engine) = self.engine.as_mut() else {
             return;
         };
-        let room = engine.id().to_owned();
         let mut failed = Vec::new();
         while let Some(action) = engine.poll_action() {
             match action {
@@ -192,7 +225,7 @@ impl Host {
                 Action::Persist { conn, state } => {
                     if let Some(ws) = self.sockets.get(&conn) {
                         if let Err(err) =
-                            write_attachment(ws, self.storage.as_ref(), conn, &room, &state)
+                            write_attachment(ws, self.storage.as_ref(), conn, engine.id(), &state)
                         {
                             worker::console_error!("cannot persist connection {}: {err}", conn.0);
                         }
@@ -201,11 +234,13 @@ impl Host {
             }
         }
         // Sockets that can no longer be written to have gone away.
-        let now = super::now_ms();
         self.failed_sends += failed.len() as u64;
-        for conn in failed {
-            self.sockets.remove(&conn);
-            engine.closed(conn, now);
+        if !failed.is_empty() {
+            let now = super::now_ms();
+            for conn in failed {
+                self.sockets.remove(&conn);
+                engine.closed(conn, now);
+            }
         }
         if engine.poll_action().is_some() {
             worker::console_error!("actions left after a close; they will go with the next event");
@@ -213,13 +248,22 @@ impl Host {
     }
 
     /// The alarm time to set, if the room needs one earlier than the one
-    /// already pending.
-    pub(crate) fn alarm_needed(&mut self) -> Option<u64> {
+    /// already pending. After a client message (`after_message`) with an
+    /// alarm pending, it looks at most every [`ALARM_RECHECK_MS`].
+    pub(crate) fn alarm_needed(&mut self, now_ms: u64, after_message: bool) -> Option<u64> {
+        if after_message
+            && self.alarm_at.is_some()
+            && now_ms < self.alarm_checked_ms + ALARM_RECHECK_MS
+        {
+            return None;
+        }
+        self.alarm_checked_ms = now_ms;
         let due = self.engine.as_ref()?.next_timeout()?;
         if self.alarm_at.is_some_and(|at| at <= due) {
             return None;
         }
         self.alarm_at = Some(due);
+        self.alarms_set += 1;
         Some(due)
     }
 
@@ -300,6 +344,11 @@ impl Host {
             self.failed_sends,
         );
         out.counter(
+            "edgecall_alarms_set_total",
+            "Alarms the object set (each is a storage write, and its firing a billed wake-up).",
+            self.alarms_set,
+        );
+        out.counter(
             "edgecall_restores_total",
             "Times the room was rebuilt from hibernated sockets after eviction.",
             self.restores,
@@ -328,6 +377,17 @@ fn count_restores(storage: Option<&Storage>, restored: bool) -> u64 {
         worker::console_error!("cannot read or count restores in storage: {err}");
         0
     })
+}
+
+fn socket_key(ws: &WebSocket) -> &worker::js_sys::Object {
+    let socket: &worker::web_sys::WebSocket = ws.as_ref();
+    socket.unchecked_ref()
+}
+
+/// Connection ids are below 2^53 (one per accepted socket), so the JS
+/// number is exact.
+fn remember_conn(conn_ids: &WeakMap, ws: &WebSocket, conn: ConnId) {
+    conn_ids.set(socket_key(ws), &JsValue::from_f64(conn.0 as f64));
 }
 
 /// What a socket's attachment says about it.

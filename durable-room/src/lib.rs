@@ -81,16 +81,16 @@ impl DurableObject for Room {
         ws: WebSocket,
         message: WebSocketIncomingMessage,
     ) -> Result<()> {
-        let Some(conn) = conn_of(&self.state, &ws) else {
-            let _ = ws.close(
-                Some(CloseCode::Malformed.code()),
-                Some("unknown connection"),
-            );
-            return Ok(());
-        };
         let now = now_ms();
         {
             let mut host = self.host.borrow_mut();
+            let Some(conn) = host.conn_of(&self.state, &ws) else {
+                let _ = ws.close(
+                    Some(CloseCode::Malformed.code()),
+                    Some("unknown connection"),
+                );
+                return Ok(());
+            };
             if !host.serves(conn) {
                 // Closed by the engine (a violation, a replacement): what
                 // the peer still sends is dropped unread.
@@ -116,7 +116,7 @@ impl DurableObject for Room {
             }
             host.carry_out();
         }
-        self.schedule_tick().await
+        self.schedule_tick(true).await
     }
 
     async fn websocket_close(
@@ -127,12 +127,12 @@ impl DurableObject for Room {
         _was_clean: bool,
     ) -> Result<()> {
         self.gone(&ws);
-        self.schedule_tick().await
+        self.schedule_tick(false).await
     }
 
     async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
         self.gone(&ws);
-        self.schedule_tick().await
+        self.schedule_tick(false).await
     }
 
     async fn alarm(&self) -> Result<Response> {
@@ -148,7 +148,7 @@ impl DurableObject for Room {
             }
             host.carry_out();
         }
-        self.schedule_tick().await?;
+        self.schedule_tick(false).await?;
         Response::ok("ticked")
     }
 }
@@ -178,7 +178,7 @@ impl Room {
             conn
         };
         worker::console_debug!("accepted connection {}", conn.0);
-        self.schedule_tick().await?;
+        self.schedule_tick(false).await?;
         Response::from_websocket(pair.client)
     }
 
@@ -220,13 +220,13 @@ impl Room {
             host.carry_out();
             worker::console_log!("trunk from relay {peer} opened as connection {}", conn.0);
         }
-        self.schedule_tick().await?;
+        self.schedule_tick(false).await?;
         Response::from_websocket(pair.client)
     }
 
     fn gone(&self, ws: &WebSocket) {
-        if let Some(conn) = conn_of(&self.state, ws) {
-            let mut host = self.host.borrow_mut();
+        let mut host = self.host.borrow_mut();
+        if let Some(conn) = host.conn_of(&self.state, ws) {
             host.forget(conn);
             if let Some(engine) = host.engine_mut() {
                 engine.closed(conn, now_ms());
@@ -237,8 +237,10 @@ impl Room {
 
     /// Keeps an alarm pending while the room has connections, so heartbeats
     /// and speaker ranking run; none when the room is empty.
-    async fn schedule_tick(&self) -> Result<()> {
-        let due = self.host.borrow_mut().alarm_needed();
+    /// `after_message`: a client message was handled (see
+    /// `Host::alarm_needed`).
+    async fn schedule_tick(&self, after_message: bool) -> Result<()> {
+        let due = self.host.borrow_mut().alarm_needed(now_ms(), after_message);
         if let Some(at_ms) = due {
             // An absolute time: `set_alarm(i64)` would mean an offset.
             let at =
@@ -263,5 +265,7 @@ fn conn_of(state: &State, ws: &WebSocket) -> Option<ConnId> {
 
 /// Wall-clock milliseconds (the engine only uses differences).
 fn now_ms() -> u64 {
-    worker::Date::now().as_millis()
+    // `Date.now()` itself: `worker::Date::now()` builds a `Date` object per
+    // call, which showed in CPU profiles of busy rooms.
+    worker::js_sys::Date::now() as u64
 }

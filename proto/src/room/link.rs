@@ -6,13 +6,13 @@
 //! can only speak for participants it announced itself: it cannot inject
 //! frames in the name of anyone on this host.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use super::media::check_link_frame;
 use super::{
     validate_name, CloseCode, ConnId, ConnState, Delivery, LinkKind, LinkState, LinkWantState,
     MediaFlags, Member, Origin, Participant, ParticipantId, RemoteParticipant, Rights, Role, Room,
-    SubscriptionState, TrackKind, MAX_LAYER,
+    SubscriptionState, TrackKind,
 };
 use crate::wire::{self, link_message};
 use crate::PROTOCOL_VERSION;
@@ -23,9 +23,9 @@ pub(super) struct Link {
     kind: LinkKind,
     peer_host: Option<String>,
     /// Far-end id → this host's id.
-    remote: HashMap<u32, ParticipantId>,
+    remote: FxHashMap<u32, ParticipantId>,
     /// What the far end wants of this host's senders: layer-cap masks.
-    wants_in: HashMap<(ParticipantId, TrackKind), u8>,
+    wants_in: FxHashMap<(ParticipantId, TrackKind), u8>,
     /// What this host last asked of the far end.
     wants_out: Option<Vec<wire::LinkWant>>,
 }
@@ -150,7 +150,7 @@ impl Room {
                     .get(&req.participant)
                     .map(|p| matches!(p.origin, Origin::Remote { link, .. } if link == conn));
                 if behind_this_link == Some(false) {
-                    let layer = u8::try_from(req.layer).unwrap_or(MAX_LAYER).min(MAX_LAYER);
+                    let layer = super::track::layer_from_wire(req.layer);
                     self.request_keyframe(req.participant, track, layer, now_ms);
                 }
             }
@@ -214,7 +214,7 @@ impl Room {
                 remote_id: p.id,
             },
             subscription: SubscriptionState::Auto,
-            explicit: HashMap::new(),
+            explicit: FxHashMap::default(),
             client_limit: None,
         };
         let joined = participant.wire();
@@ -243,7 +243,7 @@ impl Room {
     }
 
     fn link_wants(&mut self, conn: ConnId, wants: wire::LinkWants) {
-        let mut parsed = HashMap::new();
+        let mut parsed = FxHashMap::default();
         for w in wants.wants {
             let Some(track) = TrackKind::from_wire(w.track).filter(|t| t.is_video()) else {
                 continue;

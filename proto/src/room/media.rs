@@ -49,9 +49,7 @@ impl Room {
             self.ranking.observe(sender, frame.audio_level, now_ms);
             self.rerank(now_ms);
         }
-        let layer = u8::try_from(frame.layer)
-            .unwrap_or(MAX_LAYER)
-            .min(MAX_LAYER);
+        let layer = super::track::layer_from_wire(frame.layer);
         let keyframe = frame.keyframe;
         let layer_timeout = self.config.layer_timeout_ms;
 

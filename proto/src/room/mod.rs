@@ -43,7 +43,9 @@ mod sort;
 mod state;
 mod track;
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use bytes::Bytes;
 use prost::Message;
@@ -119,7 +121,7 @@ struct Participant {
     origin: Origin,
     subscription: SubscriptionState,
     /// Explicit subscriptions by (sender, track) → max layer.
-    explicit: HashMap<(ParticipantId, TrackKind), u8>,
+    explicit: FxHashMap<(ParticipantId, TrackKind), u8>,
     client_limit: Option<ClientLimit>,
 }
 
@@ -142,7 +144,7 @@ impl Participant {
 
     fn set_subscription(&mut self, subscription: SubscriptionState) {
         self.explicit = match &subscription {
-            SubscriptionState::Auto => HashMap::new(),
+            SubscriptionState::Auto => FxHashMap::default(),
             SubscriptionState::Explicit(entries) => entries
                 .iter()
                 .map(|e| ((e.participant, e.track), e.max_layer))
@@ -212,11 +214,11 @@ pub struct Room {
     config: RoomConfig,
     conns: BTreeMap<ConnId, Conn>,
     participants: BTreeMap<ParticipantId, Participant>,
-    routes: HashMap<(ParticipantId, TrackKind), Route>,
+    routes: FxHashMap<(ParticipantId, TrackKind), Route>,
     ranking: Ranking,
     next_id: ParticipantId,
     small: bool,
-    dirty_links: HashSet<ConnId>,
+    dirty_links: FxHashSet<ConnId>,
     actions: VecDeque<Action>,
     stats: RoomStats,
     /// The latest event time seen (ms), for accounting done while queuing.
@@ -250,11 +252,11 @@ impl Room {
             config,
             conns: BTreeMap::new(),
             participants: BTreeMap::new(),
-            routes: HashMap::new(),
+            routes: FxHashMap::default(),
             ranking,
             next_id: 1,
             small: true,
-            dirty_links: HashSet::new(),
+            dirty_links: FxHashSet::default(),
             actions: VecDeque::new(),
             stats: RoomStats::default(),
             clock_ms: 0,
@@ -283,7 +285,7 @@ impl Room {
                         media: p.media,
                         origin: Origin::Local(conn),
                         subscription: SubscriptionState::Auto,
-                        explicit: HashMap::new(),
+                        explicit: FxHashMap::default(),
                         client_limit: p.client_limit,
                     };
                     participant.set_subscription(p.subscription);
@@ -317,7 +319,7 @@ impl Room {
                                     remote_id: r.remote_id,
                                 },
                                 subscription: SubscriptionState::Auto,
-                                explicit: HashMap::new(),
+                                explicit: FxHashMap::default(),
                                 client_limit: None,
                             },
                         );
@@ -745,7 +747,7 @@ impl Room {
                 .unwrap_or_default(),
             origin: Origin::Local(conn),
             subscription: SubscriptionState::Auto,
-            explicit: HashMap::new(),
+            explicit: FxHashMap::default(),
             client_limit: None,
         };
         let joined = participant.wire();

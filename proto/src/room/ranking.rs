@@ -17,7 +17,7 @@
 //! speakers therefore shares the places with an honest one instead of
 //! keeping him out.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use super::action::ParticipantId;
 use super::sort;
@@ -46,7 +46,7 @@ struct Loudness {
 #[derive(Debug, Clone, Default)]
 struct Ordered {
     order: Vec<ParticipantId>,
-    position: HashMap<ParticipantId, usize>,
+    position: FxHashMap<ParticipantId, usize>,
 }
 
 impl Ordered {
@@ -95,15 +95,15 @@ pub(crate) struct RankingChange {
 /// The room's speaker ranking.
 #[derive(Debug, Clone)]
 pub(crate) struct Ranking {
-    loudness: HashMap<ParticipantId, Loudness>,
+    loudness: FxHashMap<ParticipantId, Loudness>,
     /// Audible senders, loudest first.
     audible: Ordered,
     /// Everyone, most recent active speaker first (join order initially).
     recent: Ordered,
     /// When each participant last counted as an active speaker.
-    last_spoke: HashMap<ParticipantId, u64>,
+    last_spoke: FxHashMap<ParticipantId, u64>,
     /// Recently forwarded speaking time per participant, in decaying ms.
-    heard_ms: HashMap<ParticipantId, f64>,
+    heard_ms: FxHashMap<ParticipantId, f64>,
     /// Speakers given a place in the last update.
     heard: Vec<ParticipantId>,
     last_update_ms: Option<u64>,
@@ -115,11 +115,11 @@ pub(crate) struct Ranking {
 impl Ranking {
     pub(crate) fn new(interval_ms: u64, speaking_level: u8) -> Self {
         Self {
-            loudness: HashMap::new(),
+            loudness: FxHashMap::default(),
             audible: Ordered::default(),
             recent: Ordered::default(),
-            last_spoke: HashMap::new(),
-            heard_ms: HashMap::new(),
+            last_spoke: FxHashMap::default(),
+            heard_ms: FxHashMap::default(),
             heard: Vec::new(),
             last_update_ms: None,
             next_update_ms: 0,
