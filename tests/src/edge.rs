@@ -31,6 +31,7 @@ impl EdgeBuild {
 pub struct Edge {
     child: Child,
     port: u16,
+    inspector: u16,
     log: PathBuf,
     _state: TempDir,
 }
@@ -188,6 +189,7 @@ impl Edge {
         let mut edge = Self {
             child,
             port,
+            inspector,
             log,
             _state: state,
         };
@@ -212,6 +214,12 @@ impl Edge {
             "wrangler dev not ready after {limit:?}:\n{}",
             self.log_tail()
         )
+    }
+
+    /// The DevTools protocol port of the Worker's isolate (wrangler's
+    /// inspector proxy), for CPU profiles.
+    pub fn inspector_port(&self) -> u16 {
+        self.inspector
     }
 
     /// The process id (and process group) of wrangler.

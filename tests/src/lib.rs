@@ -8,6 +8,7 @@ pub mod client;
 pub mod edge;
 pub mod frames;
 pub mod load;
+pub mod profile;
 pub mod proxy;
 pub mod relay;
 pub mod trials;

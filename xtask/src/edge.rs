@@ -4,7 +4,8 @@
 //! the Worker wasm with `worker-build --profile edge`, pointed at the cached
 //! wasm-bindgen, wasm-opt and esbuild so it downloads nothing, then strips
 //! the name section. It does nothing when the build is newer than every
-//! source it comes from.
+//! source it comes from. `--keep-names` builds with function names for CPU
+//! profiles; such a build is never taken as current by a normal build.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -83,7 +84,13 @@ pub fn newest(path: &Path) -> Option<SystemTime> {
         .max()
 }
 
+/// Marks a build that kept its function names (not for deploys).
+const NAMES_MARK: &str = "build/names-kept";
+
 fn is_current(root: &Path, krate: &WorkerCrate) -> bool {
+    if root.join(krate.dir).join(NAMES_MARK).exists() {
+        return false;
+    }
     let built = fs::metadata(root.join(krate.dir).join("build/index_bg.wasm"))
         .and_then(|m| m.modified())
         .ok();
@@ -100,6 +107,18 @@ pub fn build(ctx: &Ctx) -> Result<PathBuf> {
     build_worker(ctx, &EDGECALL)
 }
 
+/// Builds edgecall's Worker with its function names, for CPU profiles.
+pub fn build_with_names(ctx: &Ctx) -> Result<PathBuf> {
+    let wasm = compile(ctx, &EDGECALL)?;
+    fs::write(ctx.root.join(EDGECALL.dir).join(NAMES_MARK), "")?;
+    println!(
+        "names kept for CPU profiles (not for deploys; `cargo xtask build-edge` rebuilds): {}",
+        wasm.display()
+    );
+    report_size(&wasm)?;
+    Ok(wasm)
+}
+
 /// Builds a Worker crate unless it is current. Returns the wasm's path.
 pub fn build_worker(ctx: &Ctx, krate: &WorkerCrate) -> Result<PathBuf> {
     let wasm = ctx.root.join(krate.dir).join("build/index_bg.wasm");
@@ -107,16 +126,29 @@ pub fn build_worker(ctx: &Ctx, krate: &WorkerCrate) -> Result<PathBuf> {
         println!("edge build is current: {}", wasm.display());
         return Ok(wasm);
     }
+    let wasm = compile(ctx, krate)?;
+    strip_names(ctx, &wasm)?;
+    report_size(&wasm)?;
+    Ok(wasm)
+}
+
+/// Runs worker-build (which keeps the name section) and returns the wasm.
+fn compile(ctx: &Ctx, krate: &WorkerCrate) -> Result<PathBuf> {
     for report in ensure_tools(&ctx.cache)? {
         println!("{report}");
     }
+    let _ = fs::remove_file(ctx.root.join(krate.dir).join(NAMES_MARK));
     let mut build = Command::new(ctx.cache.cargo_bin().join("worker-build"));
     build
         .current_dir(ctx.root.join(krate.dir))
         .args(["--profile", "edge"])
         .envs(setup::edge_tool_env(&ctx.cache));
     cmd::run(&mut build)?;
-    // worker-build keeps the name section; it is dead weight in production.
+    Ok(ctx.root.join(krate.dir).join("build/index_bg.wasm"))
+}
+
+/// Strips the name section worker-build keeps: dead weight in production.
+fn strip_names(ctx: &Ctx, wasm: &Path) -> Result<()> {
     let wasm_opt = ctx
         .cache
         .node_prefix()
@@ -124,13 +156,11 @@ pub fn build_worker(ctx: &Ctx, krate: &WorkerCrate) -> Result<PathBuf> {
     let stripped = wasm.with_extension("stripped.wasm");
     cmd::run(
         Command::new(wasm_opt)
-            .arg(&wasm)
+            .arg(wasm)
             .args(["--all-features", "--strip-debug", "--strip-producers", "-o"])
             .arg(&stripped),
     )?;
-    fs::rename(&stripped, &wasm).with_context(|| format!("cannot replace {}", wasm.display()))?;
-    report_size(&wasm)?;
-    Ok(wasm)
+    fs::rename(&stripped, wasm).with_context(|| format!("cannot replace {}", wasm.display()))
 }
 
 /// Prints the raw and gzip sizes of the Worker wasm.

@@ -33,6 +33,7 @@ Commands:
   run            set up, build and start edgecall locally
   test           set up and run every test (what CI runs)
   build-edge     build the Worker wasm if its sources changed (wrangler's build command)
+      --keep-names   always rebuild, keeping function names for CPU profiles (edge-load --cpu-profile); not for deploys
   build-web      build the browser client into dist/web if its sources changed
   bench-edge     load the edge under workerd (1→3, 1→10, 10→10, then to saturation) beside a bare broadcast baseline
   bench-web      web client glass-to-glass latency (edge and relay paths, headless Chromium) and wasm size
@@ -57,7 +58,7 @@ Cargo commands build into $CARGO_TARGET_DIR, else <cache>/target.";
 enum Task {
     Run,
     Test,
-    BuildEdge,
+    BuildEdge { keep_names: bool },
     BuildWeb,
     BenchEdge,
     BenchWeb,
@@ -78,7 +79,11 @@ fn parse(args: &[String]) -> Result<Task> {
     match command {
         "run" => no_flags(Task::Run),
         "test" => no_flags(Task::Test),
-        "build-edge" => no_flags(Task::BuildEdge),
+        "build-edge" => match rest {
+            [] => Ok(Task::BuildEdge { keep_names: false }),
+            [flag] if flag == "--keep-names" => Ok(Task::BuildEdge { keep_names: true }),
+            [flag, ..] => bail!("`build-edge` takes only --keep-names, got `{flag}`"),
+        },
         "build-web" => no_flags(Task::BuildWeb),
         "bench-edge" => no_flags(Task::BenchEdge),
         "bench-web" => no_flags(Task::BenchWeb),
@@ -178,7 +183,12 @@ fn main() -> ExitCode {
         }
         Task::Run => Ctx::new().and_then(|ctx| run::run(&ctx)),
         Task::Test => Ctx::new().and_then(|ctx| test::test(&ctx)),
-        Task::BuildEdge => Ctx::new().and_then(|ctx| edge::build(&ctx).map(drop)),
+        Task::BuildEdge { keep_names: false } => {
+            Ctx::new().and_then(|ctx| edge::build(&ctx).map(drop))
+        }
+        Task::BuildEdge { keep_names: true } => {
+            Ctx::new().and_then(|ctx| edge::build_with_names(&ctx).map(drop))
+        }
         Task::BuildWeb => Ctx::new().and_then(|ctx| web::build(&ctx)),
         Task::BenchEdge => Ctx::new().and_then(|ctx| bench::bench_edge(&ctx)),
         Task::BenchWeb => Ctx::new().and_then(|ctx| bench_web::bench_web(&ctx)),

@@ -17,10 +17,15 @@
 //! default policy, so each sent frame is copied to every other socket on
 //! both builds.
 //!
-//! `--steps N` raises the offered rate by half each step until fewer than
+//! `--steps N` raises the offered rate by `--growth` (default 1.5) each step until fewer than
 //! 80 % of the offered deliveries arrive within the step (saturation) and
 //! prints the most deliveries/s achieved. `--pin-server` and `--pin-load`
 //! pin wrangler+workerd and this tool to CPU lists (`taskset` syntax).
+//!
+//! `--cpu-profile FILE` samples the Worker's isolate (Worker, Durable
+//! Object, engine) over the steps, writes the DevTools `.cpuprofile` to FILE
+//! and prints where the time went. For function names in the wasm, build
+//! the edge with `cargo xtask build-edge --keep-names` first.
 
 use std::time::{Duration, Instant};
 
@@ -29,6 +34,7 @@ use edgecall_e2e::client::Client;
 use edgecall_e2e::edge::{Edge, EdgeBuild};
 use edgecall_e2e::frames::{camera, now_us};
 use edgecall_e2e::load::{percentile, pin_group, ProcessSample};
+use edgecall_e2e::profile::{summarize, CpuProfiler};
 use edgecall_proto::wire::{self, client_message, subscribe, ClientMessage, Track};
 use futures_util::{SinkExt, StreamExt};
 use prost::Message as _;
@@ -38,6 +44,12 @@ use tokio_tungstenite::tungstenite::Message;
 /// The edge's announced subscription limit (`Limits.max_subscriptions`).
 const EDGE_SUBSCRIPTION_LIMIT: usize = 16;
 
+/// Microseconds between CPU profile samples.
+const PROFILE_INTERVAL_US: u32 = 200;
+
+/// Functions listed in the profile summary.
+const PROFILE_TOP: usize = 40;
+
 struct Args {
     senders: usize,
     receivers: usize,
@@ -45,10 +57,14 @@ struct Args {
     seconds: u64,
     size: usize,
     bare: bool,
-    /// Steps of rising load (×1.5 each) until the edge saturates.
+    /// Steps of rising load until the edge saturates.
     steps: u32,
+    /// Factor of the offered rate from one step to the next.
+    growth: f64,
     pin_server: Option<String>,
     pin_load: Option<String>,
+    /// Where to write a CPU profile of the Worker's isolate over the steps.
+    cpu_profile: Option<std::path::PathBuf>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -60,8 +76,10 @@ fn parse_args() -> Result<Args> {
         size: 1_200,
         bare: false,
         steps: 1,
+        growth: 1.5,
         pin_server: None,
         pin_load: None,
+        cpu_profile: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -74,13 +92,15 @@ fn parse_args() -> Result<Args> {
             "--size" => args.size = value()?.parse()?,
             "--bare" => args.bare = true,
             "--steps" => args.steps = value()?.parse()?,
+            "--growth" => args.growth = value()?.parse()?,
             "--pin-server" => args.pin_server = Some(value()?),
             "--pin-load" => args.pin_load = Some(value()?),
+            "--cpu-profile" => args.cpu_profile = Some(value()?.into()),
             "--help" | "-h" => {
                 println!(
                     "edge-load [--senders N] [--receivers N] [--rate frames/s per sender] \
-                     [--seconds S] [--size bytes] [--bare] [--steps N] \
-                     [--pin-server CPUS] [--pin-load CPUS]"
+                     [--seconds S] [--size bytes] [--bare] [--steps N] [--growth F] \
+                     [--pin-server CPUS] [--pin-load CPUS] [--cpu-profile FILE]"
                 );
                 std::process::exit(0);
             }
@@ -211,6 +231,10 @@ async fn run(args: Args) -> Result<()> {
             .map(|c| format!(" server-cpus={c}"))
             .unwrap_or_default()
     );
+    let profiler = match &args.cpu_profile {
+        Some(_) => Some(CpuProfiler::start(edge.inspector_port(), PROFILE_INTERVAL_US).await?),
+        None => None,
+    };
     let mut seq = 0u64;
     let mut rate = args.rate;
     let mut best = 0.0f64;
@@ -247,9 +271,48 @@ async fn run(args: Args) -> Result<()> {
             println!("  saturated: achieved < 80 % of offered");
             break;
         }
-        rate = rate.saturating_mul(3) / 2;
+        // At least one frame/s more, whatever the factor.
+        rate = ((f64::from(rate) * args.growth).round() as u32).max(rate + 1);
     }
     println!("  max achieved: {best:.0} deliveries/s ({label})");
+    if !args.bare {
+        // The workload check: each frame should be copied to every other
+        // socket, as the baseline does.
+        let metrics = edge.room_metrics(&room)?;
+        let (frames_in, frames_out) = (
+            metrics
+                .get("edgecall_frames_in_total")
+                .copied()
+                .unwrap_or(0),
+            metrics
+                .get("edgecall_frames_out_total")
+                .copied()
+                .unwrap_or(0),
+        );
+        println!(
+            "  copies per frame: {:.2} ({frames_out} out for {frames_in} in; the baseline sends {} per frame)",
+            frames_out as f64 / frames_in.max(1) as f64,
+            args.senders + args.receivers - 1
+        );
+        println!(
+            "  alarms set: {}, failed sends: {}",
+            metrics
+                .get("edgecall_alarms_set_total")
+                .copied()
+                .unwrap_or(0),
+            metrics
+                .get("edgecall_failed_sends_total")
+                .copied()
+                .unwrap_or(0)
+        );
+    }
+    if let (Some(profiler), Some(path)) = (profiler, &args.cpu_profile) {
+        let profile = profiler.stop().await?;
+        std::fs::write(path, profile.to_string())
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("{}", summarize(&profile, PROFILE_TOP)?);
+        println!("  profile written to {}", path.display());
+    }
     Ok(())
 }
 
