@@ -107,6 +107,12 @@ pub struct ReceiverReport {
     pub latency_p50_ms: f64,
     /// 99th percentile latency, ms.
     pub latency_p99_ms: f64,
+    /// Highest latency of any frame, ms.
+    pub latency_max_ms: f64,
+    /// Longest time between two video frames arriving in the window, ms:
+    /// a stall anywhere on the path shows here even when it is too short
+    /// or too rare to move the percentiles.
+    pub longest_video_gap_ms: f64,
     #[serde(skip)]
     latencies_us: Vec<u64>,
 }
@@ -138,6 +144,11 @@ pub struct BotsReport {
     pub latency_p50_ms: f64,
     /// 99th percentile latency over all received frames, ms.
     pub latency_p99_ms: f64,
+    /// Highest latency of any received frame, ms.
+    pub latency_max_ms: f64,
+    /// Longest video gap any receiver saw, ms (see
+    /// [`ReceiverReport::longest_video_gap_ms`]).
+    pub longest_video_gap_ms: f64,
     /// Per-bot numbers.
     pub receivers: Vec<ReceiverReport>,
 }
@@ -156,8 +167,12 @@ impl std::fmt::Display for BotsReport {
         )?;
         write!(
             f,
-            "loss {:.2} %, latency p50 {:.1} ms, p99 {:.1} ms",
-            self.loss_percent, self.latency_p50_ms, self.latency_p99_ms
+            "loss {:.2} %, latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; longest video gap {:.1} ms",
+            self.loss_percent,
+            self.latency_p50_ms,
+            self.latency_p99_ms,
+            self.latency_max_ms,
+            self.longest_video_gap_ms
         )?;
         for failed in self.receivers.iter().filter(|r| r.error.is_some()) {
             write!(
@@ -183,11 +198,13 @@ fn percentile_ms(sorted_us: &[u64], quantile: f64) -> f64 {
 #[derive(Default)]
 struct Measure {
     last_sequence: HashMap<(u32, i32, u32), u64>,
+    last_video_us: Option<u64>,
     report: ReceiverReport,
 }
 
 impl Measure {
-    fn record(&mut self, frame: &MediaFrame, in_window: bool) {
+    /// Counts `frame`, which arrived at `now` (µs since the epoch).
+    fn record(&mut self, frame: &MediaFrame, in_window: bool, now: u64) {
         let key = (frame.sender, frame.track, frame.layer);
         let gap = match self.last_sequence.insert(key, frame.sequence) {
             Some(last) if frame.sequence > last => frame.sequence - last - 1,
@@ -201,10 +218,14 @@ impl Measure {
             self.report.audio_frames += 1;
         } else {
             self.report.video_frames += 1;
+            if let Some(last) = self.last_video_us.replace(now) {
+                let gap_ms = now.saturating_sub(last) as f64 / 1e3;
+                self.report.longest_video_gap_ms = self.report.longest_video_gap_ms.max(gap_ms);
+            }
         }
         self.report
             .latencies_us
-            .push(now_us().saturating_sub(frame.capture_time_us));
+            .push(now.saturating_sub(frame.capture_time_us));
     }
 }
 
@@ -274,7 +295,7 @@ async fn run_bot(join: JoinConfig, plan: Plan, clip: Arc<Clip>) -> ReceiverRepor
                 message = session.recv() => {
                     if let Some(server_message::Msg::Media(frame)) = message?.msg {
                         let now = Instant::now();
-                        measure.record(&frame, now >= plan.window.0 && now < plan.window.1);
+                        measure.record(&frame, now >= plan.window.0 && now < plan.window.1, now_us());
                     }
                 }
             }
@@ -345,6 +366,7 @@ fn summarise(
         r.latencies_us.sort_unstable();
         r.latency_p50_ms = percentile_ms(&r.latencies_us, 0.5);
         r.latency_p99_ms = percentile_ms(&r.latencies_us, 0.99);
+        r.latency_max_ms = percentile_ms(&r.latencies_us, 1.0);
         all.extend_from_slice(&r.latencies_us);
         lost += r.lost;
         received += r.video_frames + r.audio_frames;
@@ -387,6 +409,11 @@ fn summarise(
         },
         latency_p50_ms: percentile_ms(&all, 0.5),
         latency_p99_ms: percentile_ms(&all, 0.99),
+        latency_max_ms: percentile_ms(&all, 1.0),
+        longest_video_gap_ms: receivers
+            .iter()
+            .map(|r| r.longest_video_gap_ms)
+            .fold(0.0, f64::max),
         receivers,
     }
 }
@@ -409,7 +436,7 @@ mod tests {
     fn sequence_gaps_count_as_loss_per_sender() {
         let mut measure = Measure::default();
         for (sender, seq) in [(1, 0), (1, 1), (2, 0), (1, 4), (2, 1), (1, 3)] {
-            measure.record(&frame(sender, seq), true);
+            measure.record(&frame(sender, seq), true, now_us());
         }
         assert_eq!(measure.report.lost, 2);
         assert_eq!(measure.report.video_frames, 6);
@@ -418,9 +445,25 @@ mod tests {
     #[test]
     fn frames_outside_the_window_are_not_counted_but_keep_sequence() {
         let mut measure = Measure::default();
-        measure.record(&frame(1, 0), false);
-        measure.record(&frame(1, 1), true);
+        measure.record(&frame(1, 0), false, now_us());
+        measure.record(&frame(1, 1), true, now_us());
         assert_eq!((measure.report.lost, measure.report.video_frames), (0, 1));
+    }
+
+    #[test]
+    fn the_longest_video_gap_is_kept_and_audio_does_not_fill_it() {
+        let mut measure = Measure::default();
+        let audio = MediaFrame {
+            track: Track::Audio as i32,
+            ..frame(1, 0)
+        };
+        let start = now_us();
+        measure.record(&frame(1, 0), true, start);
+        measure.record(&frame(1, 1), true, start + 100_000);
+        measure.record(&audio, true, start + 600_000);
+        measure.record(&frame(1, 2), true, start + 1_600_000);
+        measure.record(&frame(1, 3), true, start + 1_700_000);
+        assert_eq!(measure.report.longest_video_gap_ms, 1_500.0);
     }
 
     #[test]
