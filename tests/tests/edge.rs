@@ -441,11 +441,29 @@ async fn a_connection_without_hello_is_closed_at_the_deadline(edge: Arc<Edge>) -
 
 /// Past the per-address join limit the Worker answers 429 before any
 /// token check or Durable Object.
+/// The join limit per address and period from wrangler.toml's
+/// `[[ratelimits]]` (`simple = { limit = N, period = P }`).
+fn join_limit() -> Result<usize> {
+    let config = std::fs::read_to_string(edgecall_e2e::edge::repo_root().join("wrangler.toml"))?;
+    config
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("simple = { limit = "))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.trim().parse().ok())
+        .context("no `simple = { limit = N, ... }` in wrangler.toml")
+}
+
 async fn joins_past_the_address_limit_get_429(limited: Arc<Edge>) -> Result<()> {
     // An invalid room id: admitted requests stop at 400 without a room.
     let url = format!("{}/api/rooms/bad.room/ws?name=x", limited.ws_base());
+    // The limiter counts in fixed windows of its period, so a run of joins
+    // can straddle window boundaries and split its count. With 3 × limit + 1
+    // joins, one window sees more than the limit as long as the run crosses
+    // at most two boundaries (spans under two periods, 20 s: loopback joins
+    // take milliseconds). It stops at the first 429.
+    let attempts = 3 * join_limit()? + 1;
     let mut statuses = Vec::new();
-    for _ in 0..80 {
+    for _ in 0..attempts {
         statuses.push(upgrade_status(&url).await?);
         if statuses.last() == Some(&Some(429)) {
             break;
