@@ -41,9 +41,6 @@ use prost::Message as _;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-/// The edge's announced subscription limit (`Limits.max_subscriptions`).
-const EDGE_SUBSCRIPTION_LIMIT: usize = 16;
-
 /// Microseconds between CPU profile samples.
 const PROFILE_INTERVAL_US: u32 = 200;
 
@@ -146,12 +143,6 @@ async fn run(args: Args) -> Result<()> {
     } else {
         EdgeBuild::Edgecall
     };
-    if !args.bare && args.senders > EDGE_SUBSCRIPTION_LIMIT {
-        bail!(
-            "each receiver subscribes to every sender: at most {EDGE_SUBSCRIPTION_LIMIT} senders \
-             (the edge's subscription limit)"
-        );
-    }
     let edge = Edge::start_build(
         build,
         &[
@@ -180,6 +171,17 @@ async fn run(args: Args) -> Result<()> {
         } else {
             senders.push(Sender::Engine(Box::new(Client::join(&url(&name)).await?)));
         }
+    }
+    // The edge announces its subscription limit in the Welcome.
+    let limit = senders.iter().find_map(|s| match s {
+        Sender::Engine(client) => client.welcome.limits.as_ref().map(|l| l.max_subscriptions),
+        Sender::Raw(_) => None,
+    });
+    if let Some(limit) = limit.filter(|&limit| args.senders > limit as usize) {
+        bail!(
+            "each receiver subscribes to every sender: at most {limit} senders \
+             (the edge's announced subscription limit)"
+        );
     }
     let every_camera = wire::Subscribe {
         mode: subscribe::Mode::Explicit.into(),
