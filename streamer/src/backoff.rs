@@ -50,11 +50,14 @@ impl Default for Backoff {
 
 /// Connects, retrying retryable failures with `backoff` up to
 /// `max_attempts` times (`None`: forever). Refusals that would repeat (a
-/// bad token, a wrong path) are returned at once.
+/// bad token, a wrong path) are returned at once. Before each wait,
+/// `on_retry` gets the failure, the number of the next attempt and the
+/// delay.
 pub async fn connect_with_retry(
     config: &JoinConfig,
     backoff: &mut Backoff,
     max_attempts: Option<u32>,
+    mut on_retry: impl FnMut(&ClientError, u32, Duration),
 ) -> Result<Session, ClientError> {
     let mut attempt = 0u32;
     loop {
@@ -67,6 +70,7 @@ pub async fn connect_with_retry(
             Err(err) if err.is_retryable() && max_attempts.is_none_or(|max| attempt < max) => {
                 let delay = backoff.next_delay();
                 tracing::info!(%err, attempt, ?delay, "connect failed; retrying");
+                on_retry(&err, attempt + 1, delay);
                 tokio::time::sleep(delay).await;
             }
             Err(err) => return Err(err),

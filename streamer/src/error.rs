@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use edgecall_proto::room::CloseCode;
+
 /// How the server ended a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloseInfo {
@@ -84,11 +86,20 @@ impl ClientError {
         match self {
             ClientError::Config(_) | ClientError::Tls(_) => false,
             ClientError::Rejected { status } => !matches!(status, 400..=499),
-            ClientError::Closed(info) => !matches!(
-                info.code,
-                // unsupported version, invalid name, forbidden, unauthorized
-                Some(4001 | 4006 | 4010 | 4012)
-            ),
+            ClientError::Closed(info) => !info.code.is_some_and(|code| {
+                [
+                    CloseCode::UnsupportedVersion,
+                    CloseCode::InvalidName,
+                    CloseCode::NameTaken,
+                    // Another session of the same identity took over: trying
+                    // again would take it back, and so on.
+                    CloseCode::Replaced,
+                    CloseCode::Forbidden,
+                    CloseCode::Unauthorized,
+                ]
+                .iter()
+                .any(|refusal| u32::from(refusal.code()) == code)
+            }),
             _ => true,
         }
     }
@@ -99,5 +110,31 @@ impl ClientError {
             ClientError::Closed(info) => info.code,
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn closed(code: Option<u32>) -> ClientError {
+        ClientError::Closed(CloseInfo {
+            code,
+            reason: String::new(),
+        })
+    }
+
+    #[test]
+    fn only_failures_that_can_pass_are_retried() {
+        // A restart, a drain, a dropped network, a full room: try again.
+        for code in [None, Some(4008), Some(4013), Some(4003), Some(1006)] {
+            assert!(closed(code).is_retryable(), "{code:?}");
+        }
+        assert!(ClientError::Rejected { status: 503 }.is_retryable());
+        // Refusals that would repeat, and a takeover by our own identity.
+        for code in [4001, 4006, 4007, 4009, 4010, 4012] {
+            assert!(!closed(Some(code)).is_retryable(), "{code}");
+        }
+        assert!(!ClientError::Rejected { status: 401 }.is_retryable());
     }
 }

@@ -5,6 +5,12 @@
 //! (sources block until a frame is due). Encoded frames reach the async loop
 //! through small bounded queues; when a queue is full the frame is dropped
 //! and counted, so a slow network never makes capture fall behind.
+//!
+//! With [`PublishOptions::reconnect`] set, a session that fails for a reason
+//! retrying can fix (the server restarted or drained, the network dropped)
+//! is replaced by a new one after a jittered backoff while capture keeps
+//! running; the first frame on the new session is a keyframe. Refusals
+//! that would repeat (a bad token, a wrong path) end publishing.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,7 +26,7 @@ use crate::media::audio::{audio_level, AudioSource, OpusEncoder};
 use crate::media::h264::{EncodedVideo, VideoEncoder, VideoSettings};
 use crate::media::source::FrameSource;
 use crate::media::MediaError;
-use crate::{sent_unless_withheld, ClientError, Session};
+use crate::{connect_with_retry, sent_unless_withheld, Backoff, ClientError, JoinConfig, Session};
 
 /// Encoded frames waiting for the network before new ones are dropped.
 const QUEUE_FRAMES: usize = 8;
@@ -56,6 +62,11 @@ impl Sealer {
         }
     }
 
+    /// Seals as `sender` from now on (the identity of a new session).
+    pub fn rebind(&mut self, sender: impl Into<String>) {
+        self.sender = sender.into();
+    }
+
     fn seal(&self, sequence: u64, payload: &[u8]) -> Result<Vec<u8>, PublishError> {
         Ok(self
             .key
@@ -69,8 +80,35 @@ pub struct PublishOptions {
     pub video: Option<VideoSettings>,
     /// Seal payloads end to end.
     pub sealer: Option<Sealer>,
-    /// How often `on_status` is called.
+    /// How often `on_progress` gets a [`Progress::Status`].
     pub status_every: Duration,
+    /// Where to join again when the session fails for a retryable reason;
+    /// `None` ends publishing with the session's error.
+    pub reconnect: Option<JoinConfig>,
+}
+
+/// What `publish` reports as it goes.
+#[derive(Debug)]
+pub enum Progress<'a> {
+    /// The periodic status.
+    Status(&'a Status),
+    /// The session failed; the next attempt to join is `attempt`, after
+    /// `delay`.
+    Reconnecting {
+        /// Why the session (or the previous attempt) failed.
+        reason: &'a ClientError,
+        /// Attempts so far for this outage, counting the next one.
+        attempt: u32,
+        /// Wait before that attempt.
+        delay: Duration,
+    },
+    /// Joined again after `outage`.
+    Reconnected {
+        /// The participant id of the new session.
+        participant: u32,
+        /// From the failure to the new Welcome.
+        outage: Duration,
+    },
 }
 
 /// Counters for the status line and the final report.
@@ -91,6 +129,8 @@ pub struct PublishStats {
     pub keyframe_requests: u64,
     /// Most recent round-trip time.
     pub rtt: Option<Duration>,
+    /// Sessions that failed and were replaced by a new one.
+    pub reconnects: u64,
 }
 
 /// One status report: totals plus rates over the last interval.
@@ -248,9 +288,9 @@ pub async fn publish(
     session: &mut Session,
     video: Option<Box<dyn FrameSource>>,
     audio: Option<Box<dyn AudioSource>>,
-    options: PublishOptions,
+    mut options: PublishOptions,
     stop: impl Future<Output = ()>,
-    mut on_status: impl FnMut(&Status),
+    mut on_progress: impl FnMut(Progress<'_>),
 ) -> Result<PublishStats, PublishError> {
     let dropped = Arc::new(AtomicU64::new(0));
     let (video_tx, mut video_rx) = mpsc::channel(QUEUE_FRAMES);
@@ -283,17 +323,21 @@ pub async fn publish(
     status_timer.tick().await;
     let mut ping_timer = tokio::time::interval(PING_EVERY);
     let mut last_status = (Instant::now(), 0u64, 0u64);
+    let mut sealer = options.sealer.take();
+    let mut backoff = Backoff::default();
     tokio::pin!(stop);
     loop {
+        // One event on the current session; `true` when asked to stop.
+        let step: Result<bool, PublishError> = async {
         tokio::select! {
-            () = &mut stop => break,
+            () = &mut stop => return Ok(true),
             Some(result) = video_rx.recv(), if has_video => {
                 let captured = result?;
                 for picture in captured.item {
                     let slot = 1 + picture.layer.min(2) as usize;
                     let sequence = sequences[slot];
                     sequences[slot] += 1;
-                    let payload = match &options.sealer {
+                    let payload = match &sealer {
                         Some(sealer) => sealer.seal(sequence, &picture.data)?,
                         None => picture.data,
                     };
@@ -309,7 +353,7 @@ pub async fn publish(
                         capture_time_us: captured.capture_us,
                         audio_level: 127,
                         codec: Codec::H264 as i32,
-                        sealed: options.sealer.is_some(),
+                        sealed: sealer.is_some(),
                         payload: Bytes::from(payload),
                         sender: 0,
                     }).await)?;
@@ -325,7 +369,7 @@ pub async fn publish(
                 let (packet, level) = captured.item;
                 let sequence = sequences[0];
                 sequences[0] += 1;
-                let payload = match &options.sealer {
+                let payload = match &sealer {
                     Some(sealer) => sealer.seal(sequence, &packet)?,
                     None => packet,
                 };
@@ -339,7 +383,7 @@ pub async fn publish(
                     capture_time_us: captured.capture_us,
                     audio_level: u32::from(level),
                     codec: Codec::Opus as i32,
-                    sealed: options.sealer.is_some(),
+                    sealed: sealer.is_some(),
                     payload: Bytes::from(payload),
                     sender: 0,
                 }).await)?;
@@ -380,9 +424,56 @@ pub async fn publish(
                     totals: stats.clone(),
                 };
                 last_status = (Instant::now(), stats.video_frames, stats.bytes);
-                on_status(&status);
+                on_progress(Progress::Status(&status));
             }
         }
+        Ok(false)
+        }
+        .await;
+        let err = match step {
+            Ok(true) => break,
+            Ok(false) => continue,
+            Err(PublishError::Client(err)) if options.reconnect.is_some() && err.is_retryable() => {
+                err
+            }
+            Err(err) => return Err(err),
+        };
+        let Some(config) = options.reconnect.as_ref() else {
+            return Err(err.into());
+        };
+        let lost_at = Instant::now();
+        on_progress(Progress::Reconnecting {
+            reason: &err,
+            attempt: 1,
+            delay: Duration::ZERO,
+        });
+        let new_session = tokio::select! {
+            () = &mut stop => break,
+            joined = connect_with_retry(config, &mut backoff, None, |reason, attempt, delay| {
+                on_progress(Progress::Reconnecting { reason, attempt, delay });
+            }) => joined?,
+        };
+        *session = new_session;
+        stats.reconnects += 1;
+        if let Some(sealer) = sealer.as_mut() {
+            // Sealed frames are bound to the identity of the session.
+            sealer.rebind(session.welcome().identity.clone());
+        }
+        // What was encoded during the outage is stale: receivers start
+        // again from a keyframe.
+        let mut stale = 0;
+        while video_rx.try_recv().is_ok() {
+            stale += 1;
+        }
+        while audio_rx.try_recv().is_ok() {
+            stale += 1;
+        }
+        dropped.fetch_add(stale, Ordering::Relaxed);
+        let _ = control_tx.send(VideoControl::Keyframe(None));
+        on_progress(Progress::Reconnected {
+            participant: session.participant_id(),
+            outage: lost_at.elapsed(),
+        });
     }
     stats.dropped = dropped.load(Ordering::Relaxed);
     stats.rtt = session.rtt();

@@ -54,6 +54,13 @@ impl RelayProcess {
     /// Starts a relay on free loopback ports with `extra` flags; its log
     /// (stderr) goes to a file readable with [`RelayProcess::log`].
     pub fn start(extra: &[&str]) -> Result<Self> {
+        Self::start_at("127.0.0.1:0", extra)
+    }
+
+    /// Like [`RelayProcess::start`] with WebTransport (and WebSocket) on
+    /// `listen`, e.g. the address of a relay that was killed, to start it
+    /// again where its clients reconnect.
+    pub fn start_at(listen: &str, extra: &[&str]) -> Result<Self> {
         let log = std::env::temp_dir().join(format!(
             "edgecall-relay-{}-{}.log",
             std::process::id(),
@@ -61,7 +68,7 @@ impl RelayProcess {
         ));
         let log_file = fs::File::create(&log).context("creating the relay log")?;
         let mut child = Command::new(relay_binary()?)
-            .args(["--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+            .args(["--listen", listen, "--http-listen", "127.0.0.1:0"])
             .args(extra)
             .env(
                 "RUST_LOG",
@@ -122,6 +129,13 @@ impl RelayProcess {
     /// Everything the relay logged so far.
     pub fn log(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The `host:port` its WebTransport listener is on.
+    pub fn listen_addr(&self) -> &str {
+        self.url
+            .strip_prefix("https://")
+            .map_or(self.url.as_str(), |rest| rest.trim_end_matches('/'))
     }
 
     /// The process id.

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use edgecall_proto::e2ee::RoomKey;
 use edgecall_stream::media::h264::VideoSettings;
 use edgecall_stream::media::{devices, AudioSource, FrameSource, PixelFormat, TestPattern, Tone};
-use edgecall_stream::publish::{publish, PublishOptions, Sealer};
+use edgecall_stream::publish::{publish, Progress, PublishOptions, Sealer};
 use edgecall_stream::Session;
 
 use crate::args::{parse_resolution, AudioSourceKind, StreamArgs, VideoSourceKind};
@@ -89,6 +89,8 @@ pub async fn run(args: StreamArgs) -> Result<()> {
         }),
         sealer,
         status_every: Duration::from_secs_f64(args.status_interval.max(0.1)),
+        // A restarted or draining server, or a dropped network: join again.
+        reconnect: Some(config.clone()),
     };
     let duration = args.duration.map(Duration::from_secs_f64);
     let stop = async move {
@@ -106,13 +108,42 @@ pub async fn run(args: StreamArgs) -> Result<()> {
     };
     let tty = std::io::stderr().is_terminal();
     let show = args.status_interval > 0.0;
-    let stats = publish(&mut session, video, audio, options, stop, |status| {
-        if show && tty {
-            eprint!("\r{status}   ");
-        } else if show {
-            eprintln!("{status}");
-        }
-    })
+    let stats = publish(
+        &mut session,
+        video,
+        audio,
+        options,
+        stop,
+        |progress| match progress {
+            Progress::Status(status) if show && tty => eprint!("\r{status}   "),
+            Progress::Status(status) if show => eprintln!("{status}"),
+            Progress::Status(_) => {}
+            Progress::Reconnecting {
+                reason,
+                attempt,
+                delay,
+            } => {
+                if tty {
+                    eprintln!();
+                }
+                if attempt == 1 {
+                    eprintln!("connection lost ({reason}); reconnecting (attempt 1)");
+                } else {
+                    eprintln!(
+                        "reconnecting (attempt {attempt}) in {:.1} s: {reason}",
+                        delay.as_secs_f64()
+                    );
+                }
+            }
+            Progress::Reconnected {
+                participant,
+                outage,
+            } => eprintln!(
+                "reconnected as participant {participant} after {:.1} s; streaming again",
+                outage.as_secs_f64()
+            ),
+        },
+    )
     .await
     .context("streaming")?;
     session.close();
@@ -120,11 +151,12 @@ pub async fn run(args: StreamArgs) -> Result<()> {
         eprintln!();
     }
     eprintln!(
-        "done: {} video frames, {} audio frames, {:.1} MB sent, {} dropped",
+        "done: {} video frames, {} audio frames, {:.1} MB sent, {} dropped, {} reconnects",
         stats.video_frames,
         stats.audio_frames,
         stats.bytes as f64 / 1e6,
-        stats.dropped
+        stats.dropped,
+        stats.reconnects
     );
     Ok(())
 }
