@@ -28,6 +28,15 @@ pub(crate) struct WtOut {
     control: Mutex<SendStream>,
 }
 
+/// How often an otherwise quiet connection sends a QUIC PING.
+const KEEP_ALIVE: Duration = Duration::from_secs(1);
+/// A connection that hears nothing for this long is dead. A relay that
+/// crashed or lost its network sends nothing (not even a close), so this is
+/// how long a publisher takes to notice and start reconnecting; five missed
+/// keepalives ride out a short blip. The relay's own timeout is longer; the
+/// shorter of the two applies to the connection.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Opens a session to `url` and starts the readers that feed `inbound`.
 pub(crate) async fn connect(
     config: &JoinConfig,
@@ -44,9 +53,9 @@ pub(crate) async fn connect(
     let mut client_config = quinn::ClientConfig::new(Arc::new(crypto));
     let mut transport = quinn::TransportConfig::default();
     transport
-        .keep_alive_interval(Some(Duration::from_secs(2)))
+        .keep_alive_interval(Some(KEEP_ALIVE))
         .max_idle_timeout(Some(
-            quinn::IdleTimeout::try_from(Duration::from_secs(10)).expect("10 s fits a varint"),
+            quinn::IdleTimeout::try_from(IDLE_TIMEOUT).expect("5 s fits a varint"),
         ));
     client_config.transport_config(Arc::new(transport));
 
