@@ -207,6 +207,42 @@ impl Directory {
     }
 }
 
+/// Serves `directory` over plain HTTP on `listener` until the process
+/// ends: the same handler as the Lambda, for local development and the
+/// tests that run the whole system (a relay set, a registry, a page). In
+/// AWS the Lambda function URL fronts the handler instead, with its own
+/// CORS settings; here every origin may read answers (they go only to
+/// holders of a join token when the directory verifies tokens).
+pub async fn serve_local(
+    directory: Directory,
+    listener: tokio::net::TcpListener,
+) -> anyhow::Result<()> {
+    let directory = std::sync::Arc::new(directory);
+    let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+        let directory = directory.clone();
+        async move {
+            let (parts, _body) = request.into_parts();
+            let response = directory
+                .handle(Request::from_parts(parts, Body::Empty))
+                .await;
+            let (mut parts, body) = response.into_parts();
+            parts.headers.insert(
+                http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                http::HeaderValue::from_static("*"),
+            );
+            let bytes = match body {
+                Body::Text(text) => text.into_bytes(),
+                Body::Binary(bytes) => bytes,
+                _ => Vec::new(),
+            };
+            axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
+        }
+    });
+    axum::serve(listener, app)
+        .await
+        .map_err(|err| anyhow::anyhow!("serving the directory: {err}"))
+}
+
 /// The token of an `Authorization: Bearer <token>` header.
 fn bearer_token(request: &Request) -> Option<String> {
     let value = request.headers().get(http::header::AUTHORIZATION)?;

@@ -84,6 +84,42 @@ pub fn spawn(command: &mut Command) -> Result<(Child, ReadyLine)> {
     }
 }
 
+/// What `edgecall-directory --serve` prints on stdout once it accepts,
+/// followed by its base URL (`http://<addr>`).
+pub const DIRECTORY_READY: &str = "edgecall-directory listening on ";
+
+/// Spawns `command` (an `edgecall-directory --serve …`), its logs on our
+/// stderr, and waits for its ready line; returns its base URL.
+pub fn spawn_directory(command: &mut Command) -> Result<(Child, String)> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting edgecall-directory")?;
+    let ready = child
+        .stdout
+        .take()
+        .context("no directory stdout")
+        .and_then(|stdout| {
+            let mut line = String::new();
+            BufReader::new(stdout)
+                .read_line(&mut line)
+                .context("reading the directory's ready line")?;
+            line.trim_end()
+                .strip_prefix(DIRECTORY_READY)
+                .map(str::to_owned)
+                .with_context(|| format!("not the directory's ready line: {line:?}"))
+        });
+    match ready {
+        Ok(base) => Ok((child, base)),
+        Err(err) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(err)
+        }
+    }
+}
+
 /// Microseconds since the Unix epoch: media capture timestamps.
 pub fn now_us() -> u64 {
     SystemTime::now()

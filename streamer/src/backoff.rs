@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use crate::config::JoinConfig;
+use crate::directory::JoinTarget;
 use crate::error::ClientError;
 use crate::session::Session;
 
@@ -49,12 +49,13 @@ impl Default for Backoff {
 }
 
 /// Connects, retrying retryable failures with `backoff` up to
-/// `max_attempts` times (`None`: forever). Refusals that would repeat (a
+/// `max_attempts` times (`None`: forever). Each attempt resolves `target`
+/// afresh (a directory is asked again). Refusals that would repeat (a
 /// bad token, a wrong path) are returned at once. Before each wait,
 /// `on_retry` gets the failure, the number of the next attempt and the
 /// delay.
 pub async fn connect_with_retry(
-    config: &JoinConfig,
+    target: &JoinTarget,
     backoff: &mut Backoff,
     max_attempts: Option<u32>,
     mut on_retry: impl FnMut(&ClientError, u32, Duration),
@@ -62,7 +63,11 @@ pub async fn connect_with_retry(
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        match Session::connect(config).await {
+        let connected = match target.resolve().await {
+            Ok(config) => Session::connect(&config).await,
+            Err(err) => Err(err),
+        };
+        match connected {
             Ok(session) => {
                 backoff.reset();
                 return Ok(session);

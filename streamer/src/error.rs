@@ -40,6 +40,16 @@ pub enum ClientError {
         /// What went wrong.
         reason: String,
     },
+    /// The relay directory could not say where to join.
+    #[error("the relay directory at {url} did not answer usably{}: {reason}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
+    Directory {
+        /// The lookup URL.
+        url: String,
+        /// Its HTTP status, when it answered.
+        status: Option<u16>,
+        /// What went wrong (the directory's own `error` text when it gave one).
+        reason: String,
+    },
     /// The server refused the session with an HTTP status (401/403 for a
     /// bad token, 404 for a wrong path).
     #[error("the server refused the session with HTTP status {status}")]
@@ -86,6 +96,12 @@ impl ClientError {
         match self {
             ClientError::Config(_) | ClientError::Tls(_) => false,
             ClientError::Rejected { status } => !matches!(status, 400..=499),
+            // Unreachable, overloaded or without a healthy relay right now
+            // (503) is worth another try; a refused token (401), a wrong
+            // room (400) or an unusable answer is not.
+            ClientError::Directory { status, .. } => {
+                status.is_none_or(|s| s == 429 || (500..=599).contains(&s))
+            }
             ClientError::Closed(info) => !info.code.is_some_and(|code| {
                 [
                     CloseCode::UnsupportedVersion,
@@ -136,5 +152,18 @@ mod tests {
             assert!(!closed(Some(code)).is_retryable(), "{code}");
         }
         assert!(!ClientError::Rejected { status: 401 }.is_retryable());
+        // A directory that is unreachable or has no live relay right now,
+        // against one that refuses the token or answers garbage.
+        let directory = |status| ClientError::Directory {
+            url: "https://dir.example/v1/rooms/r/relay".into(),
+            status,
+            reason: "test".into(),
+        };
+        for status in [None, Some(429), Some(502), Some(503)] {
+            assert!(directory(status).is_retryable(), "{status:?}");
+        }
+        for status in [Some(200), Some(400), Some(401), Some(404)] {
+            assert!(!directory(status).is_retryable(), "{status:?}");
+        }
     }
 }

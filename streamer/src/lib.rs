@@ -27,6 +27,7 @@
 mod backoff;
 pub mod bots;
 mod config;
+pub mod directory;
 mod error;
 pub mod framing;
 pub mod media;
@@ -38,6 +39,7 @@ mod wt;
 
 pub use backoff::{connect_with_retry, Backoff};
 pub use config::{JoinConfig, TransportKind};
+pub use directory::{JoinTarget, RelayAnswer, RelayDirectory};
 pub use error::{sent_unless_withheld, ClientError, CloseInfo};
 pub use session::Session;
 pub use tls::Trust;

@@ -26,7 +26,7 @@ use crate::media::audio::{audio_level, AudioSource, OpusEncoder};
 use crate::media::h264::{EncodedVideo, VideoEncoder, VideoSettings};
 use crate::media::source::FrameSource;
 use crate::media::MediaError;
-use crate::{connect_with_retry, sent_unless_withheld, Backoff, ClientError, JoinConfig, Session};
+use crate::{connect_with_retry, sent_unless_withheld, Backoff, ClientError, JoinTarget, Session};
 
 /// Encoded frames waiting for the network before new ones are dropped.
 const QUEUE_FRAMES: usize = 8;
@@ -84,7 +84,7 @@ pub struct PublishOptions {
     pub status_every: Duration,
     /// Where to join again when the session fails for a retryable reason;
     /// `None` ends publishing with the session's error.
-    pub reconnect: Option<JoinConfig>,
+    pub reconnect: Option<JoinTarget>,
 }
 
 /// What `publish` reports as it goes.

@@ -2,16 +2,17 @@
 //! is killed mid-stream (SIGKILL, as a crash) and started again on the same
 //! address with the same certificate. The streamer says it lost the
 //! connection, joins again by itself, and a receiver decodes its video
-//! again from a keyframe.
+//! again from a keyframe. A streamer sent by a relay directory moves to
+//! another relay when its own drains.
 
 mod support;
 
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use edgecall_e2e::relay::RelayProcess;
+use edgecall_e2e::relay::{DirectoryProcess, RelayProcess};
 use edgecall_proto::wire::{server_message, Track};
-use edgecall_stream::{JoinConfig, Session, TransportKind, Trust};
+use edgecall_stream::{JoinConfig, RelayDirectory, Session, TransportKind, Trust};
 use openh264::decoder::Decoder;
 use support::spawn_streamer;
 
@@ -20,6 +21,32 @@ use support::spawn_streamer;
 const GIVE_UP: Duration = Duration::from_secs(60);
 /// Video pictures to decode before and after the restart.
 const PICTURES: usize = 10;
+
+/// The streamer process, killed when the test ends however it ends.
+struct Streamer(std::process::Child);
+
+impl Streamer {
+    /// Stops it and returns what it wrote to stderr.
+    fn finish(mut self) -> String {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        let mut stderr = String::new();
+        self.0
+            .stderr
+            .take()
+            .expect("piped stderr")
+            .read_to_string(&mut stderr)
+            .expect("streamer output");
+        stderr
+    }
+}
+
+impl Drop for Streamer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
 
 /// A certificate both relay processes serve, so the pinned hash holds.
 struct Certificate {
@@ -138,7 +165,7 @@ async fn a_streamer_joins_a_restarted_relay_again_and_its_video_decodes() {
     let mut relay = start_relay("127.0.0.1:0", &cert);
     let listen = relay.listen_addr().to_owned();
     let room = format!("reconnect-{}", edgecall_e2e::frames::now_us() % 1_000_000);
-    let mut streamer = spawn_streamer(&[
+    let streamer = Streamer(spawn_streamer(&[
         "stream",
         "--url",
         &relay.url,
@@ -160,7 +187,7 @@ async fn a_streamer_joins_a_restarted_relay_again_and_its_video_decodes() {
         "30",
         "--status-interval",
         "1",
-    ]);
+    ]));
 
     let mut receiver = join_receiver(&relay, &room).await;
     decode_pictures_from(&mut receiver, "pi").await;
@@ -181,18 +208,122 @@ async fn a_streamer_joins_a_restarted_relay_again_and_its_video_decodes() {
         (first - restarted).as_secs_f64()
     );
 
-    let _ = streamer.kill();
-    let _ = streamer.wait();
-    let mut stderr = String::new();
-    streamer
-        .stderr
-        .take()
-        .expect("piped stderr")
-        .read_to_string(&mut stderr)
-        .expect("streamer output");
+    let stderr = streamer.finish();
     assert!(
         stderr.contains("connection lost") && stderr.contains("reconnecting (attempt"),
         "the streamer says it lost the relay: {stderr}"
+    );
+    assert!(
+        stderr.contains("reconnected as participant"),
+        "the streamer says it is back: {stderr}"
+    );
+}
+
+/// A registry folder for one test, removed on drop.
+struct Registry(std::path::PathBuf);
+
+impl Registry {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "edgecall-registry-{}-{}",
+            std::process::id(),
+            edgecall_e2e::frames::now_us()
+        ));
+        std::fs::create_dir_all(&dir).expect("registry dir");
+        Self(dir)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A relay publishing itself as `id` into `registry`.
+fn start_published_relay(registry: &Registry, id: &str) -> RelayProcess {
+    let port = edgecall_e2e::free_port().expect("a free port");
+    RelayProcess::start_at(
+        &format!("127.0.0.1:{port}"),
+        &[
+            "--publish-to",
+            &format!("file://{}", registry.0.display()),
+            "--public-url",
+            &format!("https://127.0.0.1:{port}"),
+            "--relay-id",
+            id,
+        ],
+    )
+    .expect("start edgecall-relay")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_streamer_sent_by_a_directory_moves_to_another_relay_when_its_relay_drains() {
+    let registry = Registry::new();
+    let mut relays = vec![
+        start_published_relay(&registry, "relay-a"),
+        start_published_relay(&registry, "relay-b"),
+    ];
+    let directory = DirectoryProcess::start(&registry.0, None).expect("start edgecall-directory");
+    let room = format!("drain-{}", edgecall_e2e::frames::now_us() % 1_000_000);
+    // Which relay the directory sends the room to while both are up.
+    let lookup = RelayDirectory::new(&directory.url, &room, None).expect("directory URL");
+    let started = Instant::now();
+    let first_id = loop {
+        match lookup.lookup().await {
+            Ok(answer) => break answer.relay_id,
+            Err(err) if started.elapsed() < GIVE_UP => {
+                eprintln!("no answer yet ({err})");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(err) => panic!("the directory never answered: {err}"),
+        }
+    };
+    let first = usize::from(first_id == "relay-b");
+    let streamer = Streamer(spawn_streamer(&[
+        "stream",
+        "--directory",
+        &directory.url,
+        "--meeting-id",
+        &room,
+        "--user-id",
+        "pi",
+        "--video-source",
+        "test-pattern",
+        "--audio-source",
+        "tone",
+        "--resolution",
+        "320x240",
+        "--fps",
+        "15",
+        "--keyframe-interval",
+        "30",
+        "--status-interval",
+        "1",
+    ]));
+    let mut receiver = join_receiver(&relays[first], &room).await;
+    decode_pictures_from(&mut receiver, "pi").await;
+    drop(receiver);
+
+    // A graceful shutdown: the relay closes its sessions with 4013 and
+    // leaves the directory's answers.
+    let drained = relays.remove(first);
+    drained.terminate().expect("SIGTERM the relay");
+    let terminated = Instant::now();
+    let other = &relays[0];
+    let mut receiver = join_receiver(other, &room).await;
+    let decoded = decode_pictures_from(&mut receiver, "pi").await;
+    eprintln!(
+        "video decoded on the other relay {:.1} s after the drain began",
+        (decoded - terminated).as_secs_f64()
+    );
+    let mut drained = drained;
+    drained.wait_exit(GIVE_UP).expect("the drained relay exits");
+
+    let stderr = streamer.finish();
+    assert!(
+        stderr.contains("4013") || stderr.contains("draining"),
+        "the streamer says its relay drained: {stderr}"
     );
     assert!(
         stderr.contains("reconnected as participant"),

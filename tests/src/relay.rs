@@ -148,6 +148,69 @@ impl RelayProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// Asks it to stop gracefully (SIGTERM): it drains, closing its
+    /// sessions with 4013 and marking itself draining in the registry.
+    pub fn terminate(&self) -> Result<()> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .context("running kill")?;
+        anyhow::ensure!(status.success(), "kill -TERM {} failed", self.child.id());
+        Ok(())
+    }
+
+    /// Waits up to `timeout` for it to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<std::process::ExitStatus> {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().context("waiting for the relay")? {
+                return Ok(status);
+            }
+            if started.elapsed() > timeout {
+                bail!("the relay did not exit within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// `edgecall-directory --serve` over a file registry, on a free loopback
+/// port. Dropping it kills it.
+pub struct DirectoryProcess {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+}
+
+impl DirectoryProcess {
+    /// Serves the relays that publish to `file://<registry>`, open (no
+    /// token secret) unless `token_secret` is given.
+    pub fn start(registry: &std::path::Path, token_secret: Option<&str>) -> Result<Self> {
+        let mut command = Command::new(workspace_binary("edgecall-directory")?);
+        command
+            .args(["--serve", "127.0.0.1:0"])
+            .env(
+                "EDGECALL_DIRECTORY_REGISTRY",
+                format!("file://{}", registry.display()),
+            )
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            );
+        if let Some(secret) = token_secret {
+            command.env("EDGECALL_TOKEN_SECRET", secret);
+        }
+        let (child, url) = edgecall_relay::process::spawn_directory(&mut command)?;
+        Ok(Self { child, url })
+    }
+}
+
+impl Drop for DirectoryProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for RelayProcess {

@@ -8,6 +8,7 @@ mod browser;
 mod cache;
 mod cmd;
 mod edge;
+mod lambda;
 mod pi;
 mod run;
 mod setup;
@@ -38,6 +39,7 @@ Commands:
   bench-edge     load the edge under workerd (1→3, 1→10, 10→10, then to saturation) beside a bare broadcast baseline
   bench-web      web client glass-to-glass latency (edge and relay paths, headless Chromium) and wasm size
   check-pi       cross-build the streamer for the Raspberry Pi (aarch64), setting up what it needs
+  build-lambda   build the directory Lambda's zip (arm64 `bootstrap`, provided.al2023) offline
   setup [FLAGS]  install the tools the project needs into the cache
       --all          every group (the default)
       --rust         rustup target wasm32-unknown-unknown, rustfmt, clippy
@@ -63,6 +65,7 @@ enum Task {
     BenchEdge,
     BenchWeb,
     CheckPi,
+    BuildLambda,
     Setup { groups: Groups, check_only: bool },
     Help,
 }
@@ -88,6 +91,7 @@ fn parse(args: &[String]) -> Result<Task> {
         "bench-edge" => no_flags(Task::BenchEdge),
         "bench-web" => no_flags(Task::BenchWeb),
         "check-pi" => no_flags(Task::CheckPi),
+        "build-lambda" => no_flags(Task::BuildLambda),
         "help" | "-h" | "--help" => no_flags(Task::Help),
         "setup" => {
             let mut groups = Groups::default();
@@ -193,6 +197,7 @@ fn main() -> ExitCode {
         Task::BenchEdge => Ctx::new().and_then(|ctx| bench::bench_edge(&ctx)),
         Task::BenchWeb => Ctx::new().and_then(|ctx| bench_web::bench_web(&ctx)),
         Task::CheckPi => Ctx::new().and_then(|ctx| pi::check_pi(&ctx)),
+        Task::BuildLambda => Ctx::new().and_then(|ctx| lambda::build_lambda(&ctx)),
         Task::Setup { groups, check_only } => {
             Ctx::new().and_then(|ctx| setup_cmd::setup(&ctx.cache, groups, check_only))
         }

@@ -94,7 +94,7 @@ pub fn add_steps(ctx: &Ctx, steps: &mut Steps) {
 
 /// Where cargo builds: `CARGO_TARGET_DIR` (xtask always sets it; relative
 /// to the workspace root if relative).
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("target"))

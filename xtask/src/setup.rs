@@ -15,7 +15,8 @@ use anyhow::{bail, ensure, Context, Result};
 use crate::cache::Cache;
 use crate::cmd;
 use crate::tools::{
-    CargoTool, HCLFMT_APT_PACKAGES, HCLFMT_IMPORT_PATH, HCL_SOURCE_PACKAGE, NODE_VERSION,
+    CargoTool, PythonTools, HCLFMT_APT_PACKAGES, HCLFMT_IMPORT_PATH, HCL_SOURCE_PACKAGE,
+    NODE_VERSION,
 };
 
 /// What set-up found or did for one tool.
@@ -534,24 +535,41 @@ pub fn ensure_hclfmt(cache: &Cache) -> Result<Report> {
 
 // ------------------------------------------------------------------ python --
 
-/// The venv for Python test tools: `<cache>/python`.
-pub fn python_venv(cache: &Cache) -> PathBuf {
-    cache.root().join("python")
+/// The venv of `tools`: `<cache>/<venv>`.
+pub fn python_venv(cache: &Cache, tools: &PythonTools) -> PathBuf {
+    cache.root().join(tools.venv)
 }
 
 /// The venv's interpreter.
-pub fn venv_python(cache: &Cache) -> PathBuf {
-    python_venv(cache).join("bin").join("python")
+pub fn venv_python(cache: &Cache, tools: &PythonTools) -> PathBuf {
+    venv_bin(cache, tools, "python")
+}
+
+/// A program the venv's packages installed (`moto_server`, `checkov`…).
+pub fn venv_bin(cache: &Cache, tools: &PythonTools, program: &str) -> PathBuf {
+    python_venv(cache, tools).join("bin").join(program)
+}
+
+/// The distribution name of a requirement: `moto[server]` → `moto`.
+fn distribution_name(requirement: &str) -> &str {
+    requirement
+        .split_once('[')
+        .map_or(requirement, |(name, _)| name)
 }
 
 /// Installed versions in the venv, one `name version` (or `name -`) line per
 /// package, from a single interpreter start.
-fn venv_package_versions(cache: &Cache, names: &[&str]) -> Vec<Option<String>> {
+fn venv_package_versions(cache: &Cache, tools: &PythonTools) -> Vec<Option<String>> {
     const SCRIPT: &str = "import sys, importlib.metadata as m\nfor n in sys.argv[1:]:\n    try: print(m.version(n))\n    except m.PackageNotFoundError: print('-')\n";
+    let names: Vec<&str> = tools
+        .packages
+        .iter()
+        .map(|(requirement, _)| distribution_name(requirement))
+        .collect();
     let out = cmd::probe(
-        Command::new(venv_python(cache))
+        Command::new(venv_python(cache, tools))
             .args(["-c", SCRIPT])
-            .args(names),
+            .args(&names),
     );
     let lines: Vec<Option<String>> = out
         .as_deref()
@@ -564,44 +582,45 @@ fn venv_package_versions(cache: &Cache, names: &[&str]) -> Vec<Option<String>> {
         .collect()
 }
 
-/// Whether each `(name, version)` PyPI package is in the cache's venv at
-/// that exact version.
-pub fn check_python_packages(cache: &Cache, packages: &[(&str, &str)]) -> Vec<Report> {
-    let names: Vec<&str> = packages.iter().map(|(n, _)| *n).collect();
-    packages
+/// Whether each pinned package of `tools` is in its venv at that exact
+/// version.
+pub fn check_python_packages(cache: &Cache, tools: &PythonTools) -> Vec<Report> {
+    tools
+        .packages
         .iter()
-        .zip(venv_package_versions(cache, &names))
+        .zip(venv_package_versions(cache, tools))
         .map(|(&(name, version), found)| {
             let mut report = settle(Report::new(format!("{name} (pip)"), Some(version)), found);
-            report.location = Some(python_venv(cache));
+            report.location = Some(python_venv(cache, tools));
             report
         })
         .collect()
 }
 
-/// Makes sure the venv exists (`python3 -m venv`, installing Debian's
-/// `python3-venv` if that fails) and holds each package at its pinned
-/// version (`pip install name==version` for the missing ones).
-pub fn ensure_python_packages(cache: &Cache, packages: &[(&str, &str)]) -> Result<Vec<Report>> {
-    let before = check_python_packages(cache, packages);
+/// Makes sure the venv of `tools` exists (`python3 -m venv`, installing
+/// Debian's `python3-venv` if that fails) and holds each package at its
+/// pinned version (`pip install name==version` for the missing ones).
+pub fn ensure_python_packages(cache: &Cache, tools: &PythonTools) -> Result<Vec<Report>> {
+    let before = check_python_packages(cache, tools);
     if before.iter().all(Report::is_present) {
         return Ok(before);
     }
-    if !venv_python(cache).is_file() {
+    if !venv_python(cache, tools).is_file() {
         let mut venv = Command::new("python3");
-        venv.arg("-m").arg("venv").arg(python_venv(cache));
+        venv.arg("-m").arg("venv").arg(python_venv(cache, tools));
         if cmd::run(&mut venv).is_err() {
             println!("python3 -m venv failed; installing Debian's python3-venv and retrying");
             ensure_apt(&["python3-venv"])?;
             cmd::run(&mut venv)?;
         }
     }
-    let specs: Vec<String> = packages
+    let specs: Vec<String> = tools
+        .packages
         .iter()
         .map(|(name, version)| format!("{name}=={version}"))
         .collect();
     cmd::run(
-        Command::new(venv_python(cache))
+        Command::new(venv_python(cache, tools))
             .args([
                 "-m",
                 "pip",
@@ -611,7 +630,7 @@ pub fn ensure_python_packages(cache: &Cache, packages: &[(&str, &str)]) -> Resul
             ])
             .args(&specs),
     )?;
-    check_python_packages(cache, packages)
+    check_python_packages(cache, tools)
         .into_iter()
         .zip(before)
         .map(|(after, before)| {

@@ -8,7 +8,7 @@ use crate::cache::Cache;
 use crate::setup::{self, Report};
 use crate::tools::{
     APT_PACKAGES, BROWSER_NPM_PACKAGES, CARGO_TOOLS, DEVICE_APT_PACKAGES, MEDIA_APT_PACKAGES,
-    NPM_PACKAGES, PYTHON_PACKAGES, RUST_COMPONENTS, WASM_TARGET,
+    MOTO_PYTHON, NPM_PACKAGES, RUST_COMPONENTS, TERRAFORM_PYTHON, WASM_TARGET,
 };
 
 /// Which groups of tools to set up.
@@ -170,15 +170,19 @@ pub fn setup(cache: &Cache, groups: Groups, check_only: bool) -> Result<()> {
     }
 
     if groups.terraform {
-        section("terraform checks (hclfmt, python-hcl2)");
+        section("deployment checks (hclfmt, python-hcl2, moto_server)");
         if check_only {
             show(&mut all, setup::check_hclfmt(cache));
-            for report in setup::check_python_packages(cache, PYTHON_PACKAGES) {
-                show(&mut all, report);
-            }
         } else {
             show(&mut all, setup::ensure_hclfmt(cache)?);
-            for report in setup::ensure_python_packages(cache, PYTHON_PACKAGES)? {
+        }
+        for tools in [&TERRAFORM_PYTHON, &MOTO_PYTHON] {
+            let reports = if check_only {
+                setup::check_python_packages(cache, tools)
+            } else {
+                setup::ensure_python_packages(cache, tools)?
+            };
+            for report in reports {
                 show(&mut all, report);
             }
         }

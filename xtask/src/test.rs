@@ -13,8 +13,10 @@ use std::process::Command;
 use anyhow::Result;
 
 use crate::steps::Steps;
-use crate::tools::{DEVICE_APT_PACKAGES, MEDIA_APT_PACKAGES, PYTHON_PACKAGES, WASM_TARGET};
-use crate::{browser, cmd, edge, pi, setup, terraform, web, Ctx};
+use crate::tools::{
+    DEVICE_APT_PACKAGES, MEDIA_APT_PACKAGES, MOTO_PYTHON, TERRAFORM_PYTHON, WASM_TARGET,
+};
+use crate::{browser, cmd, edge, lambda, pi, setup, terraform, web, Ctx};
 
 /// Runs the whole test suite; fails, after running everything, if any
 /// step failed.
@@ -164,16 +166,52 @@ pub fn test(ctx: &Ctx) -> Result<()> {
         || terraform::check_format(ctx),
     );
     steps.check("set-up: python venv (python-hcl2, PyYAML)", || {
-        for report in setup::ensure_python_packages(&ctx.cache, PYTHON_PACKAGES)? {
+        for report in setup::ensure_python_packages(&ctx.cache, &TERRAFORM_PYTHON)? {
             println!("{report}");
         }
         Ok(())
     });
     steps.check_command(
-        Command::new(setup::venv_python(&ctx.cache))
+        Command::new(setup::venv_python(&ctx.cache, &TERRAFORM_PYTHON))
             .args(["-m", "unittest", "discover", "-s", "terraform/tests"])
             .current_dir(&ctx.root),
     );
+
+    // The AWS path: the relay registry on DynamoDB and the directory, built
+    // with `--features aws` and run as processes against a DynamoDB-API
+    // server on loopback (moto_server, in its own venv).
+    steps.check("set-up: moto_server (pip moto[server], own venv)", || {
+        for report in setup::ensure_python_packages(&ctx.cache, &MOTO_PYTHON)? {
+            println!("{report}");
+        }
+        Ok(())
+    });
+    const AWS: [&str; 4] = ["-p", "edgecall-relay", "--features", "aws"];
+    steps.check_command(cargo().arg("clippy").args(AWS).args([
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]));
+    steps.check_cargo_test(
+        cargo()
+            .arg("test")
+            .args(AWS)
+            .args([
+                "--lib",
+                "--bins",
+                "--test",
+                "dynamodb",
+                "--test",
+                "directory",
+            ])
+            .env(
+                "EDGECALL_MOTO_SERVER",
+                setup::venv_bin(&ctx.cache, &MOTO_PYTHON, "moto_server"),
+            ),
+    );
+    // The directory Lambda's zip, which Terraform deploys.
+    lambda::add_steps(ctx, &mut steps);
 
     // The streamer cross-builds for the Raspberry Pi (aarch64).
     pi::add_steps(ctx, &mut steps);

@@ -125,13 +125,33 @@ pub const HCL_SOURCE_PACKAGE: &str = "golang-github-hashicorp-hcl-v2-dev";
 /// Go import path of `hclfmt` inside those sources.
 pub const HCLFMT_IMPORT_PATH: &str = "github.com/hashicorp/hcl/v2/cmd/hclfmt";
 
-/// PyPI packages for the structural tests of `terraform/`, installed into a
-/// venv in the cache, as `(name, exact version)`.
-pub const PYTHON_PACKAGES: &[(&str, &str)] = &[
-    // Parses HCL into data (variables, resources, policy documents).
-    ("python-hcl2", "8.1.4"),
-    // python-hcl2's parser generator, pinned so parses are reproducible.
-    ("lark", "1.3.1"),
-    // Loads the rendered cloud-init file.
-    ("PyYAML", "6.0.3"),
-];
+/// A set of PyPI tools pinned together in one venv of the cache. Tools
+/// with unrelated dependency trees get their own venv, so installing one
+/// never moves the other's dependencies.
+#[derive(Debug, Clone, Copy)]
+pub struct PythonTools {
+    /// The venv's directory under the cache.
+    pub venv: &'static str,
+    /// `(requirement, exact version)`; a requirement may name extras
+    /// (`moto[server]`), checked by the base name's installed version.
+    pub packages: &'static [(&'static str, &'static str)],
+}
+
+/// The structural tests of `terraform/`.
+pub const TERRAFORM_PYTHON: PythonTools = PythonTools {
+    venv: "python",
+    packages: &[
+        // Parses HCL into data (variables, resources, policy documents).
+        ("python-hcl2", "8.1.4"),
+        // python-hcl2's parser generator, pinned so parses are reproducible.
+        ("lark", "1.3.1"),
+        // Loads the rendered cloud-init file.
+        ("PyYAML", "6.0.3"),
+    ],
+};
+
+/// The DynamoDB-API server the AWS path is tested against (`moto_server`).
+pub const MOTO_PYTHON: PythonTools = PythonTools {
+    venv: "python-moto",
+    packages: &[("moto[server]", "5.2.5")],
+};

@@ -11,13 +11,33 @@
 //!   services ask without a join token (header `x-api-key`).
 //! - `EDGECALL_DIRECTORY_STALE_AFTER_SECS` (optional, default 90): skip
 //!   relays silent for longer.
+//!
+//! `--serve <addr>` (or `EDGECALL_DIRECTORY_SERVE`) runs the same handler
+//! as a plain HTTP server instead of the Lambda runtime, for local
+//! development and the end-to-end tests; it prints
+//! `edgecall-directory listening on http://<addr>` once it accepts.
 
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use clap::Parser;
 use edgecall_relay::directory::Directory;
 use edgecall_relay::registry::{Registry, Target};
 use lambda_http::{service_fn, Request};
+
+/// Flags (the settings themselves come from the environment, as in Lambda).
+#[derive(Debug, Parser)]
+#[command(
+    name = "edgecall-directory",
+    version,
+    about = "edgecall relay directory (AWS Lambda)"
+)]
+struct Args {
+    /// Serve plain HTTP on this address instead of running under the Lambda
+    /// runtime (port 0 picks a free port).
+    #[arg(long, env = "EDGECALL_DIRECTORY_SERVE")]
+    serve: Option<std::net::SocketAddr>,
+}
 
 fn env_secs(name: &str) -> Result<Option<Duration>> {
     match std::env::var(name) {
@@ -35,6 +55,7 @@ fn env_secs(name: &str) -> Result<Option<Duration>> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    let args = Args::parse();
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(
@@ -43,6 +64,9 @@ async fn main() -> Result<()> {
         )
         // CloudWatch adds its own timestamps.
         .without_time()
+        // Lambda sends both streams to CloudWatch; stdout stays free for
+        // the `--serve` ready line.
+        .with_writer(std::io::stderr)
         .init();
 
     let target: Target = std::env::var("EDGECALL_DIRECTORY_REGISTRY")
@@ -64,6 +88,14 @@ async fn main() -> Result<()> {
             "OPEN DIRECTORY: no EDGECALL_TOKEN_SECRET, so anyone is told which relay serves a room \
              (right only when the relays run open too)"
         );
+    }
+    if let Some(addr) = args.serve {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        let local = listener.local_addr().context("reading the bound address")?;
+        println!("{}http://{local}", edgecall_relay::process::DIRECTORY_READY);
+        return edgecall_relay::directory::serve_local(directory, listener).await;
     }
     let directory = &directory;
     lambda_http::run(service_fn(move |request: Request| async move {

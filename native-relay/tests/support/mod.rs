@@ -29,10 +29,16 @@ impl Relay {
 
     /// Starts a relay listening on `listen` (QUIC + TLS) with `extra` flags.
     pub fn start_on(listen: &str, extra: &[&str]) -> Relay {
+        Self::start_with_env(listen, extra, &[])
+    }
+
+    /// Like [`Relay::start_on`], with `env` added to its environment.
+    pub fn start_with_env(listen: &str, extra: &[&str], env: &[(&str, String)]) -> Relay {
         let (child, ready) = edgecall_relay::process::spawn(
             Command::new(env!("CARGO_BIN_EXE_edgecall-relay"))
                 .args(["--listen", listen, "--http-listen", "127.0.0.1:0"])
-                .args(extra),
+                .args(extra)
+                .envs(env.iter().map(|(name, value)| (name, value))),
         )
         .expect("start edgecall-relay");
         Relay {

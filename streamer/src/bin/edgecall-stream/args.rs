@@ -62,8 +62,13 @@ pub enum TransportChoice {
 pub struct ServerArgs {
     /// Server base URL: a relay `https://host:4443` (WebTransport) or the edge
     /// `https://…` / `http://127.0.0.1:8787` (WebSocket; see --transport).
-    #[arg(long, env = "EDGECALL_URL")]
-    pub url: String,
+    #[arg(long, env = "EDGECALL_URL", required_unless_present = "directory")]
+    pub url: Option<String>,
+    /// Instead of --url: a relay directory (`edgecall-directory`) to ask
+    /// which relay serves the meeting, asked again at every reconnect (a
+    /// drained or dead relay leaves its answers).
+    #[arg(long, env = "EDGECALL_DIRECTORY", conflicts_with_all = ["url", "cert_sha256"])]
+    pub directory: Option<String>,
     /// The meeting (room) id to join: 1–64 letters, digits, `-` or `_`.
     #[arg(long)]
     pub meeting_id: String,

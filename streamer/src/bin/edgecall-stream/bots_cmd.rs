@@ -7,7 +7,7 @@ use edgecall_stream::bots::{self, BotsConfig};
 use edgecall_stream::media::h264::VideoSettings;
 
 use crate::args::{parse_resolution, BotsArgs};
-use crate::join::join_config;
+use crate::join::join_target;
 
 /// Runs `bots`.
 pub async fn run(args: BotsArgs) -> Result<()> {
@@ -18,7 +18,11 @@ pub async fn run(args: BotsArgs) -> Result<()> {
         bail!("--fps {}: use 1 to 60", args.fps);
     }
     let (width, height) = parse_resolution(&args.resolution)?;
-    let join = join_config(&args.server, &args.name_prefix)?;
+    // Every bot joins the one server (or the relay the directory names now).
+    let join = join_target(&args.server, &args.name_prefix)?
+        .resolve()
+        .await
+        .context("finding the server")?;
     eprintln!(
         "{} bots ({} publishing {width}x{height}@{} fps) joining {:?} over {:.1} s, then measuring for {:.1} s",
         args.count, args.publishers.min(args.count), args.fps, args.server.meeting_id, args.ramp_up, args.duration

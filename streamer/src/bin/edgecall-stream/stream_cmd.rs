@@ -11,7 +11,7 @@ use edgecall_stream::publish::{publish, Progress, PublishOptions, Sealer};
 use edgecall_stream::Session;
 
 use crate::args::{parse_resolution, AudioSourceKind, StreamArgs, VideoSourceKind};
-use crate::join::join_config;
+use crate::join::join_target;
 
 /// Runs `stream`.
 pub async fn run(args: StreamArgs) -> Result<()> {
@@ -26,7 +26,7 @@ pub async fn run(args: StreamArgs) -> Result<()> {
     if args.bitrate_kbps < 50 {
         bail!("--bitrate-kbps {}: use at least 50", args.bitrate_kbps);
     }
-    let config = join_config(&args.server, &args.user_id)?;
+    let target = join_target(&args.server, &args.user_id)?;
 
     // Open devices before connecting, so a missing camera fails fast.
     let video: Option<Box<dyn FrameSource>> = match args.video_source {
@@ -56,6 +56,7 @@ pub async fn run(args: StreamArgs) -> Result<()> {
         ),
         None => None,
     };
+    let config = target.resolve().await.context("finding the server")?;
     let mut session = Session::connect(&config)
         .await
         .with_context(|| format!("joining {:?}", args.server.meeting_id))?;
@@ -90,7 +91,8 @@ pub async fn run(args: StreamArgs) -> Result<()> {
         sealer,
         status_every: Duration::from_secs_f64(args.status_interval.max(0.1)),
         // A restarted or draining server, or a dropped network: join again.
-        reconnect: Some(config.clone()),
+        // (A directory is asked again each time.)
+        reconnect: Some(target),
     };
     let duration = args.duration.map(Duration::from_secs_f64);
     let stop = async move {
