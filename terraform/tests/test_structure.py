@@ -18,6 +18,8 @@ Run: python -m unittest discover -s terraform/tests  (cargo xtask test does,
 in a venv under ~/.cache/edgecall with the pinned python-hcl2).
 """
 
+import copy
+import functools
 import os
 import pathlib
 import re
@@ -46,9 +48,16 @@ def unquote(value):
     return value
 
 
-def load(path):
+@functools.lru_cache(maxsize=None)
+def _parse(path):
     with open(path, encoding="utf-8") as f:
         return hcl2.load(f)
+
+
+def load(path):
+    """A file parsed by python-hcl2 (once per run: parsing is the slow part),
+    as a copy the caller may change."""
+    return copy.deepcopy(_parse(str(path)))
 
 
 def tf_files():
