@@ -38,6 +38,8 @@ Commands:
   bench-edge     load the edge under workerd (1→3, 1→10, 10→10, then to saturation) beside a bare broadcast baseline
   bench-web      web client glass-to-glass latency (edge and relay paths, headless Chromium) and wasm size
   check-pi       cross-build the streamer for the Raspberry Pi (aarch64), setting up what it needs
+  check-terraform
+                 offline checks of terraform/: hclfmt, the structure tests, checkov (set up first)
   setup [FLAGS]  install the tools the project needs into the cache
       --all          every group (the default)
       --rust         rustup target wasm32-unknown-unknown, rustfmt, clippy
@@ -45,7 +47,7 @@ Commands:
       --node         Node 22, wrangler, binaryen, playwright-core (npm)
       --apt          Debian packages (chromium, nats-server, ...)
       --media        only the Debian packages the streamer's media crates and capture devices build against
-      --terraform    hclfmt (built from Debian's HCL sources), python-hcl2 (venv)
+      --terraform    hclfmt (built from Debian's HCL sources), python-hcl2, checkov (venvs)
       --edge         what the edge needs: --rust --cargo-tools --node
       --check        only report what is installed; fail if anything is missing
   help           show this
@@ -63,6 +65,7 @@ enum Task {
     BenchEdge,
     BenchWeb,
     CheckPi,
+    CheckTerraform,
     Setup { groups: Groups, check_only: bool },
     Help,
 }
@@ -88,6 +91,7 @@ fn parse(args: &[String]) -> Result<Task> {
         "bench-edge" => no_flags(Task::BenchEdge),
         "bench-web" => no_flags(Task::BenchWeb),
         "check-pi" => no_flags(Task::CheckPi),
+        "check-terraform" => no_flags(Task::CheckTerraform),
         "help" | "-h" | "--help" => no_flags(Task::Help),
         "setup" => {
             let mut groups = Groups::default();
@@ -193,6 +197,7 @@ fn main() -> ExitCode {
         Task::BenchEdge => Ctx::new().and_then(|ctx| bench::bench_edge(&ctx)),
         Task::BenchWeb => Ctx::new().and_then(|ctx| bench_web::bench_web(&ctx)),
         Task::CheckPi => Ctx::new().and_then(|ctx| pi::check_pi(&ctx)),
+        Task::CheckTerraform => Ctx::new().and_then(|ctx| terraform::check_terraform(&ctx)),
         Task::Setup { groups, check_only } => {
             Ctx::new().and_then(|ctx| setup_cmd::setup(&ctx.cache, groups, check_only))
         }
@@ -222,6 +227,8 @@ mod tests {
         assert_eq!(parse_str("test").unwrap(), Task::Test);
         assert_eq!(parse_str("build-web").unwrap(), Task::BuildWeb);
         assert_eq!(parse_str("check-pi").unwrap(), Task::CheckPi);
+        assert_eq!(parse_str("check-terraform").unwrap(), Task::CheckTerraform);
+        assert!(parse_str("check-terraform --fix").is_err());
         assert!(parse_str("test --all").is_err());
         assert!(parse_str("deploy").is_err());
     }

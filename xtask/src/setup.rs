@@ -15,7 +15,7 @@ use anyhow::{bail, ensure, Context, Result};
 use crate::cache::Cache;
 use crate::cmd;
 use crate::tools::{
-    CargoTool, HCLFMT_APT_PACKAGES, HCLFMT_IMPORT_PATH, HCL_SOURCE_PACKAGE, NODE_VERSION,
+    CargoTool, CHECKOV, HCLFMT_APT_PACKAGES, HCLFMT_IMPORT_PATH, HCL_SOURCE_PACKAGE, NODE_VERSION,
 };
 
 /// What set-up found or did for one tool.
@@ -534,22 +534,39 @@ pub fn ensure_hclfmt(cache: &Cache) -> Result<Report> {
 
 // ------------------------------------------------------------------ python --
 
-/// The venv for Python test tools: `<cache>/python`.
+/// The venv for the structural tests of `terraform/`: `<cache>/python`.
 pub fn python_venv(cache: &Cache) -> PathBuf {
     cache.root().join("python")
 }
 
-/// The venv's interpreter.
+/// The venv holding checkov and nothing else: `<cache>/checkov` (see
+/// [`CHECKOV`] for why it is not [`python_venv`]).
+pub fn checkov_venv(cache: &Cache) -> PathBuf {
+    cache.root().join("checkov")
+}
+
+/// A venv's interpreter.
+fn interpreter(venv: &Path) -> PathBuf {
+    venv.join("bin").join("python")
+}
+
+/// The interpreter of [`python_venv`].
 pub fn venv_python(cache: &Cache) -> PathBuf {
-    python_venv(cache).join("bin").join("python")
+    interpreter(&python_venv(cache))
+}
+
+/// The `checkov` command in [`checkov_venv`].
+pub fn checkov_bin(cache: &Cache) -> PathBuf {
+    checkov_venv(cache).join("bin").join("checkov")
 }
 
 /// Installed versions in the venv, one `name version` (or `name -`) line per
-/// package, from a single interpreter start.
-fn venv_package_versions(cache: &Cache, names: &[&str]) -> Vec<Option<String>> {
+/// package, from a single interpreter start (package metadata only: nothing
+/// is imported).
+fn venv_package_versions(venv: &Path, names: &[&str]) -> Vec<Option<String>> {
     const SCRIPT: &str = "import sys, importlib.metadata as m\nfor n in sys.argv[1:]:\n    try: print(m.version(n))\n    except m.PackageNotFoundError: print('-')\n";
     let out = cmd::probe(
-        Command::new(venv_python(cache))
+        Command::new(interpreter(venv))
             .args(["-c", SCRIPT])
             .args(names),
     );
@@ -564,36 +581,37 @@ fn venv_package_versions(cache: &Cache, names: &[&str]) -> Vec<Option<String>> {
         .collect()
 }
 
-/// Whether each `(name, version)` PyPI package is in the cache's venv at
-/// that exact version.
-pub fn check_python_packages(cache: &Cache, packages: &[(&str, &str)]) -> Vec<Report> {
+/// Whether each `(name, version)` PyPI package is in `venv` at that exact
+/// version.
+fn check_venv_packages(venv: &Path, packages: &[(&str, &str)]) -> Vec<Report> {
     let names: Vec<&str> = packages.iter().map(|(n, _)| *n).collect();
     packages
         .iter()
-        .zip(venv_package_versions(cache, &names))
+        .zip(venv_package_versions(venv, &names))
         .map(|(&(name, version), found)| {
             let mut report = settle(Report::new(format!("{name} (pip)"), Some(version)), found);
-            report.location = Some(python_venv(cache));
+            report.location = Some(venv.to_path_buf());
             report
         })
         .collect()
 }
 
-/// Makes sure the venv exists (`python3 -m venv`, installing Debian's
+/// Makes sure `venv` exists (`python3 -m venv`, installing Debian's
 /// `python3-venv` if that fails) and holds each package at its pinned
-/// version (`pip install name==version` for the missing ones).
-pub fn ensure_python_packages(cache: &Cache, packages: &[(&str, &str)]) -> Result<Vec<Report>> {
-    let before = check_python_packages(cache, packages);
+/// version (`pip install name==version`, only when one is missing or at
+/// another version).
+fn ensure_venv_packages(venv: &Path, packages: &[(&str, &str)]) -> Result<Vec<Report>> {
+    let before = check_venv_packages(venv, packages);
     if before.iter().all(Report::is_present) {
         return Ok(before);
     }
-    if !venv_python(cache).is_file() {
-        let mut venv = Command::new("python3");
-        venv.arg("-m").arg("venv").arg(python_venv(cache));
-        if cmd::run(&mut venv).is_err() {
+    if !interpreter(venv).is_file() {
+        let mut create = Command::new("python3");
+        create.arg("-m").arg("venv").arg(venv);
+        if cmd::run(&mut create).is_err() {
             println!("python3 -m venv failed; installing Debian's python3-venv and retrying");
             ensure_apt(&["python3-venv"])?;
-            cmd::run(&mut venv)?;
+            cmd::run(&mut create)?;
         }
     }
     let specs: Vec<String> = packages
@@ -601,7 +619,7 @@ pub fn ensure_python_packages(cache: &Cache, packages: &[(&str, &str)]) -> Resul
         .map(|(name, version)| format!("{name}=={version}"))
         .collect();
     cmd::run(
-        Command::new(venv_python(cache))
+        Command::new(interpreter(venv))
             .args([
                 "-m",
                 "pip",
@@ -611,7 +629,7 @@ pub fn ensure_python_packages(cache: &Cache, packages: &[(&str, &str)]) -> Resul
             ])
             .args(&specs),
     )?;
-    check_python_packages(cache, packages)
+    check_venv_packages(venv, packages)
         .into_iter()
         .zip(before)
         .map(|(after, before)| {
@@ -623,6 +641,42 @@ pub fn ensure_python_packages(cache: &Cache, packages: &[(&str, &str)]) -> Resul
             }
         })
         .collect()
+}
+
+/// Whether each `(name, version)` PyPI package is in [`python_venv`] at
+/// that exact version.
+pub fn check_python_packages(cache: &Cache, packages: &[(&str, &str)]) -> Vec<Report> {
+    check_venv_packages(&python_venv(cache), packages)
+}
+
+/// Makes sure [`python_venv`] holds each package at its pinned version.
+pub fn ensure_python_packages(cache: &Cache, packages: &[(&str, &str)]) -> Result<Vec<Report>> {
+    ensure_venv_packages(&python_venv(cache), packages)
+}
+
+/// Whether checkov is in [`checkov_venv`] at the pinned version (from its
+/// package metadata: starting checkov itself takes seconds).
+pub fn check_checkov(cache: &Cache) -> Report {
+    let mut report = check_venv_packages(&checkov_venv(cache), &[CHECKOV]).remove(0);
+    report.location = Some(checkov_bin(cache));
+    report
+}
+
+/// Makes sure checkov is installed at its pinned version in
+/// [`checkov_venv`] (a venv and `pip install checkov==<pin>` from PyPI,
+/// only when it is missing or at another version).
+pub fn ensure_checkov(cache: &Cache) -> Result<Report> {
+    let report = check_checkov(cache);
+    if report.is_present() {
+        return Ok(report);
+    }
+    let (name, version) = CHECKOV;
+    println!(
+        "installing {name} {version} into {} (PyPI; about a minute)",
+        checkov_venv(cache).display()
+    );
+    ensure_venv_packages(&checkov_venv(cache), &[CHECKOV])?;
+    recheck(check_checkov(cache), name)
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ pub struct Groups {
     /// backends build against (a subset of `apt`; CI installs these before
     /// clippy).
     pub media: bool,
-    /// The offline Terraform checks: hclfmt, python-hcl2 (venv).
+    /// The offline Terraform checks: hclfmt, python-hcl2 and checkov (venvs).
     pub terraform: bool,
 }
 
@@ -170,17 +170,19 @@ pub fn setup(cache: &Cache, groups: Groups, check_only: bool) -> Result<()> {
     }
 
     if groups.terraform {
-        section("terraform checks (hclfmt, python-hcl2)");
+        section("terraform checks (hclfmt, python-hcl2, checkov)");
         if check_only {
             show(&mut all, setup::check_hclfmt(cache));
             for report in setup::check_python_packages(cache, PYTHON_PACKAGES) {
                 show(&mut all, report);
             }
+            show(&mut all, setup::check_checkov(cache));
         } else {
             show(&mut all, setup::ensure_hclfmt(cache)?);
             for report in setup::ensure_python_packages(cache, PYTHON_PACKAGES)? {
                 show(&mut all, report);
             }
+            show(&mut all, setup::ensure_checkov(cache)?);
         }
     }
 

@@ -135,3 +135,10 @@ pub const PYTHON_PACKAGES: &[(&str, &str)] = &[
     // Loads the rendered cloud-init file.
     ("PyYAML", "6.0.3"),
 ];
+
+/// PyPI's `checkov` (static analysis of `terraform/`), as `(name, exact
+/// version)`. It lives in a venv of its own (`<cache>/checkov`): it depends
+/// on `bc-python-hcl2`, which installs a module named `hcl2` too and would
+/// shadow python-hcl2 in the structural tests' venv. Its own dependencies
+/// are pinned by checkov itself.
+pub const CHECKOV: (&str, &str) = ("checkov", "3.3.30");
