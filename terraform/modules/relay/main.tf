@@ -16,7 +16,9 @@ locals {
   # arn:aws:s3:::bucket/key for s3://bucket/key
   binary_object_arn = local.binary_from_s3 ? "arn:${data.aws_partition.current.partition}:s3:::${trimprefix(var.relay_binary_url, "s3://")}" : ""
 
-  region = data.aws_subnet.this.region
+  # The provider's region: the subnet, the registry and the parameters
+  # are all in it (aws_subnet has no region attribute in provider 5.x).
+  region = data.aws_region.current.name
   # Every secret a relay reads at start, by SSM parameter name: the join-token
   # secret and the trunk secret always (the relays verify tokens and trunk to
   # the edge), the certificate chain and key with tls_mode = "certificate".
@@ -40,6 +42,8 @@ locals {
 }
 
 data "aws_partition" "current" {}
+
+data "aws_region" "current" {}
 
 data "aws_caller_identity" "current" {}
 
