@@ -17,3 +17,21 @@ output "registry_table" {
   description = "DynamoDB table the relays publish themselves to."
   value       = aws_dynamodb_table.registry.name
 }
+
+output "relay_secret_parameter_arns" {
+  description = "The SSM parameters the relays' instance role may read (and nothing else)."
+  value       = module.relay.secret_parameter_arns
+}
+
+output "edge_settings" {
+  description = "What the edge (wrangler.toml / wrangler secret put) needs so browsers find the relays and the relays' trunks are accepted: RELAY_DIRECTORY_URL as a var, and the two secrets set to the values of these SSM parameters."
+  value = {
+    vars = {
+      RELAY_DIRECTORY_URL = module.directory.function_url
+    }
+    secrets_from_ssm = {
+      JOIN_TOKEN_SECRET = var.join_token_secret_parameter
+      TRUNK_SECRET      = var.trunk_secret_parameter
+    }
+  }
+}

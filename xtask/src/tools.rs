@@ -150,6 +150,15 @@ pub const TERRAFORM_PYTHON: PythonTools = PythonTools {
     ],
 };
 
+/// checkov, the static analysis of `terraform/`. A venv of its own: it
+/// depends on `bc-python-hcl2`, which installs a module named `hcl2` too
+/// and would shadow python-hcl2 in the structural tests' venv. Its own
+/// dependencies are pinned by checkov itself.
+pub const CHECKOV_PYTHON: PythonTools = PythonTools {
+    venv: "checkov",
+    packages: &[("checkov", "3.3.30")],
+};
+
 /// The DynamoDB-API server the AWS path is tested against (`moto_server`).
 pub const MOTO_PYTHON: PythonTools = PythonTools {
     venv: "python-moto",

@@ -28,18 +28,53 @@ variable "registry_table_arn" {
   type        = string
 }
 
-variable "join_token_secret" {
-  description = "HS256 secret the directory checks callers' join tokens with; empty: it answers anyone (open deployments)."
+variable "token_secret_parameter" {
+  description = "Name of the SSM SecureString parameter holding the HS256 join-token secret the directory checks callers' tokens with (the relays' and the edge's)."
   type        = string
-  default     = ""
-  sensitive   = true
+
+  validation {
+    condition     = can(regex("^/[A-Za-z0-9_.\\-/]+$", var.token_secret_parameter))
+    error_message = "token_secret_parameter must be a hierarchical SSM parameter name such as /edgecall/join-token-secret."
+  }
 }
 
-variable "operator_api_key" {
-  description = "Key the operator's own backend presents as x-api-key instead of a join token; empty: no operator key."
+variable "api_key_parameter" {
+  description = "Name of the SSM SecureString parameter holding the key the operator's own backend presents as x-api-key instead of a join token; empty: no operator key."
   type        = string
   default     = ""
-  sensitive   = true
+
+  validation {
+    condition     = var.api_key_parameter == "" || can(regex("^/[A-Za-z0-9_.\\-/]+$", var.api_key_parameter))
+    error_message = "api_key_parameter must be empty or a hierarchical SSM parameter name."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "Customer managed KMS key the parameters are encrypted with (and, with secret_source = \"environment\", the function's environment); empty: AWS managed keys."
+  type        = string
+  default     = ""
+}
+
+variable "secret_source" {
+  description = "How the function gets its secrets. \"environment\": Terraform reads the parameters and sets EDGECALL_TOKEN_SECRET / EDGECALL_DIRECTORY_API_KEY in the function's (KMS-encrypted) environment, which today's edgecall-directory reads; the values are then in the Terraform state. \"parameter-store\": the function gets only the parameter names (EDGECALL_TOKEN_SECRET_PARAMETER / EDGECALL_DIRECTORY_API_KEY_PARAMETER) and may read exactly those parameters with its role; needs an edgecall-directory that reads them at start (until then it would run open)."
+  type        = string
+  default     = "environment"
+
+  validation {
+    condition     = contains(["environment", "parameter-store"], var.secret_source)
+    error_message = "secret_source must be \"environment\" or \"parameter-store\"."
+  }
+}
+
+variable "reserved_concurrency" {
+  description = "Concurrent executions reserved for (and the most allowed to) the function, bounding what a flood of requests can cost; -1: no reservation (accounts whose concurrency quota is still 10 cannot reserve any)."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.reserved_concurrency == -1 || var.reserved_concurrency >= 1
+    error_message = "reserved_concurrency must be -1 or at least 1."
+  }
 }
 
 variable "stale_after_seconds" {

@@ -15,3 +15,8 @@ output "security_group_id" {
   description = "The relays' security group."
   value       = aws_security_group.relay.id
 }
+
+output "secret_parameter_arns" {
+  description = "The SSM parameters the relays' instance role may read (and nothing else)."
+  value       = local.secret_parameter_arns
+}

@@ -54,20 +54,66 @@ variable "registry_table_arn" {
   type        = string
 }
 
-variable "token_secret_parameter" {
-  description = "SSM SecureString parameter holding the join-token secret; empty: the relays run open."
+variable "edge_url" {
+  description = "The edge's base URL (https://host): every room with participants on a relay keeps one trunk to the edge's room (relay.toml `edge`)."
   type        = string
-  default     = ""
+
+  validation {
+    condition     = can(regex("^https://[a-z0-9.-]+$", var.edge_url))
+    error_message = "edge_url must be https://<host> (no port, path or trailing slash): the relays may only reach TCP 443."
+  }
 }
 
-variable "token_secret_arn" {
-  description = "ARN of that parameter (the instance role may read only it)."
+variable "token_secret_parameter" {
+  description = "Name of the SSM SecureString parameter holding the HS256 join-token secret (the edge's JOIN_TOKEN_SECRET). Required: the relays always verify join tokens."
+  type        = string
+
+  validation {
+    condition     = can(regex("^/[A-Za-z0-9_.\\-/]+$", var.token_secret_parameter))
+    error_message = "token_secret_parameter must be a hierarchical SSM parameter name such as /edgecall/join-token-secret."
+  }
+}
+
+variable "trunk_secret_parameter" {
+  description = "Name of the SSM SecureString parameter holding the edge's TRUNK_SECRET (the relays' trunks present it as a bearer token)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^/[A-Za-z0-9_.\\-/]+$", var.trunk_secret_parameter))
+    error_message = "trunk_secret_parameter must be a hierarchical SSM parameter name such as /edgecall/trunk-secret."
+  }
+}
+
+variable "tls_certificate_parameter" {
+  description = "With tls_mode = \"certificate\": name of the SSM SecureString parameter holding the PEM certificate chain covering every relay_hostnames entry."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.tls_certificate_parameter == "" || can(regex("^/[A-Za-z0-9_.\\-/]+$", var.tls_certificate_parameter))
+    error_message = "tls_certificate_parameter must be empty or a hierarchical SSM parameter name."
+  }
+}
+
+variable "tls_private_key_parameter" {
+  description = "With tls_mode = \"certificate\": name of the SSM SecureString parameter holding the PEM private key of that certificate."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.tls_private_key_parameter == "" || can(regex("^/[A-Za-z0-9_.\\-/]+$", var.tls_private_key_parameter))
+    error_message = "tls_private_key_parameter must be empty or a hierarchical SSM parameter name."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "Customer managed KMS key the secret parameters are encrypted with; empty: the AWS managed key alias/aws/ssm (no KMS grant needed)."
   type        = string
   default     = ""
 }
 
 variable "tls_mode" {
-  description = "\"self-signed\" (rotating, hash published) or \"certificate\" (PEM files)."
+  description = "\"self-signed\" (rotating, hash published) or \"certificate\" (PEM chain and key read from SSM at every start)."
   type        = string
 
   validation {
@@ -80,14 +126,9 @@ variable "relay_hostnames" {
   description = "With tls_mode = \"certificate\": one DNS name per relay, in order."
   type        = list(string)
   default     = []
-}
 
-variable "tls_cert_path" {
-  description = "PEM certificate chain on the VM (tls_mode = \"certificate\")."
-  type        = string
-}
-
-variable "tls_key_path" {
-  description = "PEM private key on the VM (tls_mode = \"certificate\")."
-  type        = string
+  validation {
+    condition     = alltrue([for host in var.relay_hostnames : can(regex("^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", host))])
+    error_message = "relay_hostnames must be lower-case DNS names."
+  }
 }
