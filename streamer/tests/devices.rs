@@ -211,3 +211,34 @@ fn without_the_mic_feature_the_microphone_says_how_to_get_one() {
         &["built without microphone support", "--features mic"],
     );
 }
+
+/// `info` with no flags lists cameras and audio inputs under a heading
+/// each; no camera is a line, not a failure (a Pi with none attached).
+#[cfg(all(feature = "camera", feature = "mic"))]
+#[test]
+fn info_alone_lists_cameras_and_audio_inputs() {
+    let output = streamer(&["info"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.first(), Some(&"cameras:"), "{stdout}");
+    let audio = lines
+        .iter()
+        .position(|&l| l == "audio inputs:")
+        .unwrap_or_else(|| panic!("no audio heading: {stdout}"));
+    if !std::path::Path::new("/dev/video0").exists() {
+        assert_eq!(&lines[1..audio], ["  no cameras found"], "{stdout}");
+    }
+    // ALSA always has its `null` input.
+    assert!(
+        lines[audio + 1..].iter().any(|l| l.starts_with("  null: ")),
+        "{stdout}"
+    );
+    assert!(output.stderr.is_empty(), "{output:?}");
+}
+
+#[cfg(not(feature = "camera"))]
+#[test]
+fn info_alone_without_the_camera_feature_says_how_to_get_one() {
+    fails_with(&["info"], &["built without camera support"]);
+}

@@ -435,8 +435,45 @@ fn apt_get(args: &[&str]) -> Command {
     command
 }
 
-/// Makes sure the Debian packages are installed: checks `dpkg -s` first,
-/// then `apt-get install -y` for the missing ones; if that fails, runs
+/// Whether `arch` is among dpkg's foreign architectures in the output of
+/// `dpkg --print-foreign-architectures` (one per line).
+fn lists_arch(foreign: &str, arch: &str) -> bool {
+    foreign.split_whitespace().any(|a| a == arch)
+}
+
+/// Whether dpkg accepts packages of the foreign architecture `arch`
+/// (Debian multiarch).
+pub fn check_foreign_arch(arch: &str) -> Report {
+    let foreign = cmd::probe(Command::new("dpkg").arg("--print-foreign-architectures"));
+    let present = foreign.is_some_and(|list| lists_arch(&list, arch));
+    settle(
+        Report::new("dpkg multiarch", Some(arch)),
+        present.then(|| arch.to_owned()),
+    )
+}
+
+/// Makes dpkg accept `arch` packages (Debian multiarch, e.g. `arm64` for
+/// `libasound2-dev:arm64`), once: `dpkg --add-architecture`, then `apt-get
+/// update` so apt knows that architecture's packages. Does nothing if
+/// `arch` is already there.
+pub fn ensure_foreign_arch(arch: &str) -> Result<Report> {
+    let report = check_foreign_arch(arch);
+    if report.is_present() {
+        return Ok(report);
+    }
+    if cmd::probe(Command::new("dpkg").arg("--version")).is_none() {
+        bail!("dpkg is not available: Debian multiarch ({arch}) is needed for the cross build");
+    }
+    cmd::run(as_root("dpkg").args(["--add-architecture", arch]))?;
+    cmd::run(&mut apt_get(&["update"]))?;
+    recheck(
+        check_foreign_arch(arch),
+        &format!("dpkg architecture {arch}"),
+    )
+}
+
+/// Makes sure the Debian packages are installed: checks with `dpkg-query`
+/// first, then `apt-get install -y` for the missing ones; if that fails, runs
 /// `apt-get update` and tries once more.
 pub fn ensure_apt(packages: &[&str]) -> Result<Vec<Report>> {
     let before = check_apt(packages);
@@ -674,6 +711,14 @@ mod tests {
         assert_eq!(absent.status, Status::Missing);
         let unpinned = settle(Report::new("t", None), Some("9".into()));
         assert_eq!(unpinned.status, Status::AlreadyInstalled);
+    }
+
+    #[test]
+    fn foreign_architectures_are_matched_whole() {
+        assert!(lists_arch("arm64\n", "arm64"));
+        assert!(lists_arch("i386\narm64\n", "arm64"));
+        assert!(!lists_arch("", "arm64"));
+        assert!(!lists_arch("arm64ilp32\n", "arm64"));
     }
 
     #[test]

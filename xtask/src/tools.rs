@@ -92,20 +92,38 @@ pub const DEVICE_APT_PACKAGES: &[&str] = &["libclang-dev", "libasound2-dev"];
 /// streamer for it.
 pub const PI_TARGET: &str = "aarch64-unknown-linux-gnu";
 
-/// Debian packages for the Pi cross build: the cross C/C++ compilers and
-/// the aarch64 C library (openh264's C++, ring's C, the final link), cmake
-/// for libopus (built from the source bundled in `audiopus_sys` for the
-/// target), and qemu's user-mode emulator to start the built binary once.
-///
-/// Not Debian multiarch (`libopus-dev:arm64`): with an arm64 copy
-/// installed, `dpkg -s libopus-dev` becomes ambiguous for every tool on the
-/// machine that checks the host package.
+/// The cargo features `cargo xtask check-pi` builds [`PI_TARGET`] with:
+/// the real capture backends, so the Pi build has cameras and microphones.
+pub const PI_FEATURES: &str = "camera,mic";
+
+/// The Debian architecture of [`PI_TARGET`]. dpkg is told to accept it
+/// (multiarch, once) so the arm64 build of ALSA installs beside the host's.
+pub const PI_DEBIAN_ARCH: &str = "arm64";
+
+/// Host Debian packages for the Pi cross build: the cross C/C++ compilers
+/// and the aarch64 C library (openh264's C++, ring's C, the final link),
+/// cmake for libopus (built from the source bundled in `audiopus_sys` for
+/// the target and linked statically), pkg-config (finds the arm64 ALSA),
+/// libclang for nokhwa's bindgen (the host libclang parses the aarch64
+/// kernel headers of `linux-libc-dev-arm64-cross`, which the cross
+/// compilers bring), and qemu's user-mode emulator to start the built
+/// binary.
 pub const PI_APT_PACKAGES: &[&str] = &[
     "gcc-aarch64-linux-gnu",
     "g++-aarch64-linux-gnu",
     "cmake",
+    "pkg-config",
+    "libclang-dev",
     "qemu-user",
 ];
+
+/// Debian packages of [`PI_DEBIAN_ARCH`] (multiarch): cpal's ALSA headers,
+/// `alsa.pc` and `libasound.so` for the link (`mic` feature), which pull in
+/// `libasound2:arm64` and `libc6:arm64`; and the C++ runtime openh264
+/// needs. The binary runs on these under qemu, as it would on a Pi. (A
+/// bare name such as `libasound2-dev` still means the host's package to
+/// xtask's `dpkg-query` check.)
+pub const PI_ARM64_APT_PACKAGES: &[&str] = &["libasound2-dev:arm64", "libstdc++6:arm64"];
 
 /// Debian packages the streamer's default build needs: openh264's assembly
 /// (`nasm`; without it the build silently drops the assembly and encodes

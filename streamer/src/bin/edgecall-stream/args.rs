@@ -18,7 +18,7 @@ pub struct Cli {
 pub enum Command {
     /// Join a meeting and publish video (H.264) and audio (Opus) until Ctrl-C.
     Stream(StreamArgs),
-    /// List cameras, their formats, and audio input devices.
+    /// List cameras, their formats, and audio input devices (no flags: cameras and audio inputs).
     Info(InfoArgs),
     /// Run N synthetic participants in one room and measure what they receive.
     Bots(BotsArgs),
@@ -135,7 +135,7 @@ pub struct StreamArgs {
     pub status_interval: f64,
 }
 
-/// `info` flags.
+/// `info` flags; none means `--list-cameras --list-audio-devices`.
 #[derive(Debug, Clone, Args)]
 pub struct InfoArgs {
     /// List cameras with their index.
