@@ -16,8 +16,8 @@ use anyhow::{ensure, Context, Result};
 use sha2::{Digest, Sha256};
 
 use crate::steps::Steps;
-use crate::tools::{PI_APT_PACKAGES, PI_TARGET};
-use crate::{cmd, pi, setup, Ctx};
+use crate::tools::PI_TARGET;
+use crate::{cmd, pi, Ctx};
 
 /// Where the package goes, relative to the repository root (the default
 /// of Terraform's `directory_package_zip`).
@@ -36,16 +36,7 @@ pub fn build_lambda(ctx: &Ctx) -> Result<()> {
 
 /// Appends the set-up, cross build, checks and packaging to `steps`.
 pub fn add_steps(ctx: &Ctx, steps: &mut Steps) {
-    steps.check(format!("set-up: rust target {PI_TARGET}"), || {
-        println!("{}", setup::ensure_rust_target(PI_TARGET)?);
-        Ok(())
-    });
-    steps.check("set-up: aarch64 cross compilers (apt)", || {
-        for report in setup::ensure_apt(PI_APT_PACKAGES)? {
-            println!("{report}");
-        }
-        Ok(())
-    });
+    pi::add_setup_steps(steps);
     let mut build = cmd::cargo();
     build.current_dir(&ctx.root).args([
         "build",
@@ -111,13 +102,8 @@ fn package(built: &Path, zip_path: &Path) -> Result<()> {
         needed.0, needed.1, RUNTIME_GLIBC.0, RUNTIME_GLIBC.1
     );
     // It is linked completely and starts on aarch64.
-    cmd::capture(
-        Command::new("qemu-aarch64")
-            .arg(&bootstrap)
-            .arg("--help")
-            .env("QEMU_LD_PREFIX", "/usr/aarch64-linux-gnu"),
-    )
-    .context("bootstrap does not start under qemu-aarch64")?;
+    cmd::capture(pi::qemu(&bootstrap).arg("--help"))
+        .context("bootstrap does not start under qemu-aarch64")?;
 
     let binary =
         std::fs::read(&bootstrap).with_context(|| format!("reading {}", bootstrap.display()))?;

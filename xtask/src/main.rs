@@ -49,7 +49,7 @@ Commands:
       --node         Node 22, wrangler, binaryen, playwright-core (npm)
       --apt          Debian packages (chromium, nats-server, ...)
       --media        only the Debian packages the streamer's media crates and capture devices build against
-      --terraform    hclfmt (built from Debian's HCL sources), python-hcl2, checkov (venvs)
+      --terraform    hclfmt (built from Debian's HCL sources), python-hcl2, checkov, moto[server] (venvs)
       --edge         what the edge needs: --rust --cargo-tools --node
       --check        only report what is installed; fail if anything is missing
   help           show this

@@ -64,32 +64,7 @@ pub fn check_pi(ctx: &Ctx) -> Result<()> {
 /// `steps`; a failed step is recorded there, and the runs are skipped
 /// without a binary.
 pub fn add_steps(ctx: &Ctx, steps: &mut Steps) {
-    steps.check(format!("set-up: rust target {PI_TARGET}"), || {
-        println!("{}", setup::ensure_rust_target(PI_TARGET)?);
-        Ok(())
-    });
-    steps.check(
-        "set-up: aarch64 cross compilers, cmake, pkg-config, libclang, qemu-user (apt)",
-        || {
-            for report in setup::ensure_apt(PI_APT_PACKAGES)? {
-                println!("{report}");
-            }
-            Ok(())
-        },
-    );
-    steps.check(
-        format!(
-            "set-up: {PI_DEBIAN_ARCH} multiarch, {} (apt)",
-            PI_ARM64_APT_PACKAGES.join(", ")
-        ),
-        || {
-            println!("{}", setup::ensure_foreign_arch(PI_DEBIAN_ARCH)?);
-            for report in setup::ensure_apt(PI_ARM64_APT_PACKAGES)? {
-                println!("{report}");
-            }
-            Ok(())
-        },
-    );
+    add_setup_steps(steps);
     let mut build = cmd::cargo();
     build.current_dir(&ctx.root).args([
         "build",
@@ -126,14 +101,48 @@ pub fn add_steps(ctx: &Ctx, steps: &mut Steps) {
         .join("release")
         .join("edgecall-stream");
     for args in runs {
-        steps.check_command(
-            Command::new("qemu-aarch64")
-                .arg("-L")
-                .arg(QEMU_LD_PREFIX)
-                .arg(&binary)
-                .args(args),
-        );
+        steps.check_command(qemu(&binary).args(args));
     }
+}
+
+/// Appends the set-up of aarch64 cross builds and their runs under qemu
+/// (the rustup target, Debian's cross compilers, the arm64 multiarch
+/// libraries), each idempotent.
+pub fn add_setup_steps(steps: &mut Steps) {
+    steps.check(format!("set-up: rust target {PI_TARGET}"), || {
+        println!("{}", setup::ensure_rust_target(PI_TARGET)?);
+        Ok(())
+    });
+    steps.check(
+        "set-up: aarch64 cross compilers, cmake, pkg-config, libclang, qemu-user (apt)",
+        || {
+            for report in setup::ensure_apt(PI_APT_PACKAGES)? {
+                println!("{report}");
+            }
+            Ok(())
+        },
+    );
+    steps.check(
+        format!(
+            "set-up: {PI_DEBIAN_ARCH} multiarch, {} (apt)",
+            PI_ARM64_APT_PACKAGES.join(", ")
+        ),
+        || {
+            println!("{}", setup::ensure_foreign_arch(PI_DEBIAN_ARCH)?);
+            for report in setup::ensure_apt(PI_ARM64_APT_PACKAGES)? {
+                println!("{report}");
+            }
+            Ok(())
+        },
+    );
+}
+
+/// `qemu-aarch64` starting `binary` on the machine's arm64 multiarch
+/// libraries.
+pub fn qemu(binary: &std::path::Path) -> Command {
+    let mut command = Command::new("qemu-aarch64");
+    command.arg("-L").arg(QEMU_LD_PREFIX).arg(binary);
+    command
 }
 
 /// Where cargo builds: `CARGO_TARGET_DIR` (xtask always sets it; relative
