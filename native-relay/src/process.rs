@@ -51,28 +51,28 @@ impl std::fmt::Display for ReadyLine {
     }
 }
 
-/// Spawns `command` (a relay), its logs on our stderr at `RUST_LOG`
-/// (default `warn`), and waits for its ready line.
-pub fn spawn(command: &mut Command) -> Result<(Child, ReadyLine)> {
+/// Spawns `command` with stdout piped, reads the first line it prints and
+/// turns it into `T` with `parse`; if that fails the child is killed. The
+/// caller decides where stderr goes.
+pub fn spawn_until_ready<T>(
+    command: &mut Command,
+    what: &str,
+    parse: impl FnOnce(&str) -> Result<T>,
+) -> Result<(Child, T)> {
     let mut child = command
-        .env(
-            "RUST_LOG",
-            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-        )
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
         .spawn()
-        .context("starting the relay")?;
+        .with_context(|| format!("starting {what}"))?;
     let ready = child
         .stdout
         .take()
-        .context("no relay stdout")
+        .with_context(|| format!("no stdout from {what}"))
         .and_then(|stdout| {
             let mut line = String::new();
             BufReader::new(stdout)
                 .read_line(&mut line)
-                .context("reading the relay's ready line")?;
-            ReadyLine::parse(line.trim_end())
+                .with_context(|| format!("reading the ready line of {what}"))?;
+            parse(line.trim_end())
         });
     match ready {
         Ok(ready) => Ok((child, ready)),
@@ -84,6 +84,18 @@ pub fn spawn(command: &mut Command) -> Result<(Child, ReadyLine)> {
     }
 }
 
+/// Spawns `command` (a relay), its logs on our stderr at `RUST_LOG`
+/// (default `warn`), and waits for its ready line.
+pub fn spawn(command: &mut Command) -> Result<(Child, ReadyLine)> {
+    command
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .stderr(Stdio::inherit());
+    spawn_until_ready(command, "the relay", ReadyLine::parse)
+}
+
 /// What `edgecall-directory --serve` prints on stdout once it accepts,
 /// followed by its base URL (`http://<addr>`).
 pub const DIRECTORY_READY: &str = "edgecall-directory listening on ";
@@ -91,33 +103,12 @@ pub const DIRECTORY_READY: &str = "edgecall-directory listening on ";
 /// Spawns `command` (an `edgecall-directory --serve …`), its logs on our
 /// stderr, and waits for its ready line; returns its base URL.
 pub fn spawn_directory(command: &mut Command) -> Result<(Child, String)> {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("starting edgecall-directory")?;
-    let ready = child
-        .stdout
-        .take()
-        .context("no directory stdout")
-        .and_then(|stdout| {
-            let mut line = String::new();
-            BufReader::new(stdout)
-                .read_line(&mut line)
-                .context("reading the directory's ready line")?;
-            line.trim_end()
-                .strip_prefix(DIRECTORY_READY)
-                .map(str::to_owned)
-                .with_context(|| format!("not the directory's ready line: {line:?}"))
-        });
-    match ready {
-        Ok(base) => Ok((child, base)),
-        Err(err) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            Err(err)
-        }
-    }
+    command.stderr(Stdio::inherit());
+    spawn_until_ready(command, "edgecall-directory", |line| {
+        line.strip_prefix(DIRECTORY_READY)
+            .map(str::to_owned)
+            .with_context(|| format!("not the directory's ready line: {line:?}"))
+    })
 }
 
 /// Microseconds since the Unix epoch: media capture timestamps.

@@ -11,6 +11,7 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use edgecall_e2e::relay::{DirectoryProcess, RelayProcess};
+use edgecall_e2e::TempDir;
 use edgecall_proto::wire::{server_message, Track};
 use edgecall_stream::{JoinConfig, RelayDirectory, Session, TransportKind, Trust};
 use openh264::decoder::Decoder;
@@ -219,52 +220,20 @@ async fn a_streamer_joins_a_restarted_relay_again_and_its_video_decodes() {
     );
 }
 
-/// A registry folder for one test, removed on drop.
-struct Registry(std::path::PathBuf);
-
-impl Registry {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "edgecall-registry-{}-{}",
-            std::process::id(),
-            edgecall_e2e::frames::now_us()
-        ));
-        std::fs::create_dir_all(&dir).expect("registry dir");
-        Self(dir)
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// A relay publishing itself as `id` into `registry`.
-fn start_published_relay(registry: &Registry, id: &str) -> RelayProcess {
-    let port = edgecall_e2e::free_port().expect("a free port");
-    RelayProcess::start_at(
-        &format!("127.0.0.1:{port}"),
-        &[
-            "--publish-to",
-            &format!("file://{}", registry.0.display()),
-            "--public-url",
-            &format!("https://127.0.0.1:{port}"),
-            "--relay-id",
-            id,
-        ],
-    )
-    .expect("start edgecall-relay")
+fn start_published_relay(registry: &TempDir, id: &str) -> RelayProcess {
+    RelayProcess::start_published(registry.path(), id, None, &[]).expect("start edgecall-relay")
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_streamer_sent_by_a_directory_moves_to_another_relay_when_its_relay_drains() {
-    let registry = Registry::new();
+    let registry = TempDir::new("edgecall-registry").expect("a registry folder");
     let mut relays = vec![
         start_published_relay(&registry, "relay-a"),
         start_published_relay(&registry, "relay-b"),
     ];
-    let directory = DirectoryProcess::start(&registry.0, None).expect("start edgecall-directory");
+    let directory =
+        DirectoryProcess::start(registry.path(), None).expect("start edgecall-directory");
     let room = format!("drain-{}", edgecall_e2e::frames::now_us() % 1_000_000);
     // Which relay the directory sends the room to while both are up.
     let lookup = RelayDirectory::new(&directory.url, &room, None).expect("directory URL");

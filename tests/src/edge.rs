@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::TempDir;
 use anyhow::{bail, Context, Result};
 
 /// Which Worker to run.
@@ -34,15 +35,6 @@ pub struct Edge {
     inspector: u16,
     log: PathBuf,
     _state: TempDir,
-}
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 /// The repository root: from the manifest directory cargo sets when it
@@ -148,12 +140,9 @@ impl Edge {
         }
         let port = crate::free_port()?;
         let inspector = crate::free_port()?;
-        let state =
-            std::env::temp_dir().join(format!("edgecall-edge-{}-{port}", std::process::id()));
-        fs::create_dir_all(&state)?;
-        let state = TempDir(state);
-        let config = test_config(&root, &state.0)?;
-        let log = state.0.join("wrangler.log");
+        let state = TempDir::new(&format!("edgecall-edge-{port}"))?;
+        let config = test_config(&root, state.path())?;
+        let log = state.path().join("wrangler.log");
         let log_file = fs::File::create(&log)?;
         let mut cmd = Command::new(node);
         cmd.arg(wrangler)
@@ -162,7 +151,7 @@ impl Edge {
             .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
             .args(["--inspector-port", &inspector.to_string()])
             .args(["--show-interactive-dev-session=false", "--persist-to"])
-            .arg(state.0.join("state"))
+            .arg(state.path().join("state"))
             .env("WRANGLER_SEND_METRICS", "false")
             .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
             .env("NO_COLOR", "1")

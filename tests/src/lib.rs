@@ -14,13 +14,42 @@ pub mod relay;
 pub mod trials;
 pub mod web;
 
-/// Finds a free TCP port on 127.0.0.1.
 /// The last `n` lines of `text`, for failure messages.
 pub fn tail_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// A fresh folder under the system's temporary directory, removed (with
+/// everything in it) on drop.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    /// Creates `<tmp>/<prefix>-<pid>-<µs>`.
+    pub fn new(prefix: &str) -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            frames::now_us()
+        ));
+        std::fs::create_dir_all(&dir)
+            .map_err(|err| anyhow::anyhow!("creating {}: {err}", dir.display()))?;
+        Ok(Self(dir))
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Finds a free TCP port on 127.0.0.1.
 pub fn free_port() -> anyhow::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())

@@ -2,7 +2,6 @@
 //! on loopback ports, for tests that span the edge and relays.
 
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -67,7 +66,8 @@ impl RelayProcess {
             crate::frames::now_us()
         ));
         let log_file = fs::File::create(&log).context("creating the relay log")?;
-        let mut child = Command::new(relay_binary()?)
+        let mut command = Command::new(relay_binary()?);
+        command
             .args(["--listen", listen, "--http-listen", "127.0.0.1:0"])
             .args(extra)
             .env(
@@ -75,23 +75,16 @@ impl RelayProcess {
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,edgecall_relay=info".into()),
             )
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .spawn()
-            .context("starting edgecall-relay")?;
-        let stdout = child.stdout.take().context("relay stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .context("reading the relay's ready line")?;
-        let ready = match ReadyLine::parse(line.trim_end()) {
-            Ok(ready) => ready,
-            Err(err) => {
-                let _ = child.kill();
-                let text = fs::read_to_string(&log).unwrap_or_default();
-                bail!("relay did not start: {err:#}\n{text}");
-            }
-        };
+            .stderr(log_file);
+        let (child, ready) = edgecall_relay::process::spawn_until_ready(
+            &mut command,
+            "edgecall-relay",
+            ReadyLine::parse,
+        )
+        .map_err(|err| {
+            let text = fs::read_to_string(&log).unwrap_or_default();
+            anyhow::anyhow!("relay did not start: {err:#}\n{text}")
+        })?;
         Ok(Self {
             url: ready.url,
             http: ready
@@ -101,6 +94,33 @@ impl RelayProcess {
             child,
             log,
         })
+    }
+
+    /// A relay that publishes itself as `id` into the file registry at
+    /// `registry` (where `edgecall-directory` reads), on `listen` (a free
+    /// loopback port when `None`), with `extra` flags.
+    pub fn start_published(
+        registry: &std::path::Path,
+        id: &str,
+        listen: Option<&str>,
+        extra: &[&str],
+    ) -> Result<Self> {
+        let listen = match listen {
+            Some(listen) => listen.to_owned(),
+            None => format!("127.0.0.1:{}", crate::free_port()?),
+        };
+        let publish_to = format!("file://{}", registry.display());
+        let public_url = format!("https://{listen}");
+        let mut flags = vec![
+            "--publish-to",
+            &publish_to,
+            "--public-url",
+            &public_url,
+            "--relay-id",
+            id,
+        ];
+        flags.extend_from_slice(extra);
+        Self::start_at(&listen, &flags)
     }
 
     /// Joins `room` as `name` over WebTransport, trusting this relay's

@@ -7,20 +7,21 @@
 //! ends; each case has its own pages (one Chromium and profile each).
 //! Screenshots and page logs: `dist/test-artifacts/browser/<case>/`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use edgecall_e2e::browser::Browser;
 use edgecall_e2e::client::{Client, Event};
 use edgecall_e2e::edge::{repo_root, Edge};
 use edgecall_e2e::proxy::Proxy;
-use edgecall_e2e::relay::{workspace_binary, RelayProcess};
+use edgecall_e2e::relay::{workspace_binary, DirectoryProcess, RelayProcess};
 use edgecall_e2e::web::{
     self, decoded_from, exists_js, meeting_url, peer, peer_count, phase, text_js, tile, visible_js,
 };
+use edgecall_e2e::TempDir;
 use edgecall_proto::e2ee::{RoomKey, RoomSecret};
 use edgecall_proto::token::{mint, JoinClaims};
 use edgecall_proto::wire::{server_message, ChatMessage, Codec, MediaFrame, Track};
@@ -1362,6 +1363,313 @@ fn a_page_on_a_slow_downlink_steps_down_and_recovers(fx: &Fixtures, b: &Browser)
     Ok(())
 }
 
+// ------------------------------------------------------------ recovery --
+
+/// The deployed trust flow on loopback: relays publish themselves into a
+/// registry, `edgecall-directory` answers from it, and the edge's page
+/// config names that directory, so a page loaded from the edge asks it
+/// which relay serves the meeting (and with which certificate).
+struct DirectedEdge {
+    registry: TempDir,
+    directory: DirectoryProcess,
+    edge: Edge,
+}
+
+impl DirectedEdge {
+    fn start() -> Result<Self> {
+        web::ensure_built()?;
+        let registry = TempDir::new("edgecall-browser-registry")?;
+        let directory = DirectoryProcess::start(registry.path(), None)?;
+        let edge = Edge::start(&[("RELAY_DIRECTORY_URL", &directory.url)])?;
+        Ok(Self {
+            registry,
+            directory,
+            edge,
+        })
+    }
+
+    /// A relay the directory knows as `id`, on `listen` (a free port when
+    /// `None`), with its own self-signed certificate.
+    fn relay(&self, id: &str, listen: Option<&str>) -> Result<RelayProcess> {
+        RelayProcess::start_published(self.registry.path(), id, listen, &[])
+    }
+
+    fn page_url(&self, name: &str, room: &str, query: &[(&str, &str)]) -> String {
+        meeting_url(&self.edge.http_base(), name, room, query, None)
+    }
+
+    fn log_tail(&self) -> String {
+        format!(
+            "--- directory at {} / edge: wrangler log ---\n{}",
+            self.directory.url,
+            self.edge.log_tail()
+        )
+    }
+}
+
+/// What a page had decoded from one peer: the peer's participant id and
+/// its counters.
+#[derive(Debug, Clone)]
+struct DecodedFrom {
+    id: Value,
+    video: u64,
+    audio: u64,
+}
+
+impl DecodedFrom {
+    fn read(state: &Value, from: &str) -> Self {
+        Self {
+            id: web::peer(state, from).map_or(Value::Null, |p| p["id"].clone()),
+            video: peer_count(state, from, "video_frames_decoded"),
+            audio: peer_count(state, from, "audio_frames_decoded"),
+        }
+    }
+
+    /// Whether `state` shows media from `from` flowing again: the same
+    /// participant's counters moved on by the agreed amounts, or — after a
+    /// rejoin on another server, which numbers participants afresh — the
+    /// counters of the participant now called `from` reached them.
+    fn resumed_in(&self, state: &Value, from: &str) -> bool {
+        let now = Self::read(state, from);
+        let (video, audio) = if now.id == self.id {
+            (self.video + VIDEO_FRAMES, self.audio + AUDIO_FRAMES)
+        } else {
+            (VIDEO_FRAMES, AUDIO_FRAMES)
+        };
+        decoded_from(state, from, video, audio)
+    }
+}
+
+/// What each of `names` had decoded from each other one.
+fn decoded_between(b: &Browser, names: &[&str]) -> Result<HashMap<(String, String), DecodedFrom>> {
+    let mut out = HashMap::new();
+    for me in names {
+        let state = b.state(me)?;
+        for other in names.iter().filter(|n| *n != me) {
+            out.insert(
+                ((*me).to_owned(), (*other).to_owned()),
+                DecodedFrom::read(&state, other),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Waits until every page of `before` has reconnected (on `server`, when
+/// given), is in the call and decodes each other page again; returns the
+/// time from `fault` until the last one did.
+fn wait_recovered(
+    b: &Browser,
+    before: &HashMap<(String, String), DecodedFrom>,
+    server: Option<&str>,
+    fault: Instant,
+) -> Result<Duration> {
+    let mut pairs: Vec<_> = before.iter().collect();
+    pairs.sort_by(|a, c| a.0.cmp(c.0));
+    for ((me, other), was) in pairs {
+        b.wait_state(me, &format!("media from {other} again"), MEDIA, |s| {
+            let back = s["reconnects"].as_u64().unwrap_or(0) >= 1
+                && server.is_none_or(|server| s["server"] == server);
+            (back && was.resumed_in(s, other)).then_some(())
+        })?;
+    }
+    let recovered = fault.elapsed();
+    for me in before.keys().map(|(me, _)| me).collect::<BTreeSet<_>>() {
+        let state = b.state(me)?;
+        println!(
+            "    {me}: back on {} over {} ({} reconnect(s); the page was out of the call {} ms)",
+            state["server"], state["transport"], state["reconnects"], state["last_outage_ms"]
+        );
+    }
+    Ok(recovered)
+}
+
+/// The pages' server, which must be the same for all of them.
+fn common_server(b: &Browser, names: &[&str]) -> Result<String> {
+    let servers: BTreeSet<String> = names
+        .iter()
+        .map(|n| Ok(b.state(n)?["server"].as_str().unwrap_or("none").to_owned()))
+        .collect::<Result<_>>()?;
+    ensure!(
+        servers.len() == 1,
+        "the pages are on different servers: {servers:?}"
+    );
+    Ok(servers.into_iter().next().unwrap_or_default())
+}
+
+/// The relay crashes (SIGKILL) mid-call and comes back on the same address
+/// with a new self-signed certificate, as a restarted VM's relay does. The
+/// pages notice, keep trying, ask the directory again — the only way to
+/// learn the new certificate — and media flows both ways again.
+fn pages_sent_by_the_directory_rejoin_their_relay_after_it_crashes_and_restarts(
+    _: &Fixtures,
+    b: &Browser,
+) -> Result<()> {
+    let directed = DirectedEdge::start()?;
+    let mut relay = directed.relay("relay-a", None)?;
+    let room = unique_room("relay-crash");
+    // WebTransport only: with the edge as a fallback a page would move
+    // there while the relay is down, and this case is about the relay.
+    let query = [("autojoin", "1"), ("transport", "webtransport")];
+    let names = ["alice", "bob"];
+    open_all(
+        b,
+        &names.map(|n| (n, directed.page_url(n, &room, &query))),
+        true,
+    )?;
+    wait_media_between(b, &names).map_err(|e| e.context(directed.log_tail()))?;
+    ensure!(common_server(b, &names)? == relay.url, "not on the relay");
+    let before = decoded_between(b, &names)?;
+
+    let listen = relay.listen_addr().to_owned();
+    let old_cert = relay.cert_sha256.clone();
+    relay.kill();
+    let crashed = Instant::now();
+    for name in names {
+        b.wait_state(name, "noticing the crash", MEDIA, |s| {
+            (phase(s) == "reconnecting").then_some(())
+        })?;
+    }
+    println!(
+        "    both pages noticed the crash after {:.1} s",
+        crashed.elapsed().as_secs_f64()
+    );
+    let relay = directed.relay("relay-a", Some(&listen))?;
+    ensure!(
+        relay.cert_sha256 != old_cert,
+        "the restarted relay kept its certificate"
+    );
+    let restarted = Instant::now();
+    let recovered = wait_recovered(b, &before, Some(&relay.url), crashed)
+        .map_err(|e| e.context(format!("{}\n{}", relay.log(), directed.log_tail())))?;
+    println!(
+        "    media both ways again {:.1} s after the crash, {:.1} s after the restart",
+        recovered.as_secs_f64(),
+        restarted.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The pages' relay drains (SIGTERM: it leaves the directory's answers,
+/// then closes its sessions with 4013) while a second relay is up: the
+/// pages ask the directory again, move to the other relay together and
+/// media flows both ways again.
+fn pages_move_to_the_other_relay_when_theirs_drains(_: &Fixtures, b: &Browser) -> Result<()> {
+    let directed = DirectedEdge::start()?;
+    let mut relays = vec![
+        directed.relay("relay-a", None)?,
+        directed.relay("relay-b", None)?,
+    ];
+    let room = unique_room("relay-drain");
+    let names = ["alice", "bob"];
+    open_all(
+        b,
+        &names.map(|n| (n, directed.page_url(n, &room, &[("autojoin", "1")]))),
+        true,
+    )?;
+    wait_media_between(b, &names).map_err(|e| e.context(directed.log_tail()))?;
+    let server = common_server(b, &names)?;
+    let Some(first) = relays.iter().position(|r| r.url == server) else {
+        bail!("the pages are on {server}, not on a relay");
+    };
+    let before = decoded_between(b, &names)?;
+
+    let mut drained = relays.remove(first);
+    drained.terminate()?;
+    let drain_began = Instant::now();
+    let other = &relays[0];
+    let recovered = wait_recovered(b, &before, Some(&other.url), drain_began)
+        .map_err(|e| e.context(format!("{}\n{}", other.log(), directed.log_tail())))?;
+    println!(
+        "    media both ways on the other relay {:.1} s after the drain began",
+        recovered.as_secs_f64()
+    );
+    let status = drained.wait_exit(MEDIA)?;
+    ensure!(status.success(), "the drained relay exited with {status}");
+    for name in names {
+        // Sent away by the relay, not left to notice a silent connection.
+        let log = b.page_log(name);
+        ensure!(
+            (log.contains("4013") || log.contains("The server ended the session"))
+                && !log.contains("answered nothing"),
+            "{name}'s log does not show the relay sending it away:\n{log}"
+        );
+    }
+    Ok(())
+}
+
+/// A page's WebSocket to the edge is cut (the path drops every
+/// connection, as a network change does): the page says it is
+/// reconnecting, gets back in under its own identity once the path
+/// returns, and media flows both ways again.
+fn a_page_reconnects_after_its_websocket_to_the_edge_is_cut(
+    fx: &Fixtures,
+    b: &Browser,
+) -> Result<()> {
+    web::ensure_built()?;
+    let edge = fx.edge.get()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    // Bob reaches the edge through a proxy that can cut his path.
+    let proxy = runtime.block_on(Proxy::start(edge.addr()))?;
+    let room = unique_room("edge-cut");
+    let query = [("autojoin", "1")];
+    let alice = meeting_url(&edge.http_base(), "alice", &room, &query, None);
+    let bob = meeting_url(&proxy.http_base(), "bob", &room, &query, None);
+    let names = ["alice", "bob"];
+    open_all(b, &[("alice", alice), ("bob", bob)], true)?;
+    wait_media_between(b, &names)?;
+    let bob_identity = b.state("bob")?["self"]["identity"].clone();
+    let before = decoded_between(b, &names)?;
+
+    proxy.sever();
+    let cut = Instant::now();
+    b.wait_state("bob", "noticing the cut", MEDIA, |s| {
+        (phase(s) == "reconnecting").then_some(())
+    })?;
+    println!(
+        "    bob noticed the cut after {:.1} s",
+        cut.elapsed().as_secs_f64()
+    );
+    proxy.restore();
+    // Alice was not cut: only bob reconnects.
+    let bob_before: HashMap<_, _> = before
+        .iter()
+        .filter(|((me, _), _)| me == "bob")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let recovered = wait_recovered(b, &bob_before, None, cut)?;
+    let was = &before[&("alice".to_owned(), "bob".to_owned())];
+    b.wait_state("alice", "media from bob again", MEDIA, |s| {
+        was.resumed_in(s, "bob").then_some(())
+    })?;
+    println!(
+        "    media both ways again {:.1} s after the cut (bob: {:.1} s)",
+        cut.elapsed().as_secs_f64(),
+        recovered.as_secs_f64()
+    );
+    let state = b.state("bob")?;
+    ensure!(
+        state["self"]["identity"] == bob_identity,
+        "bob came back as someone else: {bob_identity} → {}",
+        state["self"]["identity"]
+    );
+    // His old session was replaced, not left behind as a ghost.
+    let alice = b.state("alice")?;
+    let bobs = alice["participants"]
+        .as_array()
+        .map_or(0, |all| all.iter().filter(|p| p["name"] == "bob").count());
+    ensure!(bobs == 1, "alice sees {bobs} bobs: {alice}");
+    ensure!(
+        b.state("alice")?["reconnects"] == 0,
+        "alice reconnected though her path was never cut"
+    );
+    drop(proxy);
+    Ok(())
+}
+
 // -------------------------------------------------------------- errors --
 
 /// Waits for the page to give up with a visible, non-empty `#error`.
@@ -1536,6 +1844,21 @@ fn main() {
             &fixtures,
             "a_page_on_a_slow_downlink_steps_down_and_recovers",
             a_page_on_a_slow_downlink_steps_down_and_recovers,
+        ),
+        trial(
+            &fixtures,
+            "pages_sent_by_the_directory_rejoin_their_relay_after_it_crashes_and_restarts",
+            pages_sent_by_the_directory_rejoin_their_relay_after_it_crashes_and_restarts,
+        ),
+        trial(
+            &fixtures,
+            "pages_move_to_the_other_relay_when_theirs_drains",
+            pages_move_to_the_other_relay_when_theirs_drains,
+        ),
+        trial(
+            &fixtures,
+            "a_page_reconnects_after_its_websocket_to_the_edge_is_cut",
+            a_page_reconnects_after_its_websocket_to_the_edge_is_cut,
         ),
         trial(
             &fixtures,

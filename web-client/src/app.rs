@@ -22,7 +22,7 @@ use crate::backoff::Backoff;
 use crate::call::{CallState, Change, Counter, Phase};
 use crate::config::{
     directory_lookup_url, fragment, invite_url, meeting_path, plan, random_meeting_id,
-    ClientConfig, DirectoryAnswer, JoinPlan, PageParams,
+    ClientConfig, ConfigError, DirectoryAnswer, JoinPlan, PageParams,
 };
 use crate::congestion::{CongestionControl, Level};
 use crate::ffi::{AudioData, Devices};
@@ -46,6 +46,15 @@ const TICK_MS: i32 = 50;
 const LATENCY_SAMPLES: usize = 20_000;
 
 type WelcomeResult = Result<(), (String, bool)>;
+
+/// What the page joined: enough to plan the connection again (and ask the
+/// relay directory again) when it is lost.
+#[derive(Debug, Clone)]
+struct JoinRequest {
+    origin: String,
+    name: String,
+    meeting: String,
+}
 
 /// The running page.
 pub struct App {
@@ -77,6 +86,7 @@ pub struct App {
     congestion: RefCell<CongestionControl>,
     last_subscribe: RefCell<Option<wire::Subscribe>>,
     plan: RefCell<Option<JoinPlan>>,
+    joined: RefCell<Option<JoinRequest>>,
     leaving: Cell<bool>,
     reconnecting: Cell<bool>,
     joining: Cell<bool>,
@@ -124,6 +134,7 @@ pub fn start() {
         congestion: RefCell::new(CongestionControl::new()),
         last_subscribe: RefCell::new(None),
         plan: RefCell::new(None),
+        joined: RefCell::new(None),
         leaving: Cell::new(false),
         reconnecting: Cell::new(false),
         joining: Cell::new(false),
@@ -490,7 +501,9 @@ impl App {
             &name,
             &meeting,
         ) {
-            Ok(p) => p,
+            Ok(p) => Some(p),
+            // WebTransport only, and the relay directory is to name the relay.
+            Err(ConfigError::NoRelay) if self.asks_directory() => None,
             Err(err) => {
                 ui::show("lobby", false);
                 self.fail(err.to_string());
@@ -517,7 +530,12 @@ impl App {
             self.state.borrow_mut().e2ee_kdf_ms = Some(took);
         }
         self.state.borrow_mut().invite = Some(invite_url(&origin, &meeting, secret.as_ref()));
-        *self.plan.borrow_mut() = Some(join_plan);
+        *self.plan.borrow_mut() = join_plan;
+        *self.joined.borrow_mut() = Some(JoinRequest {
+            origin: origin.clone(),
+            name: name.clone(),
+            meeting: meeting.clone(),
+        });
         {
             let mut state = self.state.borrow_mut();
             state.me.name = name.clone();
@@ -554,6 +572,13 @@ impl App {
         self.start_tick();
         wasm_bindgen_futures::spawn_local(async move {
             self.ask_directory(&origin, &name, &meeting).await;
+            if self.plan.borrow().is_none() {
+                self.fail(format!(
+                    "{} The relay directory named none either (see the console).",
+                    ConfigError::NoRelay
+                ));
+                return;
+            }
             self.codec.set(crate::media::choose_video_codec().await);
             match self.connect_all().await {
                 Ok(()) => self.start_media(),
@@ -566,12 +591,12 @@ impl App {
     /// it which relay serves `meeting` and replans to join there first. A
     /// directory that fails leaves the plan as it was (the edge).
     async fn ask_directory(&self, origin: &str, name: &str, meeting: &str) {
+        if !self.asks_directory() {
+            return;
+        }
         let Some(directory) = self.config.borrow().directory_url.clone() else {
             return;
         };
-        if self.params.relay.is_some() {
-            return;
-        }
         let url = directory_lookup_url(&directory, meeting, self.params.token.as_deref());
         let answer = match js::fetch_text(&url).await {
             Ok((200, body)) => DirectoryAnswer::from_json(&body).map_err(|e| e.to_string()),
@@ -589,6 +614,12 @@ impl App {
                 "edgecall: the relay directory at {directory} did not answer usably ({err}); joining without it"
             )),
         }
+    }
+
+    /// Whether the relay directory chooses the relay: one is configured
+    /// and the page URL names no `relay=`.
+    fn asks_directory(&self) -> bool {
+        self.config.borrow().directory_url.is_some() && self.params.relay.is_none()
     }
 
     /// Tries every attempt of the plan in order; `Err` says why none worked.
@@ -687,7 +718,9 @@ impl App {
         let result = js::timeout(WELCOME_TIMEOUT_MS, late, welcomed).await;
         match result {
             Ok(()) => {
-                self.state.borrow_mut().connected(conn.kind());
+                self.state
+                    .borrow_mut()
+                    .connected(conn.kind(), attempt.server().to_owned());
                 *self.last_subscribe.borrow_mut() = None;
                 // A new connection starts with a clean slate on the server.
                 *self.congestion.borrow_mut() = CongestionControl::new();
@@ -729,6 +762,7 @@ impl App {
         }
         self.state.borrow_mut().phase = Phase::Reconnecting;
         self.render();
+        let lost_at = js::now_ms();
         wasm_bindgen_futures::spawn_local(async move {
             let mut backoff = Backoff::default();
             let mut last = reason;
@@ -744,8 +778,25 @@ impl App {
                 if self.leaving.get() {
                     break;
                 }
+                // The relay we had may be gone or draining: a page sent by
+                // the directory asks it again, so it learns the relay that
+                // serves the meeting now (and that relay's certificate).
+                let joined = self.joined.borrow().clone();
+                if let Some(j) = joined {
+                    self.ask_directory(&j.origin, &j.name, &j.meeting).await;
+                }
                 match self.connect_all().await {
                     Ok(()) => {
+                        let outage = js::now_ms() - lost_at;
+                        {
+                            let mut state = self.state.borrow_mut();
+                            state.reconnects += 1;
+                            state.last_outage_ms = Some(outage);
+                        }
+                        js::log(&format!(
+                            "edgecall: back in the call via {} after {outage:.0} ms",
+                            self.state.borrow().server.as_deref().unwrap_or("?")
+                        ));
                         // Everyone needs a fresh keyframe from us.
                         for source in [&self.camera, &self.screen] {
                             if let Some(s) = source.borrow().as_ref() {
@@ -767,7 +818,11 @@ impl App {
     fn inbound(&self, inbound: Inbound) {
         match inbound {
             Inbound::Message(bytes) => {
-                self.keepalive.borrow_mut().received(bytes.len());
+                {
+                    let mut keepalive = self.keepalive.borrow_mut();
+                    keepalive.received(bytes.len());
+                    keepalive.heard(js::now_ms());
+                }
                 match ServerMessage::decode(bytes.as_slice()) {
                     Ok(ServerMessage { msg: Some(msg) }) => self.handle(msg),
                     Ok(_) => {}
@@ -775,7 +830,12 @@ impl App {
                 }
             }
             Inbound::KeepaliveAnswer => {
-                let rtt = self.keepalive.borrow_mut().text_answered(js::now_ms());
+                let now = js::now_ms();
+                let rtt = {
+                    let mut keepalive = self.keepalive.borrow_mut();
+                    keepalive.heard(now);
+                    keepalive.text_answered(now)
+                };
                 if let Some(rtt) = rtt {
                     self.observe_rtt(rtt);
                 }
@@ -1280,6 +1340,12 @@ impl App {
         let Some(conn) = self.conn.borrow().clone() else {
             return;
         };
+        if self.keepalive.borrow().lost(now) {
+            let silent = crate::keepalive::LOST_AFTER_MS / 1_000.0;
+            self.rc()
+                .reconnect(format!("the server answered nothing for {silent:.0} s"));
+            return;
+        }
         let probe = self.keepalive.borrow_mut().probe_due(now, conn.kind());
         match probe {
             Some(Probe::Text) => conn.send_keepalive(),

@@ -169,6 +169,13 @@ pub struct CallState {
     pub error: Option<String>,
     /// Transport in use.
     pub transport: Option<&'static str>,
+    /// The server of the current connection (scheme and authority only,
+    /// e.g. `https://relay-a.example:4443`), for the page and for tests.
+    pub server: Option<String>,
+    /// How many times the page got back into the call after losing it.
+    pub reconnects: u32,
+    /// From losing the connection to being welcomed again, the last time.
+    pub last_outage_ms: Option<f64>,
     /// Last measured round trip.
     pub rtt_ms: Option<f64>,
     /// How much we ask to receive while the path is congested.
@@ -222,6 +229,9 @@ impl CallState {
             phase: Phase::Lobby,
             error: None,
             transport: None,
+            server: None,
+            reconnects: 0,
+            last_outage_ms: None,
             rtt_ms: None,
             congestion: Level::Full,
             e2ee,
@@ -250,9 +260,10 @@ impl CallState {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
     }
 
-    /// Connected over `transport` (before the welcome).
-    pub fn connected(&mut self, transport: TransportKind) {
+    /// Connected over `transport` to `server` (welcomed).
+    pub fn connected(&mut self, transport: TransportKind, server: String) {
         self.transport = Some(transport.as_str());
+        self.server = Some(server);
     }
 
     /// Failed for good with `message`.

@@ -283,6 +283,18 @@ impl Attempt {
         }
     }
 
+    /// The server dialled: scheme and authority, without the path or the
+    /// query (which may hold a join token).
+    pub fn server(&self) -> &str {
+        let url = self.url();
+        let path_at = url
+            .find("://")
+            .map(|scheme_end| scheme_end + 3)
+            .and_then(|authority| url[authority..].find('/').map(|i| authority + i))
+            .unwrap_or(url.len());
+        &url[..path_at]
+    }
+
     /// A URL that answers when the server of this attempt is up, used to
     /// tell "unreachable" from "refused" after a failure: its `/healthz`,
     /// or, for a relay with a self-signed certificate (which a plain fetch
@@ -536,6 +548,21 @@ mod tests {
         assert_eq!(
             plan.attempts[0].health_url().as_deref(),
             Some("http://127.0.0.1:8787/healthz")
+        );
+    }
+
+    #[test]
+    fn the_server_of_an_attempt_shows_no_path_and_no_token() {
+        let p = PageParams::parse("/meeting/ada/standup", "?token=secret-token", "").unwrap();
+        let config = ClientConfig {
+            webtransport_base: Some("https://relay.example:4443/".into()),
+            ..ClientConfig::default()
+        };
+        let plan = super::plan(&p, &config, "http://127.0.0.1:8787", "ada", "standup").unwrap();
+        let servers: Vec<&str> = plan.attempts.iter().map(Attempt::server).collect();
+        assert_eq!(
+            servers,
+            ["https://relay.example:4443", "ws://127.0.0.1:8787"]
         );
     }
 

@@ -18,6 +18,10 @@ use crate::config::TransportKind;
 pub const KEEPALIVE_EVERY_MS: f64 = 2_000.0;
 /// Keep-alives unanswered for this long are forgotten.
 const FORGET_AFTER_MS: f64 = 30_000.0;
+/// A connection that answered no keep-alive and delivered nothing for this
+/// long is dead (a crashed server, a cut path): five keep-alive periods, so
+/// a slow link that still delivers something is never taken for one.
+pub const LOST_AFTER_MS: f64 = 10_000.0;
 
 /// What to send to keep the connection alive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +45,8 @@ pub struct Keepalive {
     received_bytes: u64,
     acked_bytes: u64,
     last_ack_ms: Option<f64>,
+    /// When the server was last heard (a message or a keep-alive answer).
+    last_heard_ms: Option<f64>,
 }
 
 impl Keepalive {
@@ -106,6 +112,21 @@ impl Keepalive {
         self.received_bytes += bytes as u64;
     }
 
+    /// The server was heard from at `now` (any message or answer).
+    pub fn heard(&mut self, now: f64) {
+        self.last_heard_ms = Some(now);
+    }
+
+    /// Whether the connection is dead: a keep-alive has waited
+    /// [`LOST_AFTER_MS`] and nothing at all arrived for as long. (A page
+    /// whose timers were throttled sends late keep-alives, so silence
+    /// alone proves nothing.)
+    pub fn lost(&self, now: f64) -> bool {
+        let waited = self.oldest_unanswered_ms(now);
+        let silent = self.last_heard_ms.map_or(waited, |at| now - at);
+        waited >= LOST_AFTER_MS && silent >= LOST_AFTER_MS
+    }
+
     /// The total to acknowledge now, if an `Ack` is due: something new
     /// arrived and the interval passed since the last one.
     pub fn ack_due(&mut self, now: f64) -> Option<u64> {
@@ -159,6 +180,29 @@ mod tests {
         };
         assert_eq!(k.pong(nonce + 1, 10.0), None);
         assert_eq!(k.pong(nonce, 40.0), Some(40.0));
+    }
+
+    #[test]
+    fn a_connection_is_lost_only_when_unanswered_and_silent() {
+        let mut k = Keepalive::new();
+        k.heard(0.0);
+        k.probe_due(0.0, TransportKind::WebTransport);
+        assert!(!k.lost(9_999.0), "not yet");
+        // Something still arrives on a slow link: alive.
+        k.heard(9_000.0);
+        assert!(!k.lost(LOST_AFTER_MS + 1.0));
+        assert!(k.lost(9_000.0 + LOST_AFTER_MS));
+    }
+
+    #[test]
+    fn a_late_keepalive_after_a_silent_spell_is_not_a_loss() {
+        // Timers throttled in a background tab: nothing was asked, so
+        // nothing was owed.
+        let mut k = Keepalive::new();
+        k.heard(0.0);
+        k.probe_due(60_000.0, TransportKind::WebSocket);
+        assert!(!k.lost(61_000.0));
+        assert!(k.lost(60_000.0 + LOST_AFTER_MS));
     }
 
     #[test]
