@@ -114,9 +114,9 @@ variable "secrets_kms_key_arn" {
 }
 
 variable "directory_secret_source" {
-  description = "How the directory Lambda gets the join-token secret and operator key: \"environment\" (Terraform reads the parameters into the function's KMS-encrypted environment; what today's edgecall-directory supports) or \"parameter-store\" (the function gets only the parameter names and reads them at start; needs edgecall-directory support for EDGECALL_TOKEN_SECRET_PARAMETER, see terraform/README.md)."
+  description = "How the directory Lambda gets the join-token secret and operator key: \"parameter-store\" (default: the function gets only the parameter names, EDGECALL_TOKEN_SECRET_PARAMETER / EDGECALL_DIRECTORY_API_KEY_PARAMETER, and reads them with its role at start; no secret value in the Terraform state) or \"environment\" (Terraform reads the parameters into the function's KMS-encrypted environment, and so into its state); see terraform/README.md."
   type        = string
-  default     = "environment"
+  default     = "parameter-store"
 
   validation {
     condition     = contains(["environment", "parameter-store"], var.directory_secret_source)

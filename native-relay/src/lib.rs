@@ -17,7 +17,8 @@
 //! [`trunk`] (the edge), [`limits`] (deadlines and per-address session
 //! rates against hostile clients), [`metrics`] (Prometheus), [`process`] (the relay
 //! as a child process), [`registry`] (publishing this relay for the
-//! directory), [`directory`] (the `edgecall-directory` Lambda's logic).
+//! directory), [`directory`] (the `edgecall-directory` Lambda's logic),
+//! [`secrets`] (a deployable's secrets: from the environment or SSM).
 
 pub mod admission;
 pub mod cert;
@@ -31,6 +32,7 @@ pub mod metrics;
 pub mod process;
 pub mod quic;
 pub mod registry;
+pub mod secrets;
 pub mod trunk;
 pub mod web;
 

@@ -401,3 +401,34 @@ async fn a_publishing_relay_is_found_joinable_and_dropped_once_it_drains() {
         .await;
     assert_eq!(response.status(), 503);
 }
+
+/// The security hole this guards against: a binary without SSM support
+/// given only the parameter's name (as `terraform/` deploys it) must not
+/// ignore it and answer as an open directory.
+#[cfg(not(feature = "aws"))]
+#[tokio::test]
+async fn a_secret_parameter_in_a_build_without_aws_refuses_to_start_instead_of_running_open() {
+    let (dir, _registry) = TempRegistry::with("no-aws-parameter", &[]).await;
+    for name in [
+        "EDGECALL_TOKEN_SECRET_PARAMETER",
+        "EDGECALL_DIRECTORY_API_KEY_PARAMETER",
+    ] {
+        let stderr = support::refused_start(
+            std::process::Command::new(env!("CARGO_BIN_EXE_edgecall-directory"))
+                .args(["--serve", "127.0.0.1:0"])
+                .env(
+                    "EDGECALL_DIRECTORY_REGISTRY",
+                    format!("file://{}", dir.0.display()),
+                )
+                .env_remove("EDGECALL_TOKEN_SECRET")
+                .env_remove("EDGECALL_DIRECTORY_API_KEY")
+                .env_remove("EDGECALL_TOKEN_SECRET_PARAMETER")
+                .env_remove("EDGECALL_DIRECTORY_API_KEY_PARAMETER")
+                .env(name, "/edgecall/join-token-secret")
+                .env("RUST_LOG", "warn"),
+        );
+        assert!(stderr.contains(name), "{stderr}");
+        assert!(stderr.contains("--features aws"), "{stderr}");
+        assert!(!stderr.contains("OPEN DIRECTORY"), "{stderr}");
+    }
+}

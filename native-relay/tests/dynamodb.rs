@@ -3,6 +3,9 @@
 //! publish themselves with `--publish-to dynamodb://<table>`, the
 //! `edgecall-directory` binary reads the same table and routes each room to
 //! its rendezvous relay, and a relay that drains drops out of the answers.
+//! The directory also reads its secrets from SSM Parameter Store
+//! (`EDGECALL_TOKEN_SECRET_PARAMETER`, as `terraform/` deploys it), which
+//! the same server serves, and refuses to start when it cannot.
 //! Everything runs as real processes; only the endpoint URL differs from a
 //! deployment.
 #![cfg(feature = "aws")]
@@ -12,15 +15,16 @@ mod support;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,
 };
+use aws_sdk_ssm::types::ParameterType;
 use edgecall_proto::token::{mint, JoinClaims};
-use edgecall_relay::directory::rendezvous_weight;
+use edgecall_relay::directory::{rendezvous_weight, API_KEY_HEADER};
 use edgecall_relay::registry::unix_now;
-use support::{free_port, http_get};
+use support::{free_port, http_get, http_get_with};
 
 /// The relays' and the directory's join-token secret.
 const SECRET: &str = "dynamodb-test-secret-0123456789abcdef";
@@ -78,15 +82,34 @@ impl Moto {
         ]
     }
 
-    /// A DynamoDB client for the test's own set-up and tampering.
-    fn client(&self) -> aws_sdk_dynamodb::Client {
-        let config = aws_sdk_dynamodb::Config::builder()
+    /// What the test's own AWS clients use: this server, fixed credentials.
+    fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
-            .build();
-        aws_sdk_dynamodb::Client::from_conf(config)
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "testing", "testing", None, None, "moto",
+            )))
+            .build()
+    }
+
+    /// A DynamoDB client for the test's own set-up and tampering.
+    fn client(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk_config())
+    }
+
+    /// Stores `value` as the SecureString parameter `name`, as an operator
+    /// does with `aws ssm put-parameter --type SecureString`.
+    async fn put_secure_string(&self, name: &str, value: &str) {
+        aws_sdk_ssm::Client::new(&self.sdk_config())
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(ParameterType::SecureString)
+            .send()
+            .await
+            .expect("PutParameter");
     }
 
     /// Creates the registry table as `terraform/` does (hash key
@@ -152,17 +175,44 @@ struct DirectoryProcess {
     base: String,
 }
 
+/// The `edgecall-directory` command over `table`, with `secrets` (its
+/// secret variables) as the only ones set.
+fn directory_command(moto: &Moto, table: &str, secrets: &[(&str, String)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_edgecall-directory"));
+    command
+        .args(["--serve", "127.0.0.1:0"])
+        .envs(moto.aws_env())
+        .env("EDGECALL_DIRECTORY_REGISTRY", format!("dynamodb://{table}"))
+        .env("RUST_LOG", "warn");
+    for name in [
+        "EDGECALL_TOKEN_SECRET",
+        "EDGECALL_TOKEN_SECRET_PARAMETER",
+        "EDGECALL_DIRECTORY_API_KEY",
+        "EDGECALL_DIRECTORY_API_KEY_PARAMETER",
+    ] {
+        command.env_remove(name);
+    }
+    command.envs(secrets.iter().map(|(name, value)| (name, value)));
+    command
+}
+
+/// Runs the directory with `secrets`, expecting it to refuse to start
+/// (see [`support::refused_start`]); returns its stderr. The registry is
+/// not read before the secrets, so its table need not exist.
+fn refused_start(moto: &Moto, secrets: &[(&str, String)]) -> String {
+    support::refused_start(&mut directory_command(moto, "edgecall-unread", secrets))
+}
+
 impl DirectoryProcess {
     fn start(moto: &Moto, table: &str) -> DirectoryProcess {
-        let (child, base) = edgecall_relay::process::spawn_directory(
-            Command::new(env!("CARGO_BIN_EXE_edgecall-directory"))
-                .args(["--serve", "127.0.0.1:0"])
-                .envs(moto.aws_env())
-                .env("EDGECALL_DIRECTORY_REGISTRY", format!("dynamodb://{table}"))
-                .env("EDGECALL_TOKEN_SECRET", SECRET)
-                .env("RUST_LOG", "warn"),
-        )
-        .expect("start edgecall-directory");
+        Self::start_with(moto, table, &[("EDGECALL_TOKEN_SECRET", SECRET.into())])
+    }
+
+    /// The directory with `secrets` as its secret variables.
+    fn start_with(moto: &Moto, table: &str, secrets: &[(&str, String)]) -> DirectoryProcess {
+        let (child, base) =
+            edgecall_relay::process::spawn_directory(&mut directory_command(moto, table, secrets))
+                .expect("start edgecall-directory");
         DirectoryProcess { child, base }
     }
 
@@ -204,6 +254,11 @@ impl Drop for DirectoryProcess {
 /// A table name unique to this run.
 fn table_name(test: &str) -> String {
     format!("edgecall-{test}-{}", std::process::id())
+}
+
+/// An SSM parameter name unique to this run.
+fn parameter_name(test: &str, secret: &str) -> String {
+    format!("/edgecall-test/{}/{test}/{secret}", std::process::id())
 }
 
 /// The first of some room names whose rendezvous relay among `ids` is `id`.
@@ -352,4 +407,94 @@ async fn an_unreachable_registry_is_a_502_that_points_at_the_logs_and_the_direct
     // touched.
     let (status, _) = http_get(&directory.base, "/v1/rooms/standup/relay").await;
     assert_eq!(status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_directory_reading_its_secrets_from_secure_string_parameters_admits_only_their_token_and_key(
+) {
+    let moto = Moto::start();
+    let table = table_name("ssm");
+    moto.create_table(&table).await;
+    let token_parameter = parameter_name("ssm", "join-token-secret");
+    let key_parameter = parameter_name("ssm", "api-key");
+    const API_KEY: &str = "operator-key-from-parameter-store";
+    moto.put_secure_string(&token_parameter, SECRET).await;
+    moto.put_secure_string(&key_parameter, API_KEY).await;
+    let _relay = start_relay(&moto, &table, "relay-ssm");
+    let directory = DirectoryProcess::start_with(
+        &moto,
+        &table,
+        &[
+            ("EDGECALL_TOKEN_SECRET_PARAMETER", token_parameter),
+            ("EDGECALL_DIRECTORY_API_KEY_PARAMETER", key_parameter),
+        ],
+    );
+
+    // A token minted with the parameter's value is accepted: the directory
+    // verifies with the secret it read from SSM.
+    let body = directory.wait_for("standup", "relay-ssm").await;
+    assert!(body.get("token").is_none(), "never a token: {body}");
+
+    // No token, a token minted with another secret, a wrong key: refused.
+    let path = "/v1/rooms/standup/relay";
+    let (status, body) = http_get(&directory.base, path).await;
+    assert_eq!(status, 401, "no token: {body}");
+    let claims = JoinClaims::new("standup", "mallory", unix_now() + 600);
+    let forged = mint(b"not-the-secret-in-parameter-store-0123", &claims).expect("mint");
+    let (status, body) = http_get(&directory.base, &format!("{path}?token={forged}")).await;
+    assert_eq!(status, 401, "a token from another secret: {body}");
+    let (status, body) =
+        http_get_with(&directory.base, path, &[(API_KEY_HEADER, "not-the-key")]).await;
+    assert_eq!(status, 401, "a wrong key: {body}");
+
+    // The operator key from its parameter needs no token.
+    let (status, body) = http_get_with(&directory.base, path, &[(API_KEY_HEADER, API_KEY)]).await;
+    assert_eq!(status, 200, "the operator key: {body}");
+    assert!(body.contains("relay-ssm"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_directory_pointed_at_a_missing_parameter_refuses_to_start_and_names_it() {
+    let moto = Moto::start();
+    let missing = parameter_name("missing-parameter", "join-token-secret");
+    let stderr = refused_start(
+        &moto,
+        &[("EDGECALL_TOKEN_SECRET_PARAMETER", missing.clone())],
+    );
+    assert!(stderr.contains(&missing), "{stderr}");
+    assert!(
+        stderr.contains("EDGECALL_TOKEN_SECRET_PARAMETER"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ParameterNotFound"), "{stderr}");
+    assert!(!stderr.contains("OPEN DIRECTORY"), "{stderr}");
+
+    // The same for the operator key's parameter, with a good token secret.
+    let missing_key = parameter_name("missing-parameter", "api-key");
+    let stderr = refused_start(
+        &moto,
+        &[
+            ("EDGECALL_TOKEN_SECRET", SECRET.into()),
+            ("EDGECALL_DIRECTORY_API_KEY_PARAMETER", missing_key.clone()),
+        ],
+    );
+    assert!(stderr.contains(&missing_key), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_directory_given_both_a_secret_and_its_parameter_refuses_to_start_naming_both() {
+    let moto = Moto::start();
+    let parameter = parameter_name("both-sources", "join-token-secret");
+    moto.put_secure_string(&parameter, SECRET).await;
+    let stderr = refused_start(
+        &moto,
+        &[
+            ("EDGECALL_TOKEN_SECRET", SECRET.into()),
+            ("EDGECALL_TOKEN_SECRET_PARAMETER", parameter),
+        ],
+    );
+    assert!(
+        stderr.contains("EDGECALL_TOKEN_SECRET and EDGECALL_TOKEN_SECRET_PARAMETER"),
+        "{stderr}"
+    );
 }

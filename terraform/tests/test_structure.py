@@ -37,6 +37,7 @@ RELAY = ROOT / "modules" / "relay"
 RELAY_CONFIG_RS = ROOT.parent / "native-relay" / "src" / "config.rs"
 DIRECTORY = ROOT / "modules" / "directory"
 DIRECTORY_BIN_RS = ROOT.parent / "native-relay" / "src" / "bin" / "edgecall-directory.rs"
+SECRETS_RS = ROOT.parent / "native-relay" / "src" / "secrets.rs"
 EXAMPLE = ROOT / "examples" / "complete"
 MODULES = (ROOT, RELAY, DIRECTORY, EXAMPLE)
 
@@ -467,13 +468,19 @@ class LeastPrivilege(unittest.TestCase):
 class DirectoryEnvironment(unittest.TestCase):
     """The directory Lambda's environment against what edgecall-directory reads."""
 
-    # What secret_source = "parameter-store" sets and edgecall-directory does
-    # not read yet (terraform/README.md, "Secrets"). When it does, this test
-    # fails on purpose: empty this set and make "parameter-store" the default.
-    PENDING = {"EDGECALL_TOKEN_SECRET_PARAMETER", "EDGECALL_DIRECTORY_API_KEY_PARAMETER"}
+    SECRETS = {"EDGECALL_TOKEN_SECRET", "EDGECALL_DIRECTORY_API_KEY"}
 
     def read_by_the_binary(self):
-        return set(re.findall(r'"(EDGECALL_\w+)"', DIRECTORY_BIN_RS.read_text(encoding="utf-8"))) | {"RUST_LOG"}
+        """The variables edgecall-directory reads: the names it spells out,
+        and for each secret it reads through edgecall_relay::secrets
+        (`secrets.read("NAME")`) also NAME + PARAMETER_SUFFIX, the variable
+        naming the SSM parameter that holds it."""
+        source = DIRECTORY_BIN_RS.read_text(encoding="utf-8")
+        suffix = re.search(r'pub const PARAMETER_SUFFIX: &str = "(\w+)";', SECRETS_RS.read_text(encoding="utf-8"))
+        self.assertIsNotNone(suffix, "secrets.rs declares PARAMETER_SUFFIX")
+        secrets = set(re.findall(r'secrets\.read\("(EDGECALL_\w+)"\)', source))
+        self.assertEqual(secrets, self.SECRETS, "both secrets are read through edgecall_relay::secrets")
+        return set(re.findall(r'"(EDGECALL_\w+)"', source)) | {name + suffix.group(1) for name in secrets} | {"RUST_LOG"}
 
     def environments(self):
         local_values = module_locals(DIRECTORY)
@@ -503,15 +510,21 @@ class DirectoryEnvironment(unittest.TestCase):
         for value in local_values["parameter_environment"].values():
             if isinstance(value, str):
                 self.assertRegex(value, r"^\$\{var\.\w+_parameter\}$")
-        self.assertEqual(names - self.read_by_the_binary() - self.PENDING, set())
+        self.assertLessEqual({"EDGECALL_TOKEN_SECRET_PARAMETER", "EDGECALL_DIRECTORY_API_KEY_PARAMETER"}, names)
+        self.assertEqual(names - self.read_by_the_binary(), set())
 
-    def test_pending_directory_variables_are_still_pending(self):
-        self.assertEqual(
-            self.PENDING & self.read_by_the_binary(),
-            set(),
-            "edgecall-directory reads them now: empty PENDING, make directory_secret_source default to "
-            "\"parameter-store\" and drop the \"environment\" mode",
-        )
+    def test_parameter_store_is_the_default_and_environment_stays_available(self):
+        # The binary reads the parameters itself, so by default no secret
+        # value passes through Terraform (or its state).
+        for module, name in ((ROOT, "directory_secret_source"), (EXAMPLE, "directory_secret_source"), (DIRECTORY, "secret_source")):
+            with self.subTest(module=module.name):
+                variable = module_blocks(module, "variable")[name]
+                self.assertEqual(unquote(variable["default"]), "parameter-store")
+        for module, name in ((ROOT, "directory_secret_source"), (DIRECTORY, "secret_source")):
+            with self.subTest(module=module.name):
+                condition = module_blocks(module, "variable")[name]["validation"][0]["condition"]
+                self.assertIn('"environment"', condition)
+                self.assertIn('"parameter-store"', condition)
 
     def test_terraform_reads_the_values_only_in_the_environment_mode(self):
         data = module_blocks(DIRECTORY, "data")

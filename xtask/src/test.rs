@@ -155,9 +155,10 @@ pub fn test(ctx: &Ctx) -> Result<()> {
     // checkov does static analysis (`cargo xtask check-terraform` alone).
     terraform::add_steps(ctx, &mut steps);
 
-    // The AWS path: the relay registry on DynamoDB and the directory, built
-    // with `--features aws` and run as processes against a DynamoDB-API
-    // server on loopback (moto_server, in its own venv).
+    // The AWS path: the relay registry on DynamoDB and the directory (with
+    // its secrets from SSM Parameter Store), built with `--features aws` and
+    // run as processes against a DynamoDB- and SSM-API server on loopback
+    // (moto_server, in its own venv).
     steps.check("set-up: moto_server (pip moto[server], own venv)", || {
         for report in setup::ensure_python_packages(&ctx.cache, &MOTO_PYTHON)? {
             println!("{report}");

@@ -177,7 +177,8 @@ pub const CHECKOV_PYTHON: PythonTools = PythonTools {
     packages: &[("checkov", "3.3.30")],
 };
 
-/// The DynamoDB-API server the AWS path is tested against (`moto_server`).
+/// The DynamoDB- and SSM-API server the AWS path is tested against
+/// (`moto_server`).
 pub const MOTO_PYTHON: PythonTools = PythonTools {
     venv: "python-moto",
     packages: &[("moto[server]", "5.2.5")],

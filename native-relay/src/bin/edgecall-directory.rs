@@ -9,6 +9,13 @@
 //!   API key) get an answer. The directory never mints tokens.
 //! - `EDGECALL_DIRECTORY_API_KEY` (optional): lets the operator's own
 //!   services ask without a join token (header `x-api-key`).
+//! - `EDGECALL_TOKEN_SECRET_PARAMETER`, `EDGECALL_DIRECTORY_API_KEY_PARAMETER`
+//!   (instead of the two above; build with `--features aws`): the names of
+//!   SSM parameters (SecureString) holding those secrets, read with the
+//!   function's role at start (what `terraform/` deploys). See
+//!   [`edgecall_relay::secrets`]: setting both a value and its parameter,
+//!   or naming a parameter that cannot be read, stops the start rather than
+//!   running open.
 //! - `EDGECALL_DIRECTORY_STALE_AFTER_SECS` (optional, default 90): skip
 //!   relays silent for longer.
 //!
@@ -23,6 +30,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use edgecall_relay::directory::Directory;
 use edgecall_relay::registry::{Registry, Target};
+use edgecall_relay::secrets::SecretReader;
 use lambda_http::{service_fn, Request};
 
 /// Flags (the settings themselves come from the environment, as in Lambda).
@@ -73,19 +81,17 @@ async fn main() -> Result<()> {
         .context("set EDGECALL_DIRECTORY_REGISTRY to dynamodb://<table> or file:///dir")?
         .parse()?;
     let registry = Registry::open(&target).await?;
-    let bytes_of = |name: &str| std::env::var(name).ok().map(String::into_bytes);
-    let mut directory = Directory::new(
-        registry,
-        bytes_of("EDGECALL_TOKEN_SECRET"),
-        bytes_of("EDGECALL_DIRECTORY_API_KEY"),
-    )
-    .context("EDGECALL_TOKEN_SECRET is not usable as an HS256 key")?;
+    let secrets = SecretReader::new();
+    let token_secret = secrets.read("EDGECALL_TOKEN_SECRET").await?;
+    let api_key = secrets.read("EDGECALL_DIRECTORY_API_KEY").await?;
+    let mut directory = Directory::new(registry, token_secret, api_key)
+        .context("EDGECALL_TOKEN_SECRET is not usable as an HS256 key")?;
     if let Some(stale) = env_secs("EDGECALL_DIRECTORY_STALE_AFTER_SECS")? {
         directory.stale_after = stale;
     }
     if !directory.verifies() {
         tracing::warn!(
-            "OPEN DIRECTORY: no EDGECALL_TOKEN_SECRET, so anyone is told which relay serves a room \
+            "OPEN DIRECTORY: no EDGECALL_TOKEN_SECRET(_PARAMETER), so anyone is told which relay serves a room \
              (right only when the relays run open too)"
         );
     }

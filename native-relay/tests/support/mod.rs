@@ -158,6 +158,43 @@ impl Drop for Nats {
     }
 }
 
+/// Runs `command` (an `edgecall-directory`), expecting it to refuse to
+/// start: asserts it exits unsuccessfully within 30 s without ever printing
+/// its ready line, and returns what it printed on stderr.
+pub fn refused_start(command: &mut Command) -> String {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start edgecall-directory");
+    let started = Instant::now();
+    let mut hung = false;
+    while child
+        .try_wait()
+        .expect("waiting for the directory")
+        .is_none()
+    {
+        if started.elapsed() > Duration::from_secs(30) && !hung {
+            hung = true;
+            let _ = child.kill();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().expect("the directory's output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        !stdout.contains(edgecall_relay::process::DIRECTORY_READY),
+        "the directory started serving: {stdout}{stderr}"
+    );
+    assert!(!hung, "the directory neither served nor exited: {stderr}");
+    assert!(
+        !output.status.success(),
+        "the directory exited successfully: {stderr}"
+    );
+    stderr
+}
+
 /// A TCP port free on loopback right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -168,9 +205,19 @@ pub fn free_port() -> u16 {
 
 /// `GET <base><path>` over plain HTTP/1.1: (status, body).
 pub async fn http_get(base: &str, path: &str) -> (u16, String) {
+    http_get_with(base, path, &[]).await
+}
+
+/// [`http_get`] with extra request `headers`.
+pub async fn http_get_with(base: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
     let addr = base.strip_prefix("http://").expect("plain http base");
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.expect("write");
     let mut response = String::new();
     stream.read_to_string(&mut response).await.expect("read");

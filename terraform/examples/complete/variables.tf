@@ -104,9 +104,9 @@ variable "directory_architecture" {
 }
 
 variable "directory_secret_source" {
-  description = "\"environment\" or \"parameter-store\" (see the module's variable)."
+  description = "\"parameter-store\" (default) or \"environment\" (see the module's variable)."
   type        = string
-  default     = "environment"
+  default     = "parameter-store"
 }
 
 variable "directory_reserved_concurrency" {

@@ -20,8 +20,8 @@ locals {
     EDGECALL_TOKEN_SECRET_PARAMETER      = var.token_secret_parameter
     EDGECALL_DIRECTORY_API_KEY_PARAMETER = var.api_key_parameter
   }
-  # secret_source = "environment": the values, read by Terraform (what
-  # today's edgecall-directory supports).
+  # secret_source = "environment": the values, read by Terraform (and so
+  # in its state).
   value_environment = {
     EDGECALL_TOKEN_SECRET      = one(data.aws_ssm_parameter.token_secret[*].value)
     EDGECALL_DIRECTORY_API_KEY = one(data.aws_ssm_parameter.api_key[*].value)

@@ -56,9 +56,9 @@ variable "kms_key_arn" {
 }
 
 variable "secret_source" {
-  description = "How the function gets its secrets. \"environment\": Terraform reads the parameters and sets EDGECALL_TOKEN_SECRET / EDGECALL_DIRECTORY_API_KEY in the function's (KMS-encrypted) environment, which today's edgecall-directory reads; the values are then in the Terraform state. \"parameter-store\": the function gets only the parameter names (EDGECALL_TOKEN_SECRET_PARAMETER / EDGECALL_DIRECTORY_API_KEY_PARAMETER) and may read exactly those parameters with its role; needs an edgecall-directory that reads them at start (until then it would run open)."
+  description = "How the function gets its secrets. \"parameter-store\" (default): the function gets only the parameter names (EDGECALL_TOKEN_SECRET_PARAMETER / EDGECALL_DIRECTORY_API_KEY_PARAMETER), may read exactly those parameters with its role, and reads them at start (a parameter it cannot read stops the start); no secret value is in the Terraform state. \"environment\": Terraform reads the parameters and sets EDGECALL_TOKEN_SECRET / EDGECALL_DIRECTORY_API_KEY in the function's (KMS-encrypted) environment; the values are then in the Terraform state."
   type        = string
-  default     = "environment"
+  default     = "parameter-store"
 
   validation {
     condition     = contains(["environment", "parameter-store"], var.secret_source)
