@@ -1,13 +1,14 @@
 //! Cost of the engine's hot paths: routing one 1,200-byte media frame in
 //! rooms of 10, 100 and 1,000 participants under the default selective
-//! forwarding policy, and one join + leave in a room of 1,000.
+//! forwarding policy, a newcomer's first word (a barge-in) in the same
+//! rooms, and one join + leave in a room of 1,000.
 //!
 //! Run with `cargo bench -p edgecall-proto --bench routing`.
 
 use std::hint::black_box;
 
 use bytes::Bytes;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use edgecall_proto::room::{Action, ConnId, Member, Room, RoomConfig};
 use edgecall_proto::wire::{self, client_message, ClientMessage, Track};
 use edgecall_proto::PROTOCOL_VERSION;
@@ -112,6 +113,30 @@ fn route_frame(c: &mut Criterion) {
     }
 }
 
+/// A participant who has not spoken says its first word (a loud frame
+/// from outside the top K): the engine makes it a barge-in speaker, redoes
+/// its forwarding table and fans the frame out to everyone else.
+fn first_word(c: &mut Criterion) {
+    let mut group = c.benchmark_group("first_word");
+    for size in [10u64, 100, 1_000] {
+        let (room, now) = room_of(size);
+        let data = frame(Track::Audio, 20);
+        group.throughput(Throughput::Elements(1));
+        group.bench_with_input(BenchmarkId::new("audio", size), &size, |b, _| {
+            b.iter_batched_ref(
+                || room.clone(),
+                |room| {
+                    // Before the next ranking (every 300 ms) is due.
+                    room.message(ConnId(2), data.clone(), now + 10);
+                    consume(room, false)
+                },
+                BatchSize::LargeInput,
+            );
+        });
+    }
+    group.finish();
+}
+
 fn join_leave(c: &mut Criterion) {
     // 999 members, so the newcomer is the 1,000th.
     let (mut room, now) = room_of(999);
@@ -134,5 +159,5 @@ fn join_leave(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, route_frame, join_leave);
+criterion_group!(benches, route_frame, first_word, join_leave);
 criterion_main!(benches);

@@ -99,6 +99,8 @@ room_counters! {
     bytes_in: "edgecall_bytes_in_total", "Media payload bytes accepted.";
     bytes_out: "edgecall_bytes_out_total", "Media bytes queued to receivers and links.";
     frames_unrouted: "edgecall_frames_unrouted_total", "Frames nobody was entitled to.";
+    audio_barge_ins: "edgecall_audio_barge_ins_total",
+        "Senders outside the top K heard from their first loud frame until the next ranking.";
     frames_unknown_sender: "edgecall_frames_unknown_sender_total",
         "Link frames naming a participant the link never announced.";
     keyframe_requests: "edgecall_keyframe_requests_total", "Keyframe requests sent to senders.";
@@ -137,7 +139,7 @@ mod tests {
         let text = out.finish();
         assert!(text.contains("\nedgecall_frames_in_total 3\n"), "{text}");
         assert!(text.contains("\nedgecall_congestion_recoveries_total 1\n"));
-        assert_eq!(text.matches("# TYPE").count(), 10);
+        assert_eq!(text.matches("# TYPE").count(), 11);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 mod common;
 
 use common::{audio, selective, video, Host};
-use edgecall_proto::room::{CloseCode, ConnId, ConnState, LinkKind, Member, Room, RoomConfig};
+use edgecall_proto::room::{
+    CloseCode, ConnId, ConnState, LinkKind, Member, ParticipantId, Room, RoomConfig,
+};
 use edgecall_proto::wire::{self, client_message, link_message, server_message, Track};
 
 const LINK_ON_A: u64 = 100;
@@ -45,6 +47,15 @@ impl Pair {
             }
         }
     }
+}
+
+/// The id `host` gave the participant called `name`.
+fn id_named(host: &Host, name: &str) -> ParticipantId {
+    host.room
+        .participants()
+        .find(|p| p.name == name)
+        .map(|p| p.id)
+        .unwrap_or_else(|| panic!("{name} is known"))
 }
 
 fn names(host: &Host) -> Vec<(String, bool)> {
@@ -133,13 +144,7 @@ fn media_crosses_the_link_with_the_true_sender() {
     pair.b.join(1, "bob");
     pair.b.join(2, "carol");
     pair.carry();
-    let alice_on_b = pair
-        .b
-        .room
-        .participants()
-        .find(|p| p.name == "alice")
-        .map(|p| p.id)
-        .expect("alice known on B");
+    let alice_on_b = id_named(&pair.b, "alice");
     pair.a.clear();
     pair.b.clear();
     let mut frame = audio(1, 20);
@@ -195,14 +200,47 @@ fn a_link_receives_only_what_its_receivers_want() {
             _ => None,
         })
         .collect();
-    let a2 = pair
-        .a
-        .room
-        .participants()
-        .find(|p| p.name == "a2")
-        .map(|p| p.id);
     assert_eq!(crossed.len(), 1, "only the speaker B's receiver shows");
-    assert_eq!(Some(crossed[0]), a2);
+    assert_eq!(crossed[0], id_named(&pair.a, "a2"));
+}
+
+#[test]
+fn a_new_speakers_first_words_cross_the_link() {
+    // Ten in all, top-3 audio: a1..a6 on A, b1..b4 on B.
+    let mut pair = Pair::new(RoomConfig::default());
+    for conn in 1..=6 {
+        pair.a.join(conn, &format!("a{conn}"));
+    }
+    for conn in 1..=4 {
+        pair.b.join(conn, &format!("b{conn}"));
+    }
+    pair.carry();
+    // a1..a3 have been talking for two seconds.
+    for seq in 0..100 {
+        for conn in 1..=3 {
+            pair.a.media(conn, audio(seq, 20));
+        }
+        pair.a.advance(20);
+        pair.b.advance(20);
+        pair.carry();
+    }
+    pair.a.clear();
+    pair.b.clear();
+    let (a_before, b_before) = (pair.a.room.stats(), pair.b.room.stats());
+    // a4 says its first word.
+    pair.a.media(4, audio(1, 30));
+    pair.carry();
+    let a4_on_b = id_named(&pair.b, "a4");
+    for conn in 1..=4 {
+        let got = pair.b.media_received(conn);
+        assert_eq!(got.len(), 1, "b{conn} heard a4's first word");
+        assert_eq!(got[0].sender, a4_on_b);
+    }
+    for (before, host) in [(a_before, &pair.a), (b_before, &pair.b)] {
+        let after = host.room.stats();
+        assert_eq!(after.frames_unrouted, before.frames_unrouted);
+        assert_eq!(after.audio_barge_ins, before.audio_barge_ins + 1);
+    }
 }
 
 #[test]
@@ -351,14 +389,8 @@ fn a_link_and_its_participants_survive_restore() {
     a2.now = pair.a.now;
     a2.pump();
     assert_eq!(names(&a2), [("alice".into(), false), ("bob".into(), true)]);
-    let bob_remote_id = pair
-        .b
-        .room
-        .participants()
-        .find(|p| p.name == "bob")
-        .map(|p| p.id);
     let mut frame = audio(1, 10);
-    frame.sender = bob_remote_id.expect("bob on B");
+    frame.sender = id_named(&pair.b, "bob");
     a2.clear();
     a2.send_link(LINK_ON_A, link_message::Msg::Media(frame));
     assert_eq!(a2.media_received(1).len(), 1);

@@ -7,6 +7,7 @@
 //! - always stamps the true sender,
 //! - forwards at most one copy per receiver and one layer per (receiver,
 //!   sender, track), switching layers only on keyframes,
+//! - lets at most `audio_barge_in` senders outside the top K barge in,
 //! - survives arbitrary bytes, which only ever affect the sending
 //!   connection.
 
@@ -166,6 +167,7 @@ impl Model {
 
     fn entitled(&self, receiver: ConnId, sender: ParticipantId, track: i32) -> bool {
         let small = self.room.participant_count() <= self.config.small_room_size;
+        let barging_in = self.room.barge_in_speakers().contains(&sender);
         if receiver == LINK {
             let behind_link = self
                 .room
@@ -176,6 +178,7 @@ impl Model {
             }
             return if track == Track::Audio as i32 {
                 small
+                    || barging_in
                     || rank(
                         self.room.audible_speakers(),
                         sender,
@@ -201,6 +204,7 @@ impl Model {
             return !cong.audio_paused
                 && !cap.audio_paused
                 && (small
+                    || barging_in
                     || rank(
                         self.room.audible_speakers(),
                         sender,
@@ -613,8 +617,9 @@ impl Model {
 }
 
 fn config() -> impl Strategy<Value = RoomConfig> {
-    (1usize..4, 1usize..4, 1usize..5).prop_map(|(k, n, small)| RoomConfig {
+    (1usize..4, 0usize..3, 1usize..4, 1usize..5).prop_map(|(k, barge_in, n, small)| RoomConfig {
         audio_top_k: k,
+        audio_barge_in: barge_in,
         video_last_n: n,
         small_room_size: small,
         ranking_interval_ms: 100,
@@ -630,6 +635,12 @@ proptest! {
         let mut model = Model::new(config);
         for op in ops {
             model.apply(op)?;
+            prop_assert!(
+                model.room.barge_in_speakers().len() <= model.config.audio_barge_in,
+                "{:?} barge in, at most {} may",
+                model.room.barge_in_speakers(),
+                model.config.audio_barge_in
+            );
         }
     }
 

@@ -5,7 +5,8 @@ mod common;
 use bytes::Bytes;
 use common::{audio, selective, speak, video, Host};
 use edgecall_proto::room::{
-    CloseCode, ConnId, ConnState, Delivery, DuplicateSessionPolicy, Member, Room, RoomConfig,
+    CloseCode, ConnId, ConnState, Delivery, DuplicateSessionPolicy, Member, ParticipantId, Room,
+    RoomConfig,
 };
 use edgecall_proto::wire::{self, client_message, server_message, ErrorCode, Track};
 use edgecall_proto::PROTOCOL_VERSION;
@@ -413,6 +414,208 @@ fn publishing_without_the_right_is_refused() {
     host.media(2, audio(1, 10));
     assert_eq!(host.close_code(2), Some(CloseCode::Forbidden));
     assert!(host.media_received(1).is_empty());
+}
+
+// ------------------------------------------------------------------ barge-in
+
+/// Each of `talkers` sends one audio frame at its level every 20 ms for
+/// `ms`, the host ticking the engine in between.
+fn talk(host: &mut Host, talkers: &[(u64, u32)], ms: u64) {
+    for _ in 0..ms / 20 {
+        for &(conn, level) in talkers {
+            host.media(conn, audio(host.now / 20, level));
+        }
+        host.advance(20);
+    }
+}
+
+/// p1, p2 and p3 talk (at RFC 6464 levels 20, 25, 30).
+const SPEAKERS: [(u64, u32); 3] = [(1, 20), (2, 25), (3, 30)];
+
+/// A room of 10 under the default rules (top-3 audio above 6
+/// participants) in which p1..p3 have been talking for 10 s; inboxes
+/// cleared. `late` (if any) joins only after that.
+fn room_with_three_speakers(late: Option<u64>) -> (Host, Vec<ParticipantId>) {
+    let mut host = Host::new(RoomConfig::default());
+    for conn in (1..=10).filter(|c| Some(*c) != late) {
+        host.join(conn, &format!("p{conn}"));
+    }
+    talk(&mut host, &SPEAKERS, 10_000);
+    if let Some(conn) = late {
+        host.join(conn, &format!("p{conn}"));
+    }
+    let mut established: Vec<ParticipantId> = host.room.audible_speakers()[..3].to_vec();
+    established.sort_unstable();
+    let ids: Vec<ParticipantId> = (1..=10).map(|c| host.ids[&ConnId(c)]).collect();
+    assert_eq!(established, ids[..3], "p1..p3 hold the three places");
+    host.clear();
+    (host, ids)
+}
+
+/// Senders of the frames `conn` received, in arrival order.
+fn heard_from(host: &mut Host, conn: u64) -> Vec<ParticipantId> {
+    host.media_received(conn).iter().map(|f| f.sender).collect()
+}
+
+#[test]
+fn a_new_speakers_first_loud_frame_reaches_everyone_at_once() {
+    let (mut host, ids) = room_with_three_speakers(None);
+    let before = host.room.stats();
+    host.media(4, audio(1, 30));
+    for conn in (1..=10).filter(|c| *c != 4) {
+        assert_eq!(heard_from(&mut host, conn), [ids[3]], "p{conn}");
+    }
+    assert!(heard_from(&mut host, 4).is_empty(), "nobody hears himself");
+    let after = host.room.stats();
+    assert_eq!(
+        after.frames_unrouted, before.frames_unrouted,
+        "the first word is not counted unrouted"
+    );
+    assert_eq!(after.audio_barge_ins, before.audio_barge_ins + 1);
+    assert_eq!(host.room.barge_in_speakers(), [ids[3]]);
+}
+
+#[test]
+fn a_quiet_frame_from_outside_the_top_k_is_still_not_routed() {
+    let (mut host, _) = room_with_three_speakers(None);
+    let before = host.room.stats();
+    // 91 is just quieter than the default speaking level (90).
+    for level in [91, 127] {
+        host.media(4, audio(1, level));
+    }
+    for conn in 1..=10 {
+        assert!(heard_from(&mut host, conn).is_empty(), "p{conn}");
+    }
+    let after = host.room.stats();
+    assert_eq!(after.frames_unrouted, before.frames_unrouted + 2);
+    assert_eq!(after.audio_barge_ins, before.audio_barge_ins);
+    assert!(host.room.barge_in_speakers().is_empty());
+}
+
+#[test]
+fn when_many_start_together_the_first_two_barge_in_and_the_rest_wait() {
+    let (mut host, ids) = room_with_three_speakers(None);
+    let before = host.room.stats();
+    // p4..p8 start in the same millisecond; p8 claims to be loudest.
+    for (conn, level) in [(4, 30), (5, 30), (6, 30), (7, 30), (8, 0)] {
+        host.media(conn, audio(1, level));
+    }
+    host.now += 20;
+    for (conn, level) in [(4, 30), (5, 30), (6, 30), (7, 30), (8, 0)] {
+        host.media(conn, audio(2, level));
+    }
+    let expected = [ids[3], ids[4], ids[3], ids[4]];
+    for conn in [9, 10] {
+        assert_eq!(heard_from(&mut host, conn), expected, "p{conn}");
+    }
+    assert_eq!(host.room.barge_in_speakers(), [ids[3], ids[4]]);
+    let after = host.room.stats();
+    assert_eq!(after.audio_barge_ins, before.audio_barge_ins + 2);
+    assert_eq!(after.frames_unrouted, before.frames_unrouted + 6);
+}
+
+#[test]
+fn after_the_next_ranking_a_newcomer_who_keeps_talking_holds_a_regular_place() {
+    let (mut host, ids) = room_with_three_speakers(None);
+    let before = host.room.stats();
+    // Longer than a ranking interval (300 ms): rankings happen meanwhile.
+    let mut talkers = SPEAKERS.to_vec();
+    talkers.push((4, 30));
+    talk(&mut host, &talkers, 400);
+    let from_p4 = heard_from(&mut host, 10)
+        .into_iter()
+        .filter(|s| *s == ids[3])
+        .count();
+    assert_eq!(from_p4, 20, "a listener heard every one of p4's frames");
+    assert!(host.room.barge_in_speakers().is_empty());
+    assert!(
+        host.room.audible_speakers()[..3].contains(&ids[3]),
+        "p4 has one of the three places: {:?}",
+        host.room.audible_speakers()
+    );
+    assert_eq!(
+        host.room.stats().audio_barge_ins,
+        before.audio_barge_ins + 1,
+        "one barge-in, then a regular place"
+    );
+    host.media(4, audio(99, 30));
+    assert_eq!(heard_from(&mut host, 10), [ids[3]]);
+}
+
+#[test]
+fn a_newcomer_who_falls_quiet_is_dropped_at_the_next_ranking() {
+    let (mut host, ids) = room_with_three_speakers(None);
+    host.media(4, audio(1, 30));
+    assert_eq!(heard_from(&mut host, 10), [ids[3]]);
+    // Then only background noise, quieter than the speaking level.
+    let mut talkers = SPEAKERS.to_vec();
+    talkers.push((4, 110));
+    talk(&mut host, &talkers, 400);
+    assert!(host.room.barge_in_speakers().is_empty());
+    assert!(!host.room.audible_speakers()[..3].contains(&ids[3]));
+    host.clear();
+    host.media(4, audio(99, 110));
+    assert!(heard_from(&mut host, 10).is_empty());
+}
+
+#[test]
+fn a_speaker_the_ranking_keeps_waiting_barges_in_again_only_after_a_pause() {
+    // p4 joins after the others talked for 10 s, so the fairness rule
+    // does not give it a place at once (`ranking.rs` module docs).
+    let (mut host, ids) = room_with_three_speakers(Some(4));
+    let barge_ins = host.room.stats().audio_barge_ins;
+    let mut talkers = SPEAKERS.to_vec();
+    talkers.push((4, 30));
+    host.media(4, audio(1, 30));
+    assert_eq!(heard_from(&mut host, 10), [ids[3]], "first words heard");
+    talk(&mut host, &talkers, 400);
+    assert!(!host.room.audible_speakers()[..3].contains(&ids[3]));
+    host.clear();
+    talk(&mut host, &talkers, 200);
+    assert!(
+        !heard_from(&mut host, 10).contains(&ids[3]),
+        "a speaker kept waiting does not barge in again in the same spurt"
+    );
+    assert_eq!(host.room.stats().audio_barge_ins, barge_ins + 1);
+    // Quiet for longer than the hold time (500 ms), then a new sentence.
+    talk(&mut host, &SPEAKERS, 600);
+    host.clear();
+    host.media(4, audio(2, 30));
+    assert_eq!(heard_from(&mut host, 10), [ids[3]], "the new sentence too");
+    assert_eq!(host.room.stats().audio_barge_ins, barge_ins + 2);
+}
+
+#[test]
+fn a_small_room_needs_no_barge_in() {
+    let mut host = Host::new(small());
+    let ids: Vec<ParticipantId> = (1..=4).map(|c| host.join(c, &format!("p{c}"))).collect();
+    host.clear();
+    host.media(1, audio(1, 30));
+    for conn in 2..=4 {
+        assert_eq!(heard_from(&mut host, conn), [ids[0]]);
+    }
+    assert_eq!(host.room.stats().audio_barge_ins, 0);
+    assert!(host.room.barge_in_speakers().is_empty());
+}
+
+#[test]
+fn with_barge_in_off_a_newcomer_waits_for_the_ranking() {
+    let mut host = Host::new(RoomConfig {
+        audio_barge_in: 0,
+        ..RoomConfig::default()
+    });
+    for conn in 1..=10 {
+        host.join(conn, &format!("p{conn}"));
+    }
+    talk(&mut host, &SPEAKERS, 10_000);
+    host.clear();
+    let before = host.room.stats();
+    host.media(4, audio(1, 30));
+    assert!(heard_from(&mut host, 10).is_empty());
+    assert_eq!(
+        host.room.stats().frames_unrouted,
+        before.frames_unrouted + 1
+    );
 }
 
 // ------------------------------------------------------------------ simulcast

@@ -57,6 +57,14 @@ pub struct RoomConfig {
     pub small_room_size: usize,
     /// Each receiver gets the audio of the K loudest speakers.
     pub audio_top_k: usize,
+    /// At most this many senders outside the top K are heard from their
+    /// first loud frame ("barge-in"; `room/ranking.rs` module docs): a
+    /// frame at or below `speaking_level` that opens a talk spurt no
+    /// ranking has judged yet goes to everyone until the next ranking
+    /// decides, first come first served. Each receiver so gets at most
+    /// `audio_top_k + audio_barge_in` audio streams. 0: newcomers wait for
+    /// the ranking (up to `ranking_interval_ms` of their audio is lost).
+    pub audio_barge_in: usize,
     /// By default each receiver gets the camera of the N most recent
     /// active speakers.
     pub video_last_n: usize,
@@ -113,6 +121,7 @@ impl Default for RoomConfig {
             max_subscriptions: 64,
             small_room_size: 6,
             audio_top_k: 3,
+            audio_barge_in: 2,
             video_last_n: 9,
             auto_max_layer: 2,
             ranking_interval_ms: 300,

@@ -46,8 +46,11 @@ impl Room {
         self.stats.frames_in += 1;
         self.stats.bytes_in += frame.payload.len() as u64;
         if track == TrackKind::Audio {
-            self.ranking.observe(sender, frame.audio_level, now_ms);
+            let may_barge_in = self.ranking.observe(sender, frame.audio_level, now_ms);
             self.rerank(now_ms);
+            if may_barge_in && !self.small {
+                self.barge_in(sender);
+            }
         }
         let layer = super::track::layer_from_wire(frame.layer);
         let keyframe = frame.keyframe;
@@ -90,6 +93,17 @@ impl Room {
         }
         if needs_keyframe {
             self.request_keyframe(sender, track, layer, now_ms);
+        }
+    }
+
+    /// `sender`, outside the top K, starts to talk: within the barge-in
+    /// bound it is heard by everyone from this frame on until the next
+    /// ranking (`ranking.rs` module docs).
+    fn barge_in(&mut self, sender: ParticipantId) {
+        let (k, max) = (self.config.audio_top_k, self.config.audio_barge_in);
+        if self.ranking.barge_in(sender, k, max) {
+            self.stats.audio_barge_ins += 1;
+            self.refresh_route(sender, TrackKind::Audio);
         }
     }
 
@@ -170,6 +184,7 @@ impl Room {
         match track {
             TrackKind::Audio => {
                 let audible = self.small
+                    || self.ranking.is_barging_in(sender)
                     || self
                         .ranking
                         .audio_rank(sender, |p| p == receiver, self.config.audio_top_k)
@@ -230,8 +245,10 @@ impl Room {
         match track {
             TrackKind::Audio => {
                 // The far end needs at most the K loudest it does not host
-                // plus one (a speaker among them does not hear itself).
+                // plus one (a speaker among them does not hear itself), and
+                // whoever barges in.
                 let audible = self.small
+                    || self.ranking.is_barging_in(sender)
                     || self
                         .ranking
                         .audio_rank(sender, |_| false, self.config.audio_top_k + 1)

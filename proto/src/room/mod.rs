@@ -88,6 +88,9 @@ pub struct RoomStats {
     pub bytes_out: u64,
     /// Frames nobody was entitled to.
     pub frames_unrouted: u64,
+    /// Senders outside the top K forwarded from their first loud frame
+    /// until the next ranking (see [`RoomConfig::audio_barge_in`]).
+    pub audio_barge_ins: u64,
     /// Link frames naming a participant the link never announced.
     pub frames_unknown_sender: u64,
     /// Keyframe requests sent upstream.
@@ -409,6 +412,12 @@ impl Room {
     /// Audible speakers, loudest first (for tests and diagnostics).
     pub fn audible_speakers(&self) -> &[ParticipantId] {
         self.ranking.audible()
+    }
+
+    /// Speakers outside the top K heard by everyone until the next ranking
+    /// (barge-in), in the order they started (for tests and diagnostics).
+    pub fn barge_in_speakers(&self) -> &[ParticipantId] {
+        self.ranking.barging_in()
     }
 
     /// Everyone, most recent active speaker first.

@@ -16,6 +16,35 @@
 //! the room (reconnecting does not jump the queue). A crowd of fake loud
 //! speakers therefore shares the places with an honest one instead of
 //! keeping him out.
+//!
+//! # Barge-in: first words are heard
+//!
+//! The ranking runs every interval (300 ms by default) and smooths levels,
+//! so on its own a sender who starts to talk outside the top K would reach
+//! nobody for up to an interval: the start of every sentence clipped. Like
+//! SFUs that forward on per-packet audio levels, the engine forwards such a
+//! frame at once, within a small bound. The rule:
+//!
+//! - A *talk spurt* starts with a loud frame (level at or below the
+//!   speaking level; lower is louder) after [`HOLD_MS`] without one. Until
+//!   a ranking counts its sender as speaking, the spurt is *unjudged*.
+//! - A loud frame of an unjudged spurt from a sender outside the top K (K
+//!   places of the ranked order) makes the sender a *barge-in speaker*,
+//!   forwarded to every receiver, if fewer than the configured maximum
+//!   (`RoomConfig::audio_barge_in`) already are. Places go first come,
+//!   first served and nobody is displaced: a later or louder claim (levels
+//!   are self-declared) cannot cut off someone already heard mid-word.
+//! - The next ranking decides. A barge-in speaker whose latest frame is
+//!   loud counts as speaking in it, smoothed level or not, and takes a
+//!   place like anyone (directly while places are free, else by the
+//!   fairness rule above); then the barge-in set is emptied. A spurt the
+//!   ranking counted as speaking never barges in again: a speaker who is
+//!   kept waiting waits, until it has been quiet for [`HOLD_MS`].
+//!
+//! So each receiver gets at most K + max streams however many start at
+//! once, and a barge-in lasts at most one interval. Per frame the rule
+//! costs a comparison or two; the forwarding table is redone once per
+//! admission, not per frame.
 
 use rustc_hash::FxHashMap;
 
@@ -40,6 +69,13 @@ struct Loudness {
     /// Smoothed RFC 6464 level (lower is louder).
     level: f32,
     last_heard_ms: u64,
+    /// The latest frame was at or below the speaking level.
+    loud: bool,
+    /// When the latest loud frame arrived.
+    last_loud_ms: Option<u64>,
+    /// The current talk spurt has not been counted as speaking by a
+    /// ranking yet: it may barge in.
+    unjudged: bool,
 }
 
 /// Positions of participants in an ordered list, for O(1) look-ups.
@@ -106,6 +142,8 @@ pub(crate) struct Ranking {
     heard_ms: FxHashMap<ParticipantId, f64>,
     /// Speakers given a place in the last update.
     heard: Vec<ParticipantId>,
+    /// Barge-in speakers since the last update, in the order they came.
+    barge_in: Vec<ParticipantId>,
     last_update_ms: Option<u64>,
     next_update_ms: u64,
     interval_ms: u64,
@@ -121,6 +159,7 @@ impl Ranking {
             last_spoke: FxHashMap::default(),
             heard_ms: FxHashMap::default(),
             heard: Vec::new(),
+            barge_in: Vec::new(),
             last_update_ms: None,
             next_update_ms: 0,
             interval_ms,
@@ -151,6 +190,7 @@ impl Ranking {
         self.last_spoke.remove(&id);
         self.heard_ms.remove(&id);
         self.heard.retain(|p| *p != id);
+        self.barge_in.retain(|p| *p != id);
         let mut change = RankingChange::default();
         if self.recent.position.contains_key(&id) {
             let order: Vec<ParticipantId> = self
@@ -180,14 +220,60 @@ impl Ranking {
     }
 
     /// Records one audio frame's level (RFC 6464, clamped to 0..=127).
-    pub(crate) fn observe(&mut self, id: ParticipantId, level: u32, now_ms: u64) {
+    /// Returns whether the frame is loud and belongs to a talk spurt no
+    /// ranking has judged yet (it may barge in; see [`Ranking::barge_in`]).
+    pub(crate) fn observe(&mut self, id: ParticipantId, level: u32, now_ms: u64) -> bool {
         let sample = level.min(127) as f32;
         let entry = self.loudness.entry(id).or_insert(Loudness {
             level: SILENCE,
             last_heard_ms: now_ms,
+            loud: false,
+            last_loud_ms: None,
+            unjudged: false,
         });
         entry.level += SMOOTHING * (sample - entry.level);
         entry.last_heard_ms = now_ms;
+        entry.loud = sample <= self.speaking_level;
+        if entry.loud {
+            let spurt_starts = entry
+                .last_loud_ms
+                .is_none_or(|t| now_ms.saturating_sub(t) > HOLD_MS);
+            entry.unjudged |= spurt_starts;
+            entry.last_loud_ms = Some(now_ms);
+        }
+        entry.loud && entry.unjudged
+    }
+
+    /// Makes `id`, whose latest frame is loud and of an unjudged spurt
+    /// (what [`Ranking::observe`] returned), a barge-in speaker if it is
+    /// outside the first `k` places and fewer than `max` are. Returns true
+    /// when it just became one (its forwarding must be redone).
+    pub(crate) fn barge_in(&mut self, id: ParticipantId, k: usize, max: usize) -> bool {
+        // K = 0 forwards no audio in large rooms; barging in would.
+        if k == 0 || self.barge_in.len() >= max || self.barge_in.contains(&id) {
+            return false;
+        }
+        if self.audible.position.get(&id).is_some_and(|pos| *pos < k) {
+            return false;
+        }
+        // `observe` answered for this frame, but a ranking may have judged
+        // the spurt since.
+        if !self.loudness.get(&id).is_some_and(|l| l.loud && l.unjudged) {
+            return false;
+        }
+        self.barge_in.push(id);
+        true
+    }
+
+    /// Whether `id` is a barge-in speaker (heard by everyone until the next
+    /// update).
+    pub(crate) fn is_barging_in(&self, id: ParticipantId) -> bool {
+        self.barge_in.contains(&id)
+    }
+
+    /// Barge-in speakers, in the order they came.
+    pub(crate) fn barging_in(&self) -> &[ParticipantId] {
+        &self.barge_in
     }
 
     /// Recomputes the ranking if its interval has passed. Returns what
@@ -208,19 +294,28 @@ impl Ranking {
             .map_or(0, |last| now_ms.saturating_sub(last)) as f64;
         self.last_update_ms = Some(now_ms);
 
-        let mut audible: Vec<(ParticipantId, f32)> = self
+        let mut audible: Vec<(ParticipantId, f32, bool)> = self
             .loudness
             .iter()
             .filter(|(_, l)| now_ms.saturating_sub(l.last_heard_ms) <= HOLD_MS)
             .filter(|(_, l)| l.level < SILENCE - 0.5)
-            .map(|(p, l)| (*p, l.level))
+            .map(|(p, l)| (*p, l.level, l.loud))
             .collect();
         sort::sort_by(&mut audible, |a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        // A barge-in speaker still talking counts as speaking before its
+        // smoothed level gets there: this ranking decides on it.
         let speaking: Vec<ParticipantId> = audible
             .iter()
-            .filter(|(_, level)| *level <= self.speaking_level)
-            .map(|(p, _)| *p)
+            .filter(|(p, level, loud)| {
+                *level <= self.speaking_level || (*loud && self.barge_in.contains(p))
+            })
+            .map(|(p, _, _)| *p)
             .collect();
+        for p in &speaking {
+            if let Some(l) = self.loudness.get_mut(p) {
+                l.unjudged = false;
+            }
+        }
         let places = audio_window.saturating_sub(1).max(1);
         let heard = self.share_places(&speaking, places);
         self.count_heard(&heard, elapsed_ms);
@@ -229,12 +324,12 @@ impl Ranking {
         // Speakers with a place (loudest first), then the others by level.
         let new_audible: Vec<ParticipantId> = audible
             .iter()
-            .map(|(p, _)| *p)
+            .map(|(p, _, _)| *p)
             .filter(|p| heard.contains(p))
             .chain(
                 audible
                     .iter()
-                    .map(|(p, _)| *p)
+                    .map(|(p, _, _)| *p)
                     .filter(|p| !heard.contains(p)),
             )
             .collect();
@@ -244,6 +339,12 @@ impl Ranking {
             audio_window,
         );
         self.audible.set(new_audible);
+        // Barge-ins end here; the new order alone decides who is heard.
+        for p in self.barge_in.drain(..) {
+            if !change.audio.contains(&p) {
+                change.audio.push(p);
+            }
+        }
 
         // Speakers who are heard move to the front of the recency list,
         // loudest first.
@@ -418,12 +519,29 @@ fn changed_window(
 mod tests {
     use super::*;
 
-    #[test]
-    fn loudest_first_and_silence_excluded() {
-        let mut r = Ranking::new(100, 90);
-        for id in 1..=4 {
+    /// A ranking (speaking level 90) of participants 1..=`n`.
+    fn ranking_of(interval_ms: u64, n: ParticipantId) -> Ranking {
+        let mut r = Ranking::new(interval_ms, 90);
+        for id in 1..=n {
             r.add(id);
         }
+        r
+    }
+
+    /// Participants 1..=3 talk at level 20 for `ms`, a frame each every
+    /// 20 ms, the ranking (K = 3) updated as frames come.
+    fn three_talk(r: &mut Ranking, ms: u64) {
+        for t in (0..ms).step_by(20) {
+            for talker in 1..=3 {
+                r.observe(talker, 20, t);
+            }
+            r.update(t, 4, 3);
+        }
+    }
+
+    #[test]
+    fn loudest_first_and_silence_excluded() {
+        let mut r = ranking_of(100, 4);
         for t in 0..10 {
             r.observe(1, 60, t * 20);
             r.observe(2, 20, t * 20);
@@ -438,10 +556,7 @@ mod tests {
 
     #[test]
     fn speakers_move_to_front_of_recency() {
-        let mut r = Ranking::new(100, 90);
-        for id in 1..=5 {
-            r.add(id);
-        }
+        let mut r = ranking_of(100, 5);
         assert_eq!(r.recent(), &[1, 2, 3, 4, 5]);
         for t in 0..10 {
             r.observe(4, 10, t * 20);
@@ -497,17 +612,9 @@ mod tests {
 
     #[test]
     fn a_speaker_who_starts_talking_gets_a_place_at_once() {
-        let mut r = Ranking::new(300, 90);
-        for id in 1..=4 {
-            r.add(id);
-        }
+        let mut r = ranking_of(300, 4);
         // Three people have been talking over each other for a while.
-        for t in (0..30_000).step_by(20) {
-            for talker in 1..=3 {
-                r.observe(talker, 20, t);
-            }
-            r.update(t, 4, 3);
-        }
+        three_talk(&mut r, 30_000);
         // The fourth, quiet until now, starts and is heard within a second.
         let mut heard_at = None;
         for t in (30_000..31_000).step_by(20) {
@@ -527,10 +634,7 @@ mod tests {
 
     #[test]
     fn up_to_k_speakers_are_all_heard_loudest_first() {
-        let mut r = Ranking::new(100, 90);
-        for id in 1..=3 {
-            r.add(id);
-        }
+        let mut r = ranking_of(100, 3);
         for t in 0..10 {
             r.observe(1, 60, t * 20);
             r.observe(2, 20, t * 20);
@@ -538,6 +642,48 @@ mod tests {
         }
         r.update(200, 4, 3);
         assert_eq!(r.audible(), &[2, 3, 1]);
+    }
+
+    #[test]
+    fn a_talk_spurt_may_barge_in_until_a_ranking_judges_it() {
+        let mut r = ranking_of(300, 5);
+        r.update(0, 4, 3);
+        // Quiet frames never may.
+        assert!(!r.observe(5, 91, 10));
+        assert!(!r.barge_in(5, 3, 2));
+        // A loud one does, once.
+        assert!(r.observe(5, 40, 20));
+        assert!(r.barge_in(5, 3, 2));
+        assert!(r.observe(5, 40, 40));
+        assert!(!r.barge_in(5, 3, 2), "already barging in");
+        assert!(r.is_barging_in(5));
+        // The ranking counts it as speaking, though its smoothed level is
+        // still above 90, gives it a free place and ends the barge-in.
+        let change = r.update(300, 4, 3).expect("ranking changed");
+        assert!(change.audio.contains(&5));
+        assert!(r.barging_in().is_empty());
+        assert_eq!(r.audio_rank(5, |_| false, 3), Some(0));
+        // The spurt was judged: it does not barge in again.
+        assert!(!r.observe(5, 40, 320));
+        // A new spurt after more than the hold time may.
+        assert!(r.observe(5, 40, 320 + HOLD_MS + 1));
+    }
+
+    #[test]
+    fn barge_ins_are_bounded_and_go_first_come_first_served() {
+        let mut r = ranking_of(300, 6);
+        three_talk(&mut r, 600);
+        // The three in place do not need to barge in.
+        assert!(!r.barge_in(1, 3, 2));
+        for (id, level) in [(4, 50), (5, 50), (6, 0)] {
+            assert!(r.observe(id, level, 600));
+        }
+        assert!(r.barge_in(4, 3, 2));
+        assert!(r.barge_in(5, 3, 2));
+        assert!(!r.barge_in(6, 3, 2), "the loudest claim comes too late");
+        assert_eq!(r.barging_in(), &[4, 5]);
+        r.remove(4, 4, 3);
+        assert_eq!(r.barging_in(), &[5]);
     }
 
     #[test]
