@@ -1,6 +1,7 @@
 //! A TCP proxy on loopback that a test can sever and restore, to cut a
 //! connection between two real components (e.g. a relay's trunk to the
-//! edge) without stopping either, or throttle, to give a client a slow
+//! edge) without stopping either, silence, to turn the path of the open
+//! connections into a black hole, or throttle, to give a client a slow
 //! downlink. It counts what it forwards to the clients, so a test can
 //! throttle relative to the rate it measured rather than to a figure that
 //! holds only on some machines (a video encoder's output depends on what
@@ -23,8 +24,15 @@ pub struct Proxy {
     downlink: Arc<AtomicU64>,
     /// Bytes forwarded from the target to the clients so far.
     delivered: Arc<AtomicU64>,
-    pipes: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    pipes: Arc<Mutex<Vec<Pipe>>>,
     acceptor: JoinHandle<()>,
+}
+
+/// One proxied connection.
+struct Pipe {
+    task: JoinHandle<()>,
+    /// Set: nothing more is forwarded either way, and nothing is closed.
+    silenced: Arc<AtomicBool>,
 }
 
 impl Proxy {
@@ -38,7 +46,7 @@ impl Proxy {
         let cut = Arc::new(AtomicBool::new(false));
         let downlink = Arc::new(AtomicU64::new(UNLIMITED));
         let delivered = Arc::new(AtomicU64::new(0));
-        let pipes: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let pipes: Arc<Mutex<Vec<Pipe>>> = Arc::default();
         let acceptor = tokio::spawn(accept(
             listener,
             target,
@@ -73,7 +81,17 @@ impl Proxy {
             .unwrap_or_else(|e| e.into_inner())
             .drain(..)
         {
-            pipe.abort();
+            pipe.task.abort();
+        }
+    }
+
+    /// Stops forwarding on every open connection, both ways, without
+    /// closing any (no FIN, no reset): a path that silently drops
+    /// everything, which only a timeout can tell from a quiet one. New
+    /// connections are forwarded as usual.
+    pub fn silence(&self) {
+        for pipe in self.pipes.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            pipe.silenced.store(true, Ordering::SeqCst);
         }
     }
 
@@ -123,7 +141,7 @@ async fn accept(
     target: SocketAddr,
     cut: Arc<AtomicBool>,
     downlink: Downlink,
-    pipes: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    pipes: Arc<Mutex<Vec<Pipe>>>,
 ) {
     while let Ok((inbound, _)) = listener.accept().await {
         if cut.load(Ordering::SeqCst) {
@@ -131,29 +149,33 @@ async fn accept(
             continue;
         }
         let downlink = downlink.clone();
-        let pipe = tokio::spawn(async move {
+        let silenced = Arc::new(AtomicBool::new(false));
+        let flag = silenced.clone();
+        let task = tokio::spawn(async move {
             let Ok(outbound) = TcpStream::connect(target).await else {
                 return;
             };
             let (client_read, client_write) = inbound.into_split();
             let (target_read, target_write) = outbound.into_split();
             tokio::select! {
-                _ = pump(client_read, target_write, None) => {}
-                _ = pump(target_read, client_write, Some(downlink)) => {}
+                _ = pump(client_read, target_write, None, &flag) => {}
+                _ = pump(target_read, client_write, Some(downlink), &flag) => {}
             }
         });
         let mut pipes = pipes.lock().unwrap_or_else(|e| e.into_inner());
-        pipes.retain(|p| !p.is_finished());
-        pipes.push(pipe);
+        pipes.retain(|p| !p.task.is_finished());
+        pipes.push(Pipe { task, silenced });
     }
 }
 
 /// Copies `from` to `to` until either ends; for the downlink it counts
-/// what it forwards and paces to the rate when one is set.
+/// what it forwards and paces to the rate when one is set. Once `silenced`,
+/// it swallows what arrives and holds both sockets open.
 async fn pump(
     mut from: impl AsyncRead + Unpin,
     mut to: impl AsyncWrite + Unpin,
     downlink: Option<Downlink>,
+    silenced: &AtomicBool,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -166,9 +188,17 @@ async fn pump(
             THROTTLE_CHUNK
         };
         let n = match from.read(&mut buf[..max]).await {
+            // A black hole passes on no close either: the other end finds
+            // out by its own timeout, as across a dead path.
+            Ok(0) | Err(_) if silenced.load(Ordering::SeqCst) => {
+                return std::future::pending().await
+            }
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
+        if silenced.load(Ordering::SeqCst) {
+            continue;
+        }
         if to.write_all(&buf[..n]).await.is_err() {
             return;
         }

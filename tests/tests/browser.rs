@@ -1598,13 +1598,25 @@ fn pages_move_to_the_other_relay_when_theirs_drains(_: &Fixtures, b: &Browser) -
     Ok(())
 }
 
-/// A page's WebSocket to the edge is cut (the path drops every
-/// connection, as a network change does): the page says it is
-/// reconnecting, gets back in under its own identity once the path
-/// returns, and media flows both ways again.
-fn a_page_reconnects_after_its_websocket_to_the_edge_is_cut(
+/// What happens to the path between a page and the edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PathFault {
+    /// Every connection on it is dropped (as a network change does) and
+    /// new ones are refused until the path returns.
+    Cut,
+    /// The open connections stop carrying anything either way and nothing
+    /// is closed (a black hole); new connections work.
+    Silent,
+}
+
+/// Bob's path to the edge fails as `fault` says while alice's does not:
+/// bob's page says it is reconnecting, gets back in under its own identity
+/// (replacing, not duplicating, his old session) and media flows both ways
+/// again; alice never reconnects.
+fn a_page_recovers_from_a_fault_on_its_path_to_the_edge(
     fx: &Fixtures,
     b: &Browser,
+    fault: PathFault,
 ) -> Result<()> {
     web::ensure_built()?;
     let edge = fx.edge.get()?;
@@ -1612,9 +1624,9 @@ fn a_page_reconnects_after_its_websocket_to_the_edge_is_cut(
         .worker_threads(1)
         .enable_all()
         .build()?;
-    // Bob reaches the edge through a proxy that can cut his path.
+    // Bob reaches the edge through a proxy that can break his path.
     let proxy = runtime.block_on(Proxy::start(edge.addr()))?;
-    let room = unique_room("edge-cut");
+    let room = unique_room("edge-path");
     let query = [("autojoin", "1")];
     let alice = meeting_url(&edge.http_base(), "alice", &room, &query, None);
     let bob = meeting_url(&proxy.http_base(), "bob", &room, &query, None);
@@ -1624,30 +1636,34 @@ fn a_page_reconnects_after_its_websocket_to_the_edge_is_cut(
     let bob_identity = b.state("bob")?["self"]["identity"].clone();
     let before = decoded_between(b, &names)?;
 
-    proxy.sever();
-    let cut = Instant::now();
-    b.wait_state("bob", "noticing the cut", MEDIA, |s| {
+    match fault {
+        PathFault::Cut => proxy.sever(),
+        PathFault::Silent => proxy.silence(),
+    }
+    let broke = Instant::now();
+    b.wait_state("bob", "noticing the fault", MEDIA, |s| {
         (phase(s) == "reconnecting").then_some(())
     })?;
     println!(
-        "    bob noticed the cut after {:.1} s",
-        cut.elapsed().as_secs_f64()
+        "    bob noticed the {fault:?} path after {:.1} s",
+        broke.elapsed().as_secs_f64()
     );
-    proxy.restore();
-    // Alice was not cut: only bob reconnects.
+    if fault == PathFault::Cut {
+        proxy.restore();
+    }
     let bob_before: HashMap<_, _> = before
         .iter()
         .filter(|((me, _), _)| me == "bob")
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let recovered = wait_recovered(b, &bob_before, None, cut)?;
+    let recovered = wait_recovered(b, &bob_before, None, broke)?;
     let was = &before[&("alice".to_owned(), "bob".to_owned())];
     b.wait_state("alice", "media from bob again", MEDIA, |s| {
         was.resumed_in(s, "bob").then_some(())
     })?;
     println!(
-        "    media both ways again {:.1} s after the cut (bob: {:.1} s)",
-        cut.elapsed().as_secs_f64(),
+        "    media both ways again {:.1} s after the fault (bob: {:.1} s)",
+        broke.elapsed().as_secs_f64(),
         recovered.as_secs_f64()
     );
     let state = b.state("bob")?;
@@ -1663,11 +1679,30 @@ fn a_page_reconnects_after_its_websocket_to_the_edge_is_cut(
         .map_or(0, |all| all.iter().filter(|p| p["name"] == "bob").count());
     ensure!(bobs == 1, "alice sees {bobs} bobs: {alice}");
     ensure!(
-        b.state("alice")?["reconnects"] == 0,
-        "alice reconnected though her path was never cut"
+        alice["reconnects"] == 0,
+        "alice reconnected though her path never failed"
     );
+    if fault == PathFault::Silent {
+        // Nothing closed: only the page's liveness rule can have noticed.
+        let log = b.page_log("bob");
+        ensure!(
+            log.contains("answered nothing"),
+            "bob's log does not show the liveness rule:\n{log}"
+        );
+    }
     drop(proxy);
     Ok(())
+}
+
+fn a_page_reconnects_after_its_websocket_to_the_edge_is_cut(
+    fx: &Fixtures,
+    b: &Browser,
+) -> Result<()> {
+    a_page_recovers_from_a_fault_on_its_path_to_the_edge(fx, b, PathFault::Cut)
+}
+
+fn a_page_rejoins_when_its_path_to_the_edge_goes_silent(fx: &Fixtures, b: &Browser) -> Result<()> {
+    a_page_recovers_from_a_fault_on_its_path_to_the_edge(fx, b, PathFault::Silent)
 }
 
 // -------------------------------------------------------------- errors --
@@ -1859,6 +1894,11 @@ fn main() {
             &fixtures,
             "a_page_reconnects_after_its_websocket_to_the_edge_is_cut",
             a_page_reconnects_after_its_websocket_to_the_edge_is_cut,
+        ),
+        trial(
+            &fixtures,
+            "a_page_rejoins_when_its_path_to_the_edge_goes_silent",
+            a_page_rejoins_when_its_path_to_the_edge_goes_silent,
         ),
         trial(
             &fixtures,
