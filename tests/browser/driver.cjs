@@ -102,6 +102,11 @@ const ops = {
     await page(cmd.name).page.click(cmd.selector, { timeout: 30000 });
     return null;
   },
+  // {name, key}: a key press with the page focused, e.g. "Alt+KeyA".
+  async press(cmd) {
+    await page(cmd.name).page.keyboard.press(cmd.key);
+    return null;
+  },
   // {name, selector, text}
   async fill(cmd) {
     await page(cmd.name).page.fill(cmd.selector, cmd.text, { timeout: 30000 });

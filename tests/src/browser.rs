@@ -279,6 +279,14 @@ impl Browser {
             .map(drop)
     }
 
+    /// Presses `key` on page `name` as its user would, e.g. `Alt+KeyA`
+    /// (Playwright's key names).
+    pub fn press(&self, name: &str, key: &str) -> Result<()> {
+        self.call(json!({"op": "press", "name": name, "key": key}))
+            .with_context(|| format!("{name}: pressing {key}"))
+            .map(drop)
+    }
+
     /// Saves a full-page screenshot as `<artifacts>/<file>`; its path.
     pub fn screenshot(&self, name: &str, file: &str) -> Result<PathBuf> {
         let path = self.artifacts.join(file);

@@ -141,6 +141,17 @@ fn open_all(browser: &Browser, pages: &[(&str, String)], join: bool) -> Result<(
     Ok(())
 }
 
+/// Alice and bob joined (`autojoin`) in a fresh room of the shared edge
+/// named after `prefix`: the edge and the room.
+fn pair_on_the_edge(fx: &Fixtures, b: &Browser, prefix: &str) -> Result<(Arc<Edge>, String)> {
+    web::ensure_built()?;
+    let edge = fx.edge.get()?;
+    let room = unique_room(prefix);
+    let url = |name| meeting_url(&edge.http_base(), name, &room, &[("autojoin", "1")], None);
+    open_all(b, &[("alice", url("alice")), ("bob", url("bob"))], true)?;
+    Ok((edge, room))
+}
+
 /// Waits until each of `names` is in the call and has decoded the agreed
 /// amount of camera and audio frames from every other one.
 fn wait_media_between(browser: &Browser, names: &[&str]) -> Result<()> {
@@ -231,11 +242,7 @@ fn the_edge_serves_the_client_as_a_single_page_app(fx: &Fixtures, _: &Browser) -
 // --------------------------------------------------------------- media --
 
 fn two_pages_exchange_media_through_the_edge(fx: &Fixtures, b: &Browser) -> Result<()> {
-    web::ensure_built()?;
-    let edge = fx.edge.get()?;
-    let room = unique_room("edge-pair");
-    let url = |name| meeting_url(&edge.http_base(), name, &room, &[("autojoin", "1")], None);
-    open_all(b, &[("alice", url("alice")), ("bob", url("bob"))], true)?;
+    pair_on_the_edge(fx, b, "edge-pair")?;
     wait_media_between(b, &["alice", "bob"])?;
     for name in ["alice", "bob"] {
         let transport = transport_of(b, name)?;
@@ -1039,11 +1046,7 @@ fn self_flag(b: &Browser, name: &str, field: &str, on: bool) -> Result<()> {
 }
 
 fn mute_camera_and_screen_share_states_propagate(fx: &Fixtures, b: &Browser) -> Result<()> {
-    web::ensure_built()?;
-    let edge = fx.edge.get()?;
-    let room = unique_room("states");
-    let url = |name| meeting_url(&edge.http_base(), name, &room, &[("autojoin", "1")], None);
-    open_all(b, &[("alice", url("alice")), ("bob", url("bob"))], true)?;
+    pair_on_the_edge(fx, b, "states")?;
     wait_media_between(b, &["alice", "bob"])?;
     flag_on(b, "bob", "alice", "muted", ".badge-muted", false)?;
 
@@ -1207,12 +1210,8 @@ fn an_idle_edge_meeting_hibernates_with_pages_joined_and_resumes_media(
     fx: &Fixtures,
     b: &Browser,
 ) -> Result<()> {
-    web::ensure_built()?;
-    let edge = fx.edge.get()?;
-    let room = unique_room("edge-idle");
-    let url = |name| meeting_url(&edge.http_base(), name, &room, &[("autojoin", "1")], None);
+    let (edge, room) = pair_on_the_edge(fx, b, "edge-idle")?;
     let names = ["alice", "bob"];
-    open_all(b, &[("alice", url("alice")), ("bob", url("bob"))], true)?;
     wait_media_between(b, &names)?;
     for name in names {
         b.click(name, "#mute-button")?;
@@ -1360,6 +1359,70 @@ fn a_page_on_a_slow_downlink_steps_down_and_recovers(fx: &Fixtures, b: &Browser)
     })?;
     println!("    bob recovered to full and decodes alice again");
     drop(proxy);
+    Ok(())
+}
+
+/// Every control, video and canvas on the page (hidden ones too) that has
+/// no accessible name: no `aria-label`, no `<label>`, no text, no title.
+const UNNAMED_CONTROLS_JS: &str = r#"(() => {
+  const named = (e) => [
+    e.getAttribute('aria-label'),
+    e.labels && e.labels.length ? e.labels[0].textContent : '',
+    e.textContent,
+    e.getAttribute('title'),
+  ].some((t) => (t || '').trim().length > 0);
+  return [...document.querySelectorAll('button, input, select, textarea, video, canvas')]
+    .filter((e) => !named(e))
+    .map((e) => e.outerHTML.slice(0, 120));
+})()"#;
+
+/// The meeting's keyboard shortcuts press its buttons (Alt+A mute, Alt+V
+/// camera, Alt+Q leave), the others see the result, the toggles say
+/// whether they are pressed, and every control on the page has an
+/// accessible name.
+fn keyboard_shortcuts_press_the_controls_and_every_control_is_named(
+    fx: &Fixtures,
+    b: &Browser,
+) -> Result<()> {
+    pair_on_the_edge(fx, b, "keys")?;
+    b.wait_state("bob", "alice in the roster", JOIN, |s| {
+        peer(s, "alice").map(|_| ())
+    })?;
+    let unnamed = b.eval("alice", UNNAMED_CONTROLS_JS)?;
+    ensure!(
+        unnamed.as_array().is_some_and(Vec::is_empty),
+        "controls without an accessible name: {unnamed}"
+    );
+    let pressed = |id: &str| -> Result<Value> {
+        b.eval(
+            "alice",
+            &format!("document.getElementById('{id}').getAttribute('aria-pressed')"),
+        )
+    };
+    ensure!(pressed("mute-button")? == "false", "mute starts unpressed");
+
+    b.press("alice", "Alt+KeyA")?;
+    self_flag(b, "alice", "muted", true)?;
+    flag_on(b, "bob", "alice", "muted", ".badge-muted", true)?;
+    ensure!(
+        pressed("mute-button")? == "true",
+        "mute does not say it is pressed"
+    );
+    b.press("alice", "Alt+KeyA")?;
+    self_flag(b, "alice", "muted", false)?;
+
+    b.press("alice", "Alt+KeyV")?;
+    self_flag(b, "alice", "camera_off", true)?;
+    flag_on(b, "bob", "alice", "camera_off", ".badge-camera-off", true)?;
+    ensure!(pressed("camera-button")? == "true");
+
+    b.press("alice", "Alt+KeyQ")?;
+    b.wait_state("alice", "left", JOIN, |s| {
+        (phase(s) == "left").then_some(())
+    })?;
+    b.wait_state("bob", "alice gone from the roster", MEDIA, |s| {
+        peer(s, "alice").is_none().then_some(())
+    })?;
     Ok(())
 }
 
@@ -1874,6 +1937,11 @@ fn main() {
             &fixtures,
             "mute_camera_and_screen_share_states_propagate",
             mute_camera_and_screen_share_states_propagate,
+        ),
+        trial(
+            &fixtures,
+            "keyboard_shortcuts_press_the_controls_and_every_control_is_named",
+            keyboard_shortcuts_press_the_controls_and_every_control_is_named,
         ),
         trial(
             &fixtures,

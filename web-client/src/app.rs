@@ -33,6 +33,7 @@ use crate::media::audio_out::AudioOut;
 use crate::media::recv::{canvas_id, DecodeSink, Receivers};
 use crate::media::send::{AudioSource, Encoded, Publish, VideoSource};
 use crate::net::{Connection, Inbound, Sink};
+use crate::shortcuts::{shortcut_for, Modifiers};
 use crate::simulcast::{CAMERA_LAYERS, SCREEN_LAYERS};
 use crate::stats::LatencySamples;
 use crate::subscription::{subscribe_for, TileView};
@@ -234,6 +235,28 @@ impl App {
         on("page-prev", "click", |a| a.turn_page(false));
         on("page-next", "click", |a| a.turn_page(true));
         on("chat-form", "submit", |a| a.send_chat());
+        // Alt+A / V / S / Q press the meeting's buttons (see `shortcuts`).
+        let keys = js::callback(|ev: web_sys::KeyboardEvent| {
+            let held = Modifiers {
+                alt: ev.alt_key(),
+                ctrl: ev.ctrl_key(),
+                meta: ev.meta_key(),
+                shift: ev.shift_key(),
+            };
+            let Some(shortcut) = shortcut_for(&ev.code(), held, ev.repeat()) else {
+                return;
+            };
+            let in_meeting = app().is_some_and(|a| {
+                matches!(a.state.borrow().phase, Phase::InCall | Phase::Reconnecting)
+            });
+            if in_meeting {
+                ev.prevent_default();
+                ui::press(shortcut.button());
+            }
+        });
+        let _ = js::window()
+            .document()
+            .map(|d| d.add_event_listener_with_callback("keydown", &keys));
         for id in ["camera-select", "mic-select"] {
             on(id, "change", |a| {
                 let a = a.clone();

@@ -40,12 +40,25 @@ pub fn set_text(id: &str, text: &str) {
     }
 }
 
+/// Presses button `id` as a click would (nothing when it is disabled).
+pub fn press(id: &str) {
+    if let Some(b) = by_id(id).and_then(|e| e.dyn_into::<HtmlElement>().ok()) {
+        b.click();
+    }
+}
+
 fn create(tag: &str, class: &str) -> Element {
     let e = document().create_element(tag).expect("valid tag");
     if !class.is_empty() {
         e.set_class_name(class);
     }
     e
+}
+
+fn set_attribute_if_changed(e: &Element, name: &str, value: &str) {
+    if e.get_attribute(name).as_deref() != Some(value) {
+        let _ = e.set_attribute(name, value);
+    }
 }
 
 fn toggle_class(e: &Element, class: &str, on: bool) {
@@ -85,9 +98,12 @@ pub fn ensure_self_tile(stream: Option<&web_sys::MediaStream>, name: &str) -> El
     }
     let tile = create("div", "tile self");
     tile.set_id("tile-self");
+    let _ = tile.set_attribute("role", "group");
+    let _ = tile.set_attribute("aria-label", &format!("{name} (you)"));
     let _ = tile.set_attribute("data-participant-name", name);
     let video = create("video", "");
     let _ = video.set_attribute("autoplay", "");
+    let _ = video.set_attribute("aria-label", "Your camera");
     let _ = video.set_attribute("muted", "");
     let _ = video.set_attribute("playsinline", "");
     if let Ok(v) = video.clone().dyn_into::<web_sys::HtmlVideoElement>() {
@@ -114,6 +130,7 @@ pub fn render(state: &CallState, self_speaking: bool, page: &[u32]) {
             if label.text_content().as_deref() != Some(&text) {
                 label.set_text_content(Some(&text));
             }
+            set_attribute_if_changed(&tile, "aria-label", &text);
         }
         toggle_class(&tile, "speaking", self_speaking && !state.me.muted);
         if let Some(badges) = tile.query_selector(".badges").ok().flatten() {
@@ -188,8 +205,10 @@ fn render_tiles(state: &CallState, page: &[u32]) {
             let tile = create("div", "tile");
             tile.set_id(&tile_id);
             let _ = tile.set_attribute("data-participant-id", &p.id.to_string());
+            let _ = tile.set_attribute("role", "group");
             let camera = create("canvas", "camera");
             camera.set_id(&canvas_id(p.id, Track::Camera));
+            let _ = camera.set_attribute("role", "img");
             let _ = tile.append_child(&camera);
             let label = create("span", "name");
             let _ = tile.append_child(&label);
@@ -205,6 +224,10 @@ fn render_tiles(state: &CallState, page: &[u32]) {
         }
         let _ = tile.set_attribute("data-participant-name", &p.name);
         let _ = tile.set_attribute("data-participant-identity", &p.identity);
+        set_attribute_if_changed(&tile, "aria-label", &p.label);
+        if let Some(camera) = by_id(&canvas_id(p.id, Track::Camera)) {
+            set_attribute_if_changed(&camera, "aria-label", &format!("Camera of {}", p.label));
+        }
         if let Some(label) = tile.query_selector(".name").ok().flatten() {
             if label.text_content().as_deref() != Some(p.label.as_str()) {
                 label.set_text_content(Some(&p.label));
@@ -222,6 +245,8 @@ fn render_tiles(state: &CallState, page: &[u32]) {
             (None, true) => {
                 let screen = create("canvas", "screen");
                 screen.set_id(&screen_id);
+                let _ = screen.set_attribute("role", "img");
+                let _ = screen.set_attribute("aria-label", &format!("Screen of {}", p.label));
                 let _ = tile.prepend_with_node_1(&screen);
             }
             (Some(screen), false) => screen.remove(),
@@ -362,6 +387,8 @@ fn render_header(state: &CallState) {
     let label = |id: &str, on: bool, yes: &str, no: &str| {
         if let Some(b) = by_id(id) {
             toggle_class(&b, "active", on);
+            // A toggle: screen readers say "pressed" with the same name.
+            let _ = b.set_attribute("aria-pressed", if on { "true" } else { "false" });
             let text = if on { yes } else { no };
             if b.text_content().as_deref() != Some(text) {
                 b.set_text_content(Some(text));
