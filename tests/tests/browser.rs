@@ -1426,6 +1426,34 @@ fn keyboard_shortcuts_press_the_controls_and_every_control_is_named(
     Ok(())
 }
 
+/// Leaving shows a "You left" screen whose Rejoin button puts the page
+/// back in the meeting, with media both ways again.
+fn a_page_that_left_rejoins_from_the_left_screen(fx: &Fixtures, b: &Browser) -> Result<()> {
+    pair_on_the_edge(fx, b, "rejoin")?;
+    b.click("alice", "#leave-button")?;
+    b.wait_state("alice", "left", JOIN, |s| {
+        (phase(s) == "left").then_some(())
+    })?;
+    b.wait_js(
+        "alice",
+        "the left screen",
+        JOIN,
+        &visible_js("#rejoin-button"),
+    )?;
+    b.wait_state("bob", "alice gone from the roster", MEDIA, |s| {
+        peer(s, "alice").is_none().then_some(())
+    })?;
+    b.screenshot("alice", "left.png")?;
+    b.click("alice", "#rejoin-button")?;
+    wait_media_between(b, &["alice", "bob"])?;
+    let state = b.state("bob")?;
+    let alices = state["participants"]
+        .as_array()
+        .map_or(0, |all| all.iter().filter(|p| p["name"] == "alice").count());
+    ensure!(alices == 1, "bob sees {alices} alices: {state}");
+    Ok(())
+}
+
 // ------------------------------------------------------------ recovery --
 
 /// The deployed trust flow on loopback: relays publish themselves into a
@@ -1942,6 +1970,11 @@ fn main() {
             &fixtures,
             "keyboard_shortcuts_press_the_controls_and_every_control_is_named",
             keyboard_shortcuts_press_the_controls_and_every_control_is_named,
+        ),
+        trial(
+            &fixtures,
+            "a_page_that_left_rejoins_from_the_left_screen",
+            a_page_that_left_rejoins_from_the_left_screen,
         ),
         trial(
             &fixtures,

@@ -232,6 +232,11 @@ impl App {
         on("camera-button", "click", |a| a.toggle_camera());
         on("screen-button", "click", |a| a.toggle_screen());
         on("leave-button", "click", |a| a.leave());
+        // A fresh page is a fresh session: same link, same devices (the
+        // permission stays), nothing left over from the call.
+        on("rejoin-button", "click", |_| {
+            let _ = js::window().location().reload();
+        });
         on("page-prev", "click", |a| a.turn_page(false));
         on("page-next", "click", |a| a.turn_page(true));
         on("chat-form", "submit", |a| a.send_chat());

@@ -339,7 +339,7 @@ pub fn status_text(state: &CallState) -> String {
         Phase::Lobby => "Ready to join".to_owned(),
         Phase::Connecting => "Connecting…".to_owned(),
         Phase::Reconnecting => "Connection lost — reconnecting…".to_owned(),
-        Phase::Left => "You left the meeting. Reload the page to join again.".to_owned(),
+        Phase::Left => "You left the meeting.".to_owned(),
         Phase::Error => state.error.clone().unwrap_or_else(|| "Error".to_owned()),
         Phase::InCall => {
             let transport = match state.transport {
@@ -379,6 +379,7 @@ fn render_header(state: &CallState) {
         "invite-box",
         state.invite.is_some() && state.phase != Phase::Left,
     );
+    show("left", state.phase == Phase::Left);
     show_error(if state.phase == Phase::Error {
         state.error.as_deref()
     } else {
