@@ -53,7 +53,7 @@ impl Moto {
             .unwrap_or_else(|err| {
                 panic!(
                     "starting {program}: {err} (`cargo xtask test` installs moto[server] into \
-                     ~/.cache/edgecall/python and sets EDGECALL_MOTO_SERVER)"
+                     ~/.cache/edgecall/python-moto and sets EDGECALL_MOTO_SERVER)"
                 )
             });
         let started = Instant::now();
