@@ -1289,26 +1289,36 @@ async fn downlink_rate(proxy: &Proxy, window: Duration) -> u64 {
     (bytes as f64 / started.elapsed().as_secs_f64()) as u64
 }
 
-fn a_page_on_a_slow_downlink_steps_down_and_recovers(fx: &Fixtures, b: &Browser) -> Result<()> {
+/// Bob's path to the edge, through a [`Proxy`] the case can throttle or
+/// break (alice's is direct). Fields drop in order: the proxy, then the
+/// runtime its tasks run on.
+struct BobsPath {
+    proxy: Proxy,
+    runtime: tokio::runtime::Runtime,
+}
+
+/// Alice on the shared edge and bob through a proxy to it, joined in a
+/// fresh room named after `prefix`, with media flowing both ways.
+fn pair_with_bob_behind_a_proxy(fx: &Fixtures, b: &Browser, prefix: &str) -> Result<BobsPath> {
     web::ensure_built()?;
     let edge = fx.edge.get()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()?;
-    // Bob reaches the edge through a proxy that can slow his downlink.
     let proxy = runtime.block_on(Proxy::start(edge.addr()))?;
-    let room = unique_room("slow-link");
-    let alice = meeting_url(
-        &edge.http_base(),
-        "alice",
-        &room,
-        &[("autojoin", "1")],
-        None,
-    );
-    let bob = meeting_url(&proxy.http_base(), "bob", &room, &[("autojoin", "1")], None);
+    let room = unique_room(prefix);
+    let query = [("autojoin", "1")];
+    let alice = meeting_url(&edge.http_base(), "alice", &room, &query, None);
+    let bob = meeting_url(&proxy.http_base(), "bob", &room, &query, None);
     open_all(b, &[("alice", alice), ("bob", bob)], true)?;
     wait_media_between(b, &["alice", "bob"])?;
+    Ok(BobsPath { proxy, runtime })
+}
+
+fn a_page_on_a_slow_downlink_steps_down_and_recovers(fx: &Fixtures, b: &Browser) -> Result<()> {
+    // Bob's proxy can slow his downlink.
+    let BobsPath { proxy, runtime } = pair_with_bob_behind_a_proxy(fx, b, "slow-link")?;
     ensure!(
         congestion_of(&b.state("bob")?) == "full",
         "bob is congested before the link slows"
@@ -1709,21 +1719,10 @@ fn a_page_recovers_from_a_fault_on_its_path_to_the_edge(
     b: &Browser,
     fault: PathFault,
 ) -> Result<()> {
-    web::ensure_built()?;
-    let edge = fx.edge.get()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
-    // Bob reaches the edge through a proxy that can break his path.
-    let proxy = runtime.block_on(Proxy::start(edge.addr()))?;
-    let room = unique_room("edge-path");
-    let query = [("autojoin", "1")];
-    let alice = meeting_url(&edge.http_base(), "alice", &room, &query, None);
-    let bob = meeting_url(&proxy.http_base(), "bob", &room, &query, None);
+    // Bob's proxy can break his path.
+    let path = pair_with_bob_behind_a_proxy(fx, b, "edge-path")?;
+    let proxy = &path.proxy;
     let names = ["alice", "bob"];
-    open_all(b, &[("alice", alice), ("bob", bob)], true)?;
-    wait_media_between(b, &names)?;
     let bob_identity = b.state("bob")?["self"]["identity"].clone();
     let before = decoded_between(b, &names)?;
 
@@ -1781,7 +1780,7 @@ fn a_page_recovers_from_a_fault_on_its_path_to_the_edge(
             "bob's log does not show the liveness rule:\n{log}"
         );
     }
-    drop(proxy);
+    drop(path);
     Ok(())
 }
 
