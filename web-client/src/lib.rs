@@ -6,9 +6,10 @@
 //! edge) or WebTransport (the relay), optionally end-to-end encrypted.
 //!
 //! Pure logic (URL and config parsing, jitter buffer, subscription policy,
-//! simulcast layers, call state, statistics, keyboard shortcuts) lives in
-//! plain modules with native unit tests; the browser glue lives in `app`,
-//! `net`, `media`, `ui` and `ffi`.
+//! simulcast layers, call state, session lifecycle, statistics, keyboard
+//! shortcuts) lives in plain modules with native unit tests; the browser
+//! glue lives in `app` (split by job: lobby, session, inbound, publishing,
+//! meeting), `net`, `media`, `ui` and `ffi`.
 
 pub mod backoff;
 pub mod call;
@@ -19,6 +20,7 @@ pub mod jitter;
 pub mod keepalive;
 pub mod level;
 pub mod pages;
+pub mod session;
 pub mod shortcuts;
 pub mod simulcast;
 pub mod stats;

@@ -52,9 +52,41 @@ pub struct Control {
     /// Drop frames instead of encoding (muted / camera off).
     pub paused: Cell<bool>,
     /// Force a keyframe on each layer at the next frame.
-    pub force_key: [Cell<bool>; 2],
+    force_key: [Cell<bool>; MAX_LAYERS],
     /// Encode only layer 0 (the path is congested).
     pub low_layer_only: Cell<bool>,
+}
+
+/// The most layers one source encodes.
+const MAX_LAYERS: usize = 3;
+
+impl Control {
+    /// The next frame of `layer` is a keyframe (a receiver lost its place,
+    /// or the layer restarts).
+    pub fn force_keyframe(&self, layer: u32) {
+        self.force_key[(layer as usize).min(MAX_LAYERS - 1)].set(true);
+    }
+
+    /// The next frame of every layer is a keyframe (everyone starts over:
+    /// a new connection, the camera back on).
+    pub fn force_keyframes(&self) {
+        for force in &self.force_key {
+            force.set(true);
+        }
+    }
+
+    /// The next frame of every layer above `layer` is a keyframe (they
+    /// restart after being left out).
+    pub fn force_keyframes_above(&self, layer: u32) {
+        for force in self.force_key.iter().skip(layer as usize + 1) {
+            force.set(true);
+        }
+    }
+
+    /// Whether `layer`'s next frame must be a keyframe; clears the request.
+    fn take_keyframe_request(&self, layer: u32) -> bool {
+        self.force_key[(layer as usize).min(MAX_LAYERS - 1)].replace(false)
+    }
 }
 
 struct LayerEncoder {
@@ -129,8 +161,7 @@ impl VideoSource {
                     if layer.spec.layer > 0 && ctl.low_layer_only.get() {
                         continue;
                     }
-                    let idx = (layer.spec.layer as usize).min(1);
-                    let force = ctl.force_key[idx].replace(false);
+                    let force = ctl.take_keyframe_request(layer.spec.layer);
                     if let Err(err) = encode_layer(
                         &mut layer, &stamped, kind, codec, codec_name, w, h, force, &publish,
                     ) {
@@ -141,7 +172,7 @@ impl VideoSource {
                         if let Some(enc) = layer.encoder.take() {
                             let _ = enc.close();
                         }
-                        ctl.force_key[idx].set(true);
+                        ctl.force_keyframe(layer.spec.layer);
                     }
                 }
                 stamped.close();
