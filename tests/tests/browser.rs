@@ -269,6 +269,59 @@ fn two_pages_exchange_media_through_the_relay_over_webtransport(
     Ok(())
 }
 
+/// What `viewer` last received of `of`'s camera: (codec, layer).
+fn camera_received(state: &Value, of: &str) -> (String, Option<u64>) {
+    let remote = peer(state, of);
+    (
+        remote
+            .and_then(|p| p["camera_codec"].as_str())
+            .unwrap_or("none")
+            .to_owned(),
+        remote.and_then(|p| p["camera_layer"].as_u64()),
+    )
+}
+
+fn pages_forced_to_vp8_exchange_it_both_ways_at_the_top_of_three_layers(
+    fx: &Fixtures,
+    b: &Browser,
+) -> Result<()> {
+    let relay = fx.relay.get()?;
+    let room = unique_room("vp8-pair");
+    let url = |name| {
+        meeting_url(
+            &relay.http,
+            name,
+            &room,
+            &[("autojoin", "1"), ("codec", "vp8")],
+            None,
+        )
+    };
+    open_all(b, &[("alice", url("alice")), ("bob", url("bob"))], true)?;
+    wait_media_between(b, &["alice", "bob"]).map_err(|e| e.context(relay.log()))?;
+    for (me, other) in [("alice", "bob"), ("bob", "alice")] {
+        // Two pages share a 1280×800 grid: the remote tile is wider than
+        // the top layer's threshold, so it asks for layer 2.
+        let (codec, layer) =
+            b.wait_state(me, &format!("{other}'s camera at layer 2"), MEDIA, |s| {
+                let received = camera_received(s, other);
+                (received.1 == Some(2)).then_some(received)
+            })?;
+        ensure!(codec == "vp8", "{me} received {codec} from {other}");
+        let state = b.state(me)?;
+        let publishes = state["self"]["video_codec"].as_str().unwrap_or("none");
+        ensure!(publishes == "vp8", "{me} publishes {publishes}");
+        let sent: Vec<u64> = (0..3)
+            .map(|l| state["self"]["camera_frames_sent"][l].as_u64().unwrap_or(0))
+            .collect();
+        ensure!(
+            sent.iter().all(|n| *n > 0),
+            "{me}'s 640×480 camera must publish all three layers; frames sent per layer {sent:?}"
+        );
+        println!("    {me}: publishes {publishes}, frames per layer {sent:?}, receives {other} at layer {layer:?}");
+    }
+    Ok(())
+}
+
 fn a_page_on_the_edge_and_one_on_the_relay_meet_over_the_trunk(
     fx: &Fixtures,
     b: &Browser,
@@ -1037,6 +1090,91 @@ fn flag_on(b: &Browser, viewer: &str, of: &str, field: &str, badge: &str, on: bo
         format!("!({})", exists_js(&selector))
     };
     b.wait_js(viewer, &format!("{badge} shown = {on}"), MEDIA, &check)
+}
+
+/// Picks the option labelled `label` in select `id` of `name`'s page, as
+/// a user would (the page acts on the `change` event).
+fn choose_option(b: &Browser, name: &str, id: &str, label: &str) -> Result<()> {
+    let picked = b.eval(
+        name,
+        &format!(
+            "(() => {{ const s = document.getElementById({id:?}); \
+               const o = [...s.options].find(o => o.text === {label:?}); \
+               if (!o) return [...s.options].map(o => o.text).join(', '); \
+               s.value = o.value; s.dispatchEvent(new Event('change')); return true; }})()"
+        ),
+    )?;
+    ensure!(
+        picked == Value::Bool(true),
+        "{name}'s {id} has no {label:?}; it lists: {picked}"
+    );
+    Ok(())
+}
+
+/// Waits until `name`'s page says `field` of its own view is `value`.
+fn self_text(b: &Browser, name: &str, field: &str, value: Option<&str>) -> Result<()> {
+    b.wait_state(name, &format!("self.{field} = {value:?}"), MEDIA, |s| {
+        (s["self"][field].as_str() == value).then_some(())
+    })
+}
+
+/// Waits until `viewer` has decoded `more` further frames of kind `field`
+/// from `of` than it had when called.
+fn keeps_decoding(b: &Browser, viewer: &str, of: &str, field: &str, more: u64) -> Result<()> {
+    let before = peer_count(&b.state(viewer)?, of, field);
+    b.wait_state(
+        viewer,
+        &format!("{more} more {field} from {of}"),
+        MEDIA,
+        |s| (peer_count(s, of, field) >= before + more).then_some(()),
+    )
+}
+
+fn devices_switch_during_the_call_and_camera_off_gives_the_camera_back(
+    fx: &Fixtures,
+    b: &Browser,
+) -> Result<()> {
+    pair_on_the_edge(fx, b, "devices")?;
+    wait_media_between(b, &["alice", "bob"])?;
+    // Chromium's fake devices: two cameras, three microphones, three outputs.
+    self_text(b, "alice", "camera_device", Some("fake_device_0"))?;
+    choose_option(b, "alice", "call-camera-select", "fake_device_1")?;
+    self_text(b, "alice", "camera_device", Some("fake_device_1"))?;
+    keeps_decoding(b, "bob", "alice", "video_frames_decoded", VIDEO_FRAMES)?;
+
+    choose_option(b, "alice", "call-mic-select", "Fake Audio Input 1")?;
+    self_text(b, "alice", "mic_device", Some("Fake Audio Input 1"))?;
+    keeps_decoding(b, "bob", "alice", "audio_frames_decoded", AUDIO_FRAMES)?;
+
+    b.wait_js(
+        "alice",
+        "the speaker list",
+        JOIN,
+        &visible_js("#speaker-choice"),
+    )?;
+    choose_option(b, "alice", "speaker-select", "Fake Audio Output 1")?;
+    self_text(b, "alice", "audio_output", Some("Fake Audio Output 1"))?;
+    keeps_decoding(b, "alice", "bob", "audio_frames_decoded", AUDIO_FRAMES)?;
+
+    // Camera off gives the device back: no live video track is left.
+    b.click("alice", "#camera-button")?;
+    self_flag(b, "alice", "camera_off", true)?;
+    self_text(b, "alice", "camera_device", None)?;
+    let live = b.eval(
+        "alice",
+        "document.querySelector('#tile-self video').srcObject\
+           .getVideoTracks().filter(t => t.readyState === 'live').length",
+    )?;
+    ensure!(live == 0, "alice still holds {live} live camera track(s)");
+    flag_on(b, "bob", "alice", "camera_off", ".badge-camera-off", true)?;
+
+    // On again: the camera chosen in the call, and bob sees it.
+    b.click("alice", "#camera-button")?;
+    self_flag(b, "alice", "camera_off", false)?;
+    self_text(b, "alice", "camera_device", Some("fake_device_1"))?;
+    flag_on(b, "bob", "alice", "camera_off", ".badge-camera-off", false)?;
+    keeps_decoding(b, "bob", "alice", "video_frames_decoded", VIDEO_FRAMES)?;
+    Ok(())
 }
 
 fn self_flag(b: &Browser, name: &str, field: &str, on: bool) -> Result<()> {
@@ -1927,6 +2065,11 @@ fn main() {
         ),
         trial(
             &fixtures,
+            "pages_forced_to_vp8_exchange_it_both_ways_at_the_top_of_three_layers",
+            pages_forced_to_vp8_exchange_it_both_ways_at_the_top_of_three_layers,
+        ),
+        trial(
+            &fixtures,
             "a_page_on_the_edge_and_one_on_the_relay_meet_over_the_trunk",
             a_page_on_the_edge_and_one_on_the_relay_meet_over_the_trunk,
         ),
@@ -1964,6 +2107,11 @@ fn main() {
             &fixtures,
             "mute_camera_and_screen_share_states_propagate",
             mute_camera_and_screen_share_states_propagate,
+        ),
+        trial(
+            &fixtures,
+            "devices_switch_during_the_call_and_camera_off_gives_the_camera_back",
+            devices_switch_during_the_call_and_camera_off_gives_the_camera_back,
         ),
         trial(
             &fixtures,

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use edgecall_proto::e2ee::RoomKey;
-use edgecall_proto::wire::{self, server_message::Msg, ErrorCode};
+use edgecall_proto::wire::{self, server_message::Msg, Codec, ErrorCode};
 use serde::Serialize;
 
 use crate::config::TransportKind;
@@ -45,6 +45,40 @@ pub struct SelfView {
     pub camera_off: bool,
     /// Sharing the screen.
     pub sharing_screen: bool,
+    /// The video codec we publish (`h264` or `vp8`), once chosen.
+    pub video_codec: Option<&'static str>,
+    /// Camera frames sent, per simulcast layer.
+    pub camera_frames_sent: [u64; 3],
+    /// The camera in use (its label); `None` while off (released).
+    pub camera_device: Option<String>,
+    /// The microphone in use (its label).
+    pub mic_device: Option<String>,
+    /// The audio output chosen in the call (its label); `None`: the
+    /// browser's default.
+    pub audio_output: Option<String>,
+    /// The chosen output's device id.
+    #[serde(skip)]
+    pub audio_output_id: Option<String>,
+}
+
+impl SelfView {
+    /// Counts one camera frame of `layer` sent.
+    pub fn sent_camera_frame(&mut self, layer: u32) {
+        if let Some(count) = self.camera_frames_sent.get_mut(layer as usize) {
+            *count += 1;
+        }
+    }
+}
+
+/// The short name of a wire video codec, as the test hook shows it.
+pub fn codec_name(codec: i32) -> Option<&'static str> {
+    match Codec::try_from(codec).ok()? {
+        Codec::H264 => Some("h264"),
+        Codec::Vp8 => Some("vp8"),
+        Codec::Vp9 => Some("vp9"),
+        Codec::Av1 => Some("av1"),
+        Codec::Opus | Codec::Unspecified => None,
+    }
 }
 
 /// Another participant, with what we received from them.
@@ -75,6 +109,10 @@ pub struct Remote {
     pub screen_frames_decoded: u64,
     /// Their frames that failed end-to-end decryption.
     pub decrypt_failures: u64,
+    /// The codec of the last camera frame received from them.
+    pub camera_codec: Option<&'static str>,
+    /// The simulcast layer of the last camera frame received from them.
+    pub camera_layer: Option<u32>,
     #[serde(skip)]
     detector: SpeakingDetector,
 }
@@ -96,6 +134,12 @@ impl Remote {
         self.muted = media.audio_muted;
         self.camera_off = media.camera_off;
         self.sharing_screen = media.screen_sharing;
+    }
+
+    /// Records what one of their camera frames was.
+    pub fn observe_camera(&mut self, layer: u32, codec: i32) {
+        self.camera_layer = Some(layer);
+        self.camera_codec = codec_name(codec);
     }
 
     /// Records the audio level of one of their frames.
@@ -800,5 +844,26 @@ mod tests {
         assert_eq!(s.chat_in(&newer, Some(&key)), Change::Render);
         let texts: Vec<&str> = s.chat.iter().map(|l| l.text.as_str()).collect();
         assert_eq!(texts, ["once", "twice"]);
+    }
+
+    #[test]
+    fn camera_frames_are_counted_per_layer_and_the_last_codec_is_kept() {
+        let mut me = SelfView::default();
+        me.sent_camera_frame(0);
+        me.sent_camera_frame(2);
+        me.sent_camera_frame(2);
+        me.sent_camera_frame(7);
+        assert_eq!(me.camera_frames_sent, [1, 0, 2]);
+        let mut remote = Remote::default();
+        remote.observe_camera(2, Codec::Vp8 as i32);
+        assert_eq!(
+            (remote.camera_layer, remote.camera_codec),
+            (Some(2), Some("vp8"))
+        );
+        remote.observe_camera(1, Codec::H264 as i32);
+        assert_eq!(
+            (remote.camera_layer, remote.camera_codec),
+            (Some(1), Some("h264"))
+        );
     }
 }

@@ -5,6 +5,7 @@
 //! Pure logic; no browser APIs.
 
 use edgecall_proto::e2ee::RoomSecret;
+use edgecall_proto::wire::Codec;
 use percent_encoding::percent_decode_str;
 use rand_core::CryptoRngCore;
 use serde::Deserialize;
@@ -45,6 +46,9 @@ pub enum ConfigError {
     /// `transport=` names an unknown transport.
     #[error("unknown transport `{0}` in the page URL; use transport=websocket or transport=webtransport")]
     BadTransport(String),
+    /// `codec=` names a video codec the client cannot publish.
+    #[error("unknown video codec `{0}` in the page URL; use codec=h264 or codec=vp8")]
+    BadCodec(String),
     /// `/client-config.json` is not valid JSON of the expected shape.
     #[error("the page configuration /client-config.json is invalid: {0}")]
     BadClientConfig(String),
@@ -89,6 +93,9 @@ pub struct PageParams {
     pub autojoin: bool,
     /// `server=`: WebSocket server base.
     pub server: Option<String>,
+    /// `codec=h264|vp8`: the video codec to publish (by default H.264
+    /// where the browser encodes it, else VP8).
+    pub video_codec: Option<Codec>,
     /// `#k=` (generated) or `#key=` (typed): the room secret for
     /// end-to-end encryption.
     pub secret: Option<RoomSecret>,
@@ -130,6 +137,9 @@ impl PageParams {
                 "cert_hash_url" => params.cert_hash_url = non_empty(value),
                 "autojoin" => params.autojoin = matches!(value.as_str(), "1" | "true" | "yes"),
                 "server" => params.server = non_empty(value),
+                "codec" => {
+                    params.video_codec = non_empty(value).map(|v| video_codec(&v)).transpose()?;
+                }
                 "name" if params.name.is_empty() => params.name = value,
                 "meeting" if params.meeting.is_empty() => params.meeting = value,
                 _ => {}
@@ -150,6 +160,15 @@ impl PageParams {
             }
         }
         Ok(params)
+    }
+}
+
+/// A `codec=` value as the codec it names.
+fn video_codec(value: &str) -> Result<Codec, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "h264" | "avc" => Ok(Codec::H264),
+        "vp8" => Ok(Codec::Vp8),
+        _ => Err(ConfigError::BadCodec(value.to_owned())),
     }
 }
 
@@ -526,6 +545,21 @@ mod tests {
         assert!(err.to_string().contains("transport=websocket"));
         let err = PageParams::parse("/meeting/a/b", "?cert_hash=xyz", "").unwrap_err();
         assert!(matches!(err, ConfigError::BadCertHash(_)));
+        let err = PageParams::parse("/meeting/a/b", "?codec=theora", "").unwrap_err();
+        assert!(err.to_string().contains("codec=vp8"));
+    }
+
+    #[test]
+    fn the_video_codec_can_be_forced_from_the_url() {
+        let parse = |q| {
+            PageParams::parse("/meeting/a/b", q, "")
+                .unwrap()
+                .video_codec
+        };
+        assert_eq!(parse("?codec=vp8"), Some(Codec::Vp8));
+        assert_eq!(parse("?codec=VP8"), Some(Codec::Vp8));
+        assert_eq!(parse("?codec=h264"), Some(Codec::H264));
+        assert_eq!(parse(""), None);
     }
 
     #[test]

@@ -46,7 +46,7 @@ impl Level {
     /// The highest layer to receive (and to send).
     pub fn max_layer(self) -> u32 {
         match self {
-            Level::Full => 1,
+            Level::Full => 2,
             Level::LowLayer | Level::VideoPaused => 0,
         }
     }
@@ -418,7 +418,7 @@ mod tests {
     fn levels_map_to_the_congestion_message() {
         assert_eq!(
             (Level::Full.max_layer(), Level::Full.video_paused()),
-            (1, false)
+            (2, false)
         );
         assert_eq!(
             (Level::LowLayer.max_layer(), Level::LowLayer.video_paused()),

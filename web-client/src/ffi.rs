@@ -17,8 +17,18 @@ extern "C" {
     pub type VideoFrame;
     #[wasm_bindgen(constructor, catch)]
     pub fn new(source: &VideoFrame, init: &Object) -> Result<VideoFrame, JsValue>;
+    /// `new VideoFrame(canvas, init)`: a copy of what the canvas shows.
+    #[wasm_bindgen(constructor, catch)]
+    pub fn from_canvas(
+        source: &web_sys::HtmlCanvasElement,
+        init: &Object,
+    ) -> Result<VideoFrame, JsValue>;
     #[wasm_bindgen(method, getter)]
     pub fn timestamp(this: &VideoFrame) -> f64;
+    /// The pixel format; `None` where the browser does not expose it
+    /// (e.g. a depth camera's 16-bit frames), which encoders refuse.
+    #[wasm_bindgen(method, getter)]
+    pub fn format(this: &VideoFrame) -> Option<String>;
     #[wasm_bindgen(method, getter, js_name = displayWidth)]
     pub fn display_width(this: &VideoFrame) -> u32;
     #[wasm_bindgen(method, getter, js_name = displayHeight)]

@@ -1,6 +1,6 @@
 //! Subscriptions follow the screen: a tile that is not visible is not
-//! subscribed, a large tile asks for the high layer, a small one for the
-//! low layer. Pure logic: the UI reports tile geometry.
+//! subscribed, and each tile asks for the layer its width needs (see
+//! [`layer_for_width`]). Pure logic: the UI reports tile geometry.
 
 use edgecall_proto::wire::{subscribe::Mode, Subscribe, Subscription, Track};
 
@@ -73,12 +73,13 @@ mod tests {
     }
 
     #[test]
-    fn hidden_tiles_are_not_subscribed_and_big_ones_get_the_high_layer() {
+    fn hidden_tiles_are_not_subscribed_and_each_gets_the_layer_of_its_width() {
         let sub = subscribe_for(
             &[
                 tile(3, Track::Camera, true, 640.0),
                 tile(2, Track::Camera, false, 640.0),
                 tile(4, Track::Camera, true, 200.0),
+                tile(5, Track::Camera, true, 150.0),
                 tile(3, Track::Screen, true, 900.0),
             ],
             16,
@@ -92,9 +93,10 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                (3, Track::Camera as i32, 1),
-                (3, Track::Screen as i32, 1),
-                (4, Track::Camera as i32, 0)
+                (3, Track::Camera as i32, 2),
+                (3, Track::Screen as i32, 2),
+                (4, Track::Camera as i32, 1),
+                (5, Track::Camera as i32, 0)
             ]
         );
     }

@@ -187,9 +187,11 @@ impl App {
                 return;
             }
         }
-        if frame.track == Track::Audio as i32 {
-            if let Some(p) = self.state.borrow_mut().participants.get_mut(&sender) {
+        if let Some(p) = self.state.borrow_mut().participants.get_mut(&sender) {
+            if frame.track == Track::Audio as i32 {
                 p.observe_level(frame.audio_level, now);
+            } else if frame.track == Track::Camera as i32 {
+                p.observe_camera(frame.layer, frame.codec);
             }
         }
         if let Some(r) = self.playback.receivers.borrow_mut().as_mut() {

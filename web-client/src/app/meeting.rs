@@ -40,21 +40,21 @@ impl App {
         self.announce_media_state();
     }
 
+    /// Camera off gives the device back; camera on opens it again (the
+    /// one chosen in the meeting's list).
     pub(super) fn toggle_camera(&self) {
-        let camera = self.outbound.camera.borrow();
-        let off = {
-            let mut state = self.state.borrow_mut();
-            state.me.camera_off = !state.me.camera_off || camera.is_none();
-            state.me.camera_off
-        };
-        if let Some(c) = camera.as_ref() {
-            c.control.paused.set(off);
-            if !off {
-                c.control.force_keyframes();
-            }
+        if !self.state.borrow().me.camera_off {
+            self.release_camera();
+            self.state.borrow_mut().me.camera_off = true;
+            self.announce_media_state();
+            return;
         }
-        drop(camera);
-        self.announce_media_state();
+        let app = self.rc();
+        wasm_bindgen_futures::spawn_local(async move {
+            if app.camera_back_on().await {
+                app.announce_media_state();
+            }
+        });
     }
 
     pub(super) fn toggle_screen(&self) {
@@ -71,7 +71,7 @@ impl App {
     pub(super) fn leave(&self) {
         self.link.leave();
         self.stop_media();
-        if let Some(stream) = self.local.borrow_mut().take() {
+        if let Some(stream) = self.capture.local.borrow_mut().take() {
             for t in stream.get_tracks().iter() {
                 t.unchecked_into::<web_sys::MediaStreamTrack>().stop();
             }

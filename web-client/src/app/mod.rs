@@ -1,7 +1,9 @@
 //! The controller of the running page, split by job:
 //!
-//! - [`lobby`]: the form, camera and microphone preview, device lists,
-//!   "New meeting" and the invite link;
+//! - [`lobby`]: the form, "New meeting" and the invite link;
+//! - [`devices`]: the preview, the device lists, switching camera,
+//!   microphone and audio output in the call, the camera given back while
+//!   off;
 //! - [`session`]: joining (the directory, transport attempts, hello and
 //!   welcome), reconnecting, keep-alives and acknowledgements;
 //! - [`inbound`]: what the server sends — roster and chat into the call
@@ -13,6 +15,7 @@
 //!
 //! This file holds the page's state, the entry point and the test hook.
 
+mod devices;
 mod inbound;
 mod lobby;
 mod meeting;
@@ -44,8 +47,8 @@ pub struct App {
     secret: RefCell<Option<RoomSecret>>,
     /// The meeting's end-to-end key, derived from `secret` at join.
     key: RefCell<Option<RoomKey>>,
-    /// The camera and microphone captured in the lobby.
-    local: RefCell<Option<web_sys::MediaStream>>,
+    /// The camera and microphone in use.
+    capture: devices::Capture,
     /// The connection to the meeting and its upkeep.
     link: session::Link,
     /// Our media and chat on their way out.
@@ -84,7 +87,7 @@ pub fn start() {
         params,
         config: RefCell::new(ClientConfig::default()),
         key: RefCell::new(None),
-        local: RefCell::new(None),
+        capture: devices::Capture::new(),
         link: session::Link::new(),
         outbound: publishing::Outbound::new(),
         playback: inbound::Playback::new(),
@@ -223,6 +226,19 @@ impl App {
                 wasm_bindgen_futures::spawn_local(async move { a.start_preview().await });
             });
         }
+        on("call-camera-select", "change", |a| {
+            let a = a.clone();
+            wasm_bindgen_futures::spawn_local(async move { a.switch_camera().await });
+        });
+        on("call-mic-select", "change", |a| {
+            let a = a.clone();
+            wasm_bindgen_futures::spawn_local(async move { a.switch_mic().await });
+        });
+        on("speaker-select", "change", |a| {
+            let a = a.clone();
+            wasm_bindgen_futures::spawn_local(async move { a.switch_speaker().await });
+        });
+        self.follow_device_changes();
         // Any click may unlock audio output.
         let cb = js::callback(|_: web_sys::Event| {
             if let Some(out) = app().and_then(|a| a.playback.audio_out.borrow().clone()) {

@@ -120,6 +120,9 @@ impl App {
             }
         };
         let sent = within_limits && conn.send_media(&data, audio);
+        if sent && encoded.track == Track::Camera {
+            self.state.borrow_mut().me.sent_camera_frame(encoded.layer);
+        }
         if !sent && !audio {
             // Receivers cannot decode past the gap: the next frame of this
             // layer is a keyframe.
@@ -144,60 +147,73 @@ impl App {
         if outbound.camera.borrow().is_some() || outbound.mic.borrow().is_some() {
             return;
         }
-        let Some(stream) = self.local.borrow().clone() else {
+        let Some(stream) = self.capture.local.borrow().clone() else {
             return;
         };
-        if let Ok(track) = stream
-            .get_video_tracks()
-            .get(0)
-            .dyn_into::<web_sys::MediaStreamTrack>()
-        {
-            match VideoSource::start(
-                track,
-                Track::Camera,
-                outbound.codec.get(),
-                &CAMERA_LAYERS,
-                self.publisher(),
-                Rc::new(|| {}),
-            ) {
-                Ok(source) => {
-                    source.control.paused.set(self.state.borrow().me.camera_off);
-                    *outbound.camera.borrow_mut() = Some(source);
-                    let level = self.state.borrow().congestion;
-                    self.apply_congestion(level);
-                }
-                Err(err) => js::warn(&format!(
-                    "edgecall: cannot encode the camera: {}",
-                    js::describe(&err)
-                )),
-            }
+        if let Ok(track) = stream.get_video_tracks().get(0).dyn_into() {
+            self.start_camera(track);
         }
-        if let Ok(track) = stream
-            .get_audio_tracks()
-            .get(0)
-            .dyn_into::<web_sys::MediaStreamTrack>()
-        {
-            match AudioSource::start(track, self.publisher()) {
-                Ok(source) => {
-                    source.control.paused.set(self.state.borrow().me.muted);
-                    *outbound.mic.borrow_mut() = Some(source);
-                }
-                Err(err) => js::warn(&format!(
-                    "edgecall: cannot encode the microphone: {}",
-                    js::describe(&err)
-                )),
+        if let Ok(track) = stream.get_audio_tracks().get(0).dyn_into() {
+            self.start_mic(track);
+        }
+    }
+
+    /// Publishes `track` as our camera, in every layer it allows.
+    pub(super) fn start_camera(&self, track: web_sys::MediaStreamTrack) {
+        match VideoSource::start(
+            track,
+            Track::Camera,
+            self.outbound.codec.get(),
+            &CAMERA_LAYERS,
+            self.publisher(),
+            Rc::new(|| {}),
+        ) {
+            Ok(source) => {
+                source.control.paused.set(self.state.borrow().me.camera_off);
+                *self.outbound.camera.borrow_mut() = Some(source);
+                let level = self.state.borrow().congestion;
+                self.apply_congestion(level);
             }
+            Err(err) => js::warn(&format!(
+                "edgecall: cannot encode the camera: {}",
+                js::describe(&err)
+            )),
+        }
+    }
+
+    /// Publishes `track` as our microphone (paused while muted).
+    pub(super) fn start_mic(&self, track: web_sys::MediaStreamTrack) {
+        match AudioSource::start(track, self.publisher()) {
+            Ok(source) => {
+                source.control.paused.set(self.state.borrow().me.muted);
+                *self.outbound.mic.borrow_mut() = Some(source);
+            }
+            Err(err) => js::warn(&format!(
+                "edgecall: cannot encode the microphone: {}",
+                js::describe(&err)
+            )),
+        }
+    }
+
+    /// Stops the camera's encoder (the device stays with the capture).
+    pub(super) fn stop_camera(&self) {
+        if let Some(s) = self.outbound.camera.borrow_mut().take() {
+            s.stop();
+        }
+    }
+
+    /// Stops the microphone's encoder.
+    pub(super) fn stop_mic(&self) {
+        if let Some(s) = self.outbound.mic.borrow_mut().take() {
+            s.stop();
         }
     }
 
     /// Stops every encoder and decoder.
     pub(super) fn stop_media(&self) {
-        for source in [&self.outbound.camera, &self.outbound.screen] {
-            if let Some(s) = source.borrow_mut().take() {
-                s.stop();
-            }
-        }
-        if let Some(s) = self.outbound.mic.borrow_mut().take() {
+        self.stop_camera();
+        self.stop_mic();
+        if let Some(s) = self.outbound.screen.borrow_mut().take() {
             s.stop();
         }
         self.clear_receivers();

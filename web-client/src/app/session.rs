@@ -18,7 +18,7 @@ use prost::Message as _;
 
 use super::{budget_clock, key_kind, App};
 use crate::backoff::Backoff;
-use crate::call::Phase;
+use crate::call::{codec_name, Phase};
 use crate::config::{
     directory_lookup_url, invite_url, plan, Attempt, ConfigError, DirectoryAnswer, JoinPlan,
 };
@@ -204,7 +204,7 @@ impl App {
             let mut state = self.state.borrow_mut();
             state.me.name = name.clone();
             state.phase = Phase::Connecting;
-            let local = self.local.borrow();
+            let local = self.capture.local.borrow();
             state.me.muted = local
                 .as_ref()
                 .is_none_or(|s| s.get_audio_tracks().length() == 0);
@@ -215,7 +215,7 @@ impl App {
         self.start_playback();
         ui::show("lobby", false);
         ui::show("meeting", true);
-        ui::ensure_self_tile(self.local.borrow().as_ref(), &name);
+        ui::ensure_self_tile(self.capture.local.borrow().as_ref(), &name);
         self.render();
         self.start_tick();
         wasm_bindgen_futures::spawn_local(async move {
@@ -227,11 +227,15 @@ impl App {
                 ));
                 return;
             }
-            self.outbound
-                .codec
-                .set(crate::media::choose_video_codec().await);
+            let codec = crate::media::choose_video_codec(self.params.video_codec).await;
+            self.outbound.codec.set(codec);
+            self.state.borrow_mut().me.video_codec = codec_name(codec as i32);
             match self.connect_all().await {
-                Ok(()) => self.start_media(),
+                Ok(()) => {
+                    self.start_media();
+                    // The meeting's lists start at what the lobby chose.
+                    self.fill_devices().await;
+                }
                 Err(message) => self.fail(message),
             }
         });

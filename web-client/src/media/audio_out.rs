@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use js_sys::Float32Array;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::AudioContext;
 
 use crate::ffi::AudioData;
@@ -42,6 +42,21 @@ impl AudioOut {
                 });
             }
         }
+    }
+
+    /// Sends the call's audio to output device `id` (`""`: the default),
+    /// where the browser can (`AudioContext.setSinkId`).
+    pub async fn set_output(&self, id: &str) -> Result<(), JsValue> {
+        let Some(ctx) = &self.context else {
+            return Err(JsValue::from_str("no audio output"));
+        };
+        let set_sink = js::get(ctx, "setSinkId");
+        let set_sink: &js_sys::Function = set_sink
+            .dyn_ref()
+            .ok_or_else(|| JsValue::from_str("this browser cannot choose the audio output"))?;
+        let promise: js_sys::Promise = set_sink.call1(ctx, &JsValue::from_str(id))?.dyn_into()?;
+        wasm_bindgen_futures::JsFuture::from(promise).await?;
+        Ok(())
     }
 
     /// Schedules one decoded frame of `sender`.

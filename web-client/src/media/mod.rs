@@ -29,14 +29,28 @@ pub fn codec_string(codec: i32) -> Option<&'static str> {
     }
 }
 
-/// Picks H.264 when the browser can encode it in real time, else VP8.
-pub async fn choose_video_codec() -> Codec {
-    let config = video_encoder_config(H264, 640, 480, 700_000, 20.0);
-    let supported = JsFuture::from(VideoEncoder::is_config_supported(&config))
+/// Whether this browser encodes `codec` in real time at the camera's top
+/// layer.
+async fn encodes(codec: &str) -> bool {
+    let config = video_encoder_config(codec, 640, 480, 700_000, 20.0);
+    JsFuture::from(VideoEncoder::is_config_supported(&config))
         .await
         .map(|r| js::get(&r, "supported").as_bool().unwrap_or(false))
-        .unwrap_or(false);
-    if supported {
+        .unwrap_or(false)
+}
+
+/// The video codec to publish: `forced` (the page's `codec=`) when the
+/// browser encodes it, else H.264 where it can, else VP8.
+pub async fn choose_video_codec(forced: Option<Codec>) -> Codec {
+    if let Some(codec) = forced {
+        match codec_string(codec as i32) {
+            Some(name) if encodes(name).await => return codec,
+            _ => js::warn(&format!(
+                "edgecall: this browser cannot encode the requested {codec:?}; choosing another codec"
+            )),
+        }
+    }
+    if encodes(H264).await {
         Codec::H264
     } else {
         js::log("edgecall: H.264 encoding unsupported here, using VP8");

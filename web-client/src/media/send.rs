@@ -12,12 +12,12 @@ use wasm_bindgen::JsCast;
 
 use super::video_encoder_config;
 use crate::ffi::{
-    AudioData, AudioEncoder, EncodedAudioChunk, EncodedVideoChunk, MediaStreamTrackProcessor,
-    VideoEncoder, VideoFrame,
+    AudioData, AudioEncoder, Canvas2d, EncodedAudioChunk, EncodedVideoChunk,
+    MediaStreamTrackProcessor, VideoEncoder, VideoFrame,
 };
 use crate::js;
 use crate::level::audio_level;
-use crate::simulcast::LayerSpec;
+use crate::simulcast::{adds_detail, LayerSpec};
 
 /// One encoded frame, ready to be wrapped in a `MediaFrame`.
 #[derive(Debug, Clone)]
@@ -124,6 +124,7 @@ impl VideoSource {
         } else {
             super::VP8
         };
+        let specs = layers.to_vec();
         let encoders: Vec<Rc<RefCell<LayerEncoder>>> = layers
             .iter()
             .map(|spec| {
@@ -136,6 +137,7 @@ impl VideoSource {
             })
             .collect();
         let ctl = control.clone();
+        let converter = Converter::default();
         wasm_bindgen_futures::spawn_local(async move {
             loop {
                 let frame = match js::read(&reader).await {
@@ -152,13 +154,23 @@ impl VideoSource {
                 }
                 let capture_us = js::wall_us().floor();
                 let (w, h) = (frame.display_width(), frame.display_height());
-                let stamped =
-                    VideoFrame::new(&frame, &js::obj(&[("timestamp", capture_us.into())]));
+                let init = js::obj(&[("timestamp", capture_us.into())]);
+                let stamped = if frame.format().is_some() {
+                    VideoFrame::new(&frame, &init)
+                } else {
+                    // Encoders take only the common pixel formats: a camera
+                    // in another (the browser shows it, but does not say
+                    // which) is redrawn as RGBA first.
+                    redraw(&converter, &frame, w, h, &init)
+                };
                 frame.close();
                 let Ok(stamped) = stamped else { continue };
-                for layer in &encoders {
+                for (index, layer) in encoders.iter().enumerate() {
                     let mut layer = layer.borrow_mut();
                     if layer.spec.layer > 0 && ctl.low_layer_only.get() {
+                        continue;
+                    }
+                    if !adds_detail(&specs, index, w, h) {
                         continue;
                     }
                     let force = ctl.take_keyframe_request(layer.spec.layer);
@@ -195,6 +207,46 @@ impl VideoSource {
         self.control.stopped.set(true);
         self.track.stop();
     }
+}
+
+/// A canvas that turns frames of an unencodable pixel format into RGBA
+/// ones, made on first need.
+#[derive(Default)]
+struct Converter {
+    canvas: RefCell<Option<(web_sys::HtmlCanvasElement, Canvas2d)>>,
+}
+
+/// `frame` redrawn through the converter's canvas, as a new frame with
+/// `init` (its timestamp).
+fn redraw(
+    converter: &Converter,
+    frame: &VideoFrame,
+    width: u32,
+    height: u32,
+    init: &js_sys::Object,
+) -> Result<VideoFrame, JsValue> {
+    let mut slot = converter.canvas.borrow_mut();
+    if slot.is_none() {
+        let canvas: web_sys::HtmlCanvasElement = js::window()
+            .document()
+            .ok_or_else(|| JsValue::from_str("no document"))?
+            .create_element("canvas")?
+            .dyn_into()?;
+        let context: Canvas2d = canvas
+            .get_context("2d")?
+            .ok_or_else(|| JsValue::from_str("no 2D canvas"))?
+            .unchecked_into();
+        *slot = Some((canvas, context));
+    }
+    let Some((canvas, context)) = slot.as_ref() else {
+        return Err(JsValue::from_str("no canvas"));
+    };
+    if canvas.width() != width || canvas.height() != height {
+        canvas.set_width(width);
+        canvas.set_height(height);
+    }
+    context.draw_video_frame(frame, 0.0, 0.0, f64::from(width), f64::from(height))?;
+    VideoFrame::from_canvas(canvas, init)
 }
 
 #[allow(clippy::too_many_arguments)]
