@@ -42,7 +42,7 @@ function logLine(entry, line) {
 }
 
 const ops = {
-  // {name, url, user_data_dir, log_dir, args}
+  // {name, url, user_data_dir, log_dir, args, init_script?}
   async open(cmd) {
     if (pages.has(cmd.name)) throw new Error(`page ${cmd.name} is already open`);
     fs.mkdirSync(cmd.user_data_dir, { recursive: true });
@@ -54,6 +54,8 @@ const ops = {
       viewport: { width: 1280, height: 800 },
       ignoreHTTPSErrors: false,
     });
+    // Runs before the page's own scripts (e.g. to take an API away).
+    if (cmd.init_script) await context.addInitScript(cmd.init_script);
     const entry = {
       context,
       page: context.pages()[0] || (await context.newPage()),

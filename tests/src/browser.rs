@@ -198,6 +198,13 @@ impl Browser {
 
     /// Opens `url` in a new Chromium named `name` (a fresh profile).
     pub fn open(&self, name: &str, url: &str) -> Result<()> {
+        self.open_with(name, url, None)
+    }
+
+    /// Opens page `name` at `url`, running `init_script` before any of
+    /// the page's own scripts (to stand in for a browser that lacks an
+    /// API, say).
+    pub fn open_with(&self, name: &str, url: &str, init_script: Option<&str>) -> Result<()> {
         self.call(json!({
             "op": "open",
             "name": name,
@@ -205,6 +212,7 @@ impl Browser {
             "user_data_dir": self.profiles.join(name),
             "log_dir": self.artifacts,
             "args": CHROMIUM_ARGS,
+            "init_script": init_script,
         }))
         .with_context(|| format!("opening {name} at {url}"))
         .map(drop)

@@ -1992,6 +1992,73 @@ fn a_rejected_token_shows_a_clear_error(fx: &Fixtures, b: &Browser) -> Result<()
     Ok(())
 }
 
+fn browsers_lacking_webcodecs_capture_or_decoding_are_told_what_they_can_do(
+    fx: &Fixtures,
+    b: &Browser,
+) -> Result<()> {
+    web::ensure_built()?;
+    let edge = fx.edge.get()?;
+    let room = unique_room("capabilities");
+    let url = |name| meeting_url(&edge.http_base(), name, &room, &[("autojoin", "1")], None);
+    // As Firefox and Safari today: no MediaStreamTrackProcessor. The page
+    // says so in the lobby, joins, and sees and hears bob.
+    b.open_with(
+        "alice",
+        &url("alice"),
+        Some("delete window.MediaStreamTrackProcessor;"),
+    )?;
+    b.open("bob", &url("bob"))?;
+    for name in ["alice", "bob"] {
+        b.wait_state(name, "in the call", JOIN, |s| {
+            (phase(s) == "in-call").then_some(())
+        })?;
+    }
+    let alice = b.state("alice")?;
+    ensure!(
+        alice["missing_capabilities"] == serde_json::json!(["MediaStreamTrackProcessor"]),
+        "alice's missing capabilities: {}",
+        alice["missing_capabilities"]
+    );
+    let note = b.eval("alice", &text_js("#device-note"))?;
+    ensure!(
+        note.as_str()
+            .is_some_and(|n| n.contains("cannot send") && n.contains("MediaStreamTrackProcessor")),
+        "alice's lobby note: {note}"
+    );
+    ensure!(
+        alice["self"]["muted"] == true && alice["self"]["camera_off"] == true,
+        "a page that cannot send joins muted with the camera off: {}",
+        alice["self"]
+    );
+    b.wait_state("alice", "bob's media", MEDIA, |s| {
+        decoded_from(s, "bob", VIDEO_FRAMES, AUDIO_FRAMES).then_some(())
+    })?;
+    // Turning the camera on explains instead of pretending.
+    b.click("alice", "#camera-button")?;
+    b.wait_js(
+        "alice",
+        "the status explains why the camera stays off",
+        JOIN,
+        &format!("{}.includes('cannot send')", text_js("#status")),
+    )?;
+    self_flag(b, "alice", "camera_off", true)?;
+
+    // No WebCodecs decoder: the page cannot play a call and says so
+    // before it tries to join.
+    b.open_with("carol", &url("carol"), Some("delete window.VideoDecoder;"))?;
+    let error = wait_error(b, "carol")?;
+    ensure!(
+        error.contains("cannot play a call") && error.contains("VideoDecoder"),
+        "carol's error: {error}"
+    );
+    let bob = b.state("bob")?;
+    ensure!(
+        peer(&bob, "carol").is_none(),
+        "carol should not have joined: {bob}"
+    );
+    Ok(())
+}
+
 fn an_unreachable_server_shows_a_clear_error(fx: &Fixtures, b: &Browser) -> Result<()> {
     web::ensure_built()?;
     let edge = fx.edge.get()?;
@@ -2152,6 +2219,11 @@ fn main() {
             &fixtures,
             "a_rejected_token_shows_a_clear_error",
             a_rejected_token_shows_a_clear_error,
+        ),
+        trial(
+            &fixtures,
+            "browsers_lacking_webcodecs_capture_or_decoding_are_told_what_they_can_do",
+            browsers_lacking_webcodecs_capture_or_decoding_are_told_what_they_can_do,
         ),
         trial(
             &fixtures,

@@ -70,6 +70,9 @@ impl SelfView {
     }
 }
 
+/// How long a notice stays in the status line.
+pub const NOTICE_MS: f64 = 8_000.0;
+
 /// The short name of a wire video codec, as the test hook shows it.
 pub fn codec_name(codec: i32) -> Option<&'static str> {
     match Codec::try_from(codec).ok()? {
@@ -209,6 +212,13 @@ pub enum Change {
 pub struct CallState {
     /// Page phase.
     pub phase: Phase,
+    /// Browser interfaces the client uses that this browser lacks.
+    pub missing_capabilities: Vec<&'static str>,
+    /// A passing message for the status line (a device that cannot be
+    /// used, a chat message not sent), shown for [`NOTICE_MS`].
+    pub notice: Option<String>,
+    #[serde(skip)]
+    notice_until_ms: f64,
     /// The current error, human readable.
     pub error: Option<String>,
     /// Transport in use.
@@ -267,10 +277,26 @@ fn values<S: serde::Serializer>(map: &BTreeMap<u32, Remote>, s: S) -> Result<S::
 }
 
 impl CallState {
+    /// Shows `text` in the status line for a while.
+    pub fn notify(&mut self, text: impl Into<String>, now_ms: f64) {
+        self.notice = Some(text.into());
+        self.notice_until_ms = now_ms + NOTICE_MS;
+    }
+
+    /// Drops the notice once its time is up.
+    pub fn expire_notice(&mut self, now_ms: f64) {
+        if self.notice.is_some() && now_ms >= self.notice_until_ms {
+            self.notice = None;
+        }
+    }
+
     /// A page in the lobby.
     pub fn new(name: &str, e2ee: bool) -> Self {
         Self {
             phase: Phase::Lobby,
+            missing_capabilities: Vec::new(),
+            notice: None,
+            notice_until_ms: 0.0,
             error: None,
             transport: None,
             server: None,
@@ -865,5 +891,15 @@ mod tests {
             (remote.camera_layer, remote.camera_codec),
             (Some(1), Some("h264"))
         );
+    }
+
+    #[test]
+    fn a_notice_shows_for_a_while_then_goes() {
+        let mut state = CallState::new("ada", false);
+        state.notify("Cannot use that camera", 1_000.0);
+        state.expire_notice(1_000.0 + NOTICE_MS - 1.0);
+        assert_eq!(state.notice.as_deref(), Some("Cannot use that camera"));
+        state.expire_notice(1_000.0 + NOTICE_MS);
+        assert_eq!(state.notice, None);
     }
 }

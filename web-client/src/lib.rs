@@ -5,7 +5,7 @@
 //! WebCodecs, chat, participant list, screen share — over WebSocket (the
 //! edge) or WebTransport (the relay), optionally end-to-end encrypted.
 //!
-//! Pure logic (URL and config parsing, jitter buffer, subscription policy,
+//! Pure logic (browser capabilities, URL and config parsing, jitter buffer, subscription policy,
 //! simulcast layers, call state, session lifecycle, statistics, keyboard
 //! shortcuts) lives in plain modules with native unit tests; the browser
 //! glue lives in `app` (split by job: lobby, session, inbound, publishing,
@@ -13,6 +13,7 @@
 
 pub mod backoff;
 pub mod call;
+pub mod capabilities;
 pub mod config;
 pub mod congestion;
 pub mod framing;

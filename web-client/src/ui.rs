@@ -362,6 +362,10 @@ pub fn status_text(state: &CallState) -> String {
                     state.decrypt_failures
                 ));
             }
+            if let Some(notice) = &state.notice {
+                text.push_str(" · ");
+                text.push_str(notice);
+            }
             text
         }
     }

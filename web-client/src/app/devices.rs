@@ -159,6 +159,10 @@ impl App {
         if self.state.borrow().phase != Phase::Lobby {
             return;
         }
+        if let Some(why) = &self.watch_only {
+            ui::set_text("device-note", why);
+            return;
+        }
         if js::window().navigator().media_devices().is_err() {
             ui::set_text(
                 "device-note",
@@ -291,7 +295,7 @@ impl App {
         self.capture.busy.set(false);
         if let Err(why) = result {
             js::warn(&format!("edgecall: {why}"));
-            ui::set_text("status", &why);
+            self.state.borrow_mut().notify(why, js::now_ms());
         }
         self.note_devices();
         // Show what is in use now, whether or not the switch worked.
@@ -328,6 +332,9 @@ impl App {
     /// Moves the call to the microphone chosen in the meeting's list (muted
     /// stays muted).
     pub(super) async fn switch_mic(&self) {
+        if self.watch_only.is_some() {
+            return;
+        }
         self.one_at_a_time(async {
             let wanted = chosen("call-mic-select");
             let current = self.capture.track(false).as_ref().and_then(device_of);
@@ -382,6 +389,9 @@ impl App {
         let opened = Rc::new(Cell::new(false));
         let done = opened.clone();
         self.one_at_a_time(async move {
+            if let Some(why) = &self.watch_only {
+                return Err(why.clone());
+            }
             let stream = capture(
                 camera_constraint(chosen("call-camera-select")),
                 JsValue::FALSE,

@@ -96,7 +96,7 @@ impl App {
         let chat = match self.outgoing_chat(text) {
             Ok(chat) => chat,
             Err(why) => {
-                ui::set_text("status", &format!("Message not sent: {why}"));
+                self.notify(format!("Message not sent: {why}"));
                 return;
             }
         };
@@ -110,7 +110,7 @@ impl App {
             .borrow_mut()
             .chat(data.len(), budget_clock())
         {
-            ui::set_text("status", &format!("Message not sent: {why}"));
+            self.notify(format!("Message not sent: {why}"));
             return;
         }
         if let Some(conn) = self.link.connection() {
@@ -136,6 +136,7 @@ impl App {
                 last_render = now;
                 a.check_congestion(now);
                 a.state.borrow_mut().refresh_speaking(now);
+                a.state.borrow_mut().expire_notice(now);
                 a.render();
                 a.update_subscriptions();
             }

@@ -30,6 +30,7 @@ use edgecall_proto::wire;
 use wasm_bindgen::prelude::*;
 
 use crate::call::{CallState, Phase};
+use crate::capabilities::{Capabilities, Support};
 use crate::config::{ClientConfig, PageParams};
 use crate::congestion::CongestionControl;
 use crate::js;
@@ -49,6 +50,9 @@ pub struct App {
     key: RefCell<Option<RoomKey>>,
     /// The camera and microphone in use.
     capture: devices::Capture,
+    /// Why this browser cannot send media, when it cannot (it still joins
+    /// to see and hear).
+    watch_only: Option<String>,
     /// The connection to the meeting and its upkeep.
     link: session::Link,
     /// Our media and chat on their way out.
@@ -80,6 +84,19 @@ pub fn start() {
     };
     let mut state = CallState::new(&params.name, params.secret.is_some());
     state.e2ee_key = params.secret.as_ref().map(key_kind);
+    let capabilities = detect_capabilities();
+    state.missing_capabilities = capabilities.missing();
+    let (watch_only, error) = match capabilities.support() {
+        Support::Full => (None, error),
+        Support::WatchOnly(why) => (Some(why), error),
+        Support::Unsupported(why) => (None, error.or(Some(why))),
+    };
+    if !state.missing_capabilities.is_empty() {
+        js::warn(&format!(
+            "edgecall: this browser lacks {}",
+            state.missing_capabilities.join(", ")
+        ));
+    }
     let app = Rc::new_cyclic(|me| App {
         me: me.clone(),
         state: RefCell::new(state),
@@ -88,6 +105,7 @@ pub fn start() {
         config: RefCell::new(ClientConfig::default()),
         key: RefCell::new(None),
         capture: devices::Capture::new(),
+        watch_only,
         link: session::Link::new(),
         outbound: publishing::Outbound::new(),
         playback: inbound::Playback::new(),
@@ -102,6 +120,24 @@ pub fn start() {
     }
     app.bind_controls();
     wasm_bindgen_futures::spawn_local(async move { app.lobby().await });
+}
+
+/// Which of the interfaces the client uses this browser has.
+fn detect_capabilities() -> Capabilities {
+    let window = js::window();
+    let has = |name: &str| {
+        let value = js::get(&window, name);
+        !value.is_undefined() && !value.is_null()
+    };
+    Capabilities {
+        video_decoder: has("VideoDecoder"),
+        audio_decoder: has("AudioDecoder"),
+        video_encoder: has("VideoEncoder"),
+        audio_encoder: has("AudioEncoder"),
+        track_processor: has("MediaStreamTrackProcessor"),
+        web_transport: has("WebTransport"),
+        audio_context: has("AudioContext"),
+    }
 }
 
 /// The test hook's name for the kind of room secret.
@@ -172,6 +208,12 @@ impl App {
             .is_some_and(|m| m.level.get() <= SPEAKING_LEVEL);
         let page = self.state.borrow_mut().repage();
         ui::render(&self.state.borrow(), speaking, &page);
+    }
+
+    /// Shows a passing message in the status line.
+    fn notify(&self, text: impl Into<String>) {
+        self.state.borrow_mut().notify(text, js::now_ms());
+        self.render();
     }
 
     fn fail(&self, message: impl Into<String>) {

@@ -20,7 +20,6 @@ use crate::ffi::Devices;
 use crate::js;
 use crate::media::send::{AudioSource, Encoded, Publish, VideoSource};
 use crate::simulcast::{CAMERA_LAYERS, SCREEN_LAYERS};
-use crate::ui;
 
 /// The running encoders and the numbering of what they send.
 pub(super) struct Outbound {
@@ -251,7 +250,7 @@ impl App {
                     "edgecall: screen share refused: {}",
                     js::describe(&err)
                 ));
-                ui::set_text("status", "Screen sharing was cancelled or is not allowed.");
+                self.notify("Screen sharing was cancelled or is not allowed.");
                 return;
             }
         };
