@@ -125,6 +125,13 @@ fn unique_room(prefix: &str) -> String {
     )
 }
 
+/// The built client, the shared edge and a fresh room on it named after
+/// `prefix`.
+fn edge_room(fx: &Fixtures, prefix: &str) -> Result<(Arc<Edge>, String)> {
+    web::ensure_built()?;
+    Ok((fx.edge.get()?, unique_room(prefix)))
+}
+
 /// Opens one page per `(name, url)`; with `join`, waits until each is in
 /// the call.
 fn open_all(browser: &Browser, pages: &[(&str, String)], join: bool) -> Result<()> {
@@ -144,9 +151,7 @@ fn open_all(browser: &Browser, pages: &[(&str, String)], join: bool) -> Result<(
 /// Alice and bob joined (`autojoin`) in a fresh room of the shared edge
 /// named after `prefix`: the edge and the room.
 fn pair_on_the_edge(fx: &Fixtures, b: &Browser, prefix: &str) -> Result<(Arc<Edge>, String)> {
-    web::ensure_built()?;
-    let edge = fx.edge.get()?;
-    let room = unique_room(prefix);
+    let (edge, room) = edge_room(fx, prefix)?;
     let url = |name| meeting_url(&edge.http_base(), name, &room, &[("autojoin", "1")], None);
     open_all(b, &[("alice", url("alice")), ("bob", url("bob"))], true)?;
     Ok((edge, room))
@@ -495,9 +500,7 @@ fn participant_items(b: &Browser, name: &str) -> Result<u64> {
 }
 
 fn a_third_page_joins_and_leaves_and_the_grids_follow(fx: &Fixtures, b: &Browser) -> Result<()> {
-    web::ensure_built()?;
-    let edge = fx.edge.get()?;
-    let room = unique_room("grid");
+    let (edge, room) = edge_room(fx, "grid")?;
     let auto = |name| meeting_url(&edge.http_base(), name, &room, &[("autojoin", "1")], None);
     open_all(b, &[("alice", auto("alice")), ("bob", auto("bob"))], true)?;
     wait_media_between(b, &["alice", "bob"])?;
@@ -742,9 +745,7 @@ fn e2ee_pages_exchange_media_and_the_server_sees_only_sealed_payloads(
     fx: &Fixtures,
     b: &Browser,
 ) -> Result<()> {
-    web::ensure_built()?;
-    let edge = fx.edge.get()?;
-    let room = unique_room("e2ee");
+    let (edge, room) = edge_room(fx, "e2ee")?;
     let secret = format!("k{}", edgecall_e2e::frames::now_us());
     let observer = ObserverRun::start(&edge, &room)?;
 
@@ -974,9 +975,7 @@ fn a_new_e2ee_meeting_invites_a_second_page_and_chat_is_sealed_on_the_wire(
 }
 
 fn a_typed_key_still_works_between_two_pages(fx: &Fixtures, b: &Browser) -> Result<()> {
-    web::ensure_built()?;
-    let edge = fx.edge.get()?;
-    let room = unique_room("typed-key");
+    let (edge, room) = edge_room(fx, "typed-key")?;
     let url = |name| {
         meeting_url(
             &edge.http_base(),
@@ -1019,9 +1018,7 @@ fn a_page_with_the_wrong_key_decodes_nothing_and_counts_failures(
     fx: &Fixtures,
     b: &Browser,
 ) -> Result<()> {
-    web::ensure_built()?;
-    let edge = fx.edge.get()?;
-    let room = unique_room("wrong-key");
+    let (edge, room) = edge_room(fx, "wrong-key")?;
     let page = |name, key: &str| {
         meeting_url(
             &edge.http_base(),
@@ -1287,9 +1284,7 @@ fn a_page_among_twenty_pages_its_grid_within_the_subscription_limit(
     fx: &Fixtures,
     b: &Browser,
 ) -> Result<()> {
-    web::ensure_built()?;
-    let edge = fx.edge.get()?;
-    let room = unique_room("edge-twenty");
+    let (edge, room) = edge_room(fx, "edge-twenty")?;
     let crowd = Crowd::join(&edge, &room, 19)?;
     let url = meeting_url(
         &edge.http_base(),
@@ -1996,9 +1991,7 @@ fn browsers_lacking_webcodecs_capture_or_decoding_are_told_what_they_can_do(
     fx: &Fixtures,
     b: &Browser,
 ) -> Result<()> {
-    web::ensure_built()?;
-    let edge = fx.edge.get()?;
-    let room = unique_room("capabilities");
+    let (edge, room) = edge_room(fx, "capabilities")?;
     let url = |name| meeting_url(&edge.http_base(), name, &room, &[("autojoin", "1")], None);
     // As Firefox and Safari today: no MediaStreamTrackProcessor. The page
     // says so in the lobby, joins, and sees and hears bob.

@@ -39,7 +39,7 @@ impl Capabilities {
     /// The names of the missing interfaces, for the console and the test
     /// hook.
     pub fn missing(&self) -> Vec<&'static str> {
-        [
+        absent(&[
             (self.video_decoder, "VideoDecoder"),
             (self.audio_decoder, "AudioDecoder"),
             (self.video_encoder, "VideoEncoder"),
@@ -47,37 +47,28 @@ impl Capabilities {
             (self.track_processor, "MediaStreamTrackProcessor"),
             (self.web_transport, "WebTransport"),
             (self.audio_context, "AudioContext"),
-        ]
-        .into_iter()
-        .filter_map(|(present, name)| (!present).then_some(name))
-        .collect()
+        ])
     }
 
     /// The verdict. Without WebTransport the page simply joins over
     /// WebSocket, so that alone changes nothing.
     pub fn support(&self) -> Support {
-        let receive: Vec<&str> = [
+        let receive = absent(&[
             (self.video_decoder, "VideoDecoder"),
             (self.audio_decoder, "AudioDecoder"),
             (self.audio_context, "AudioContext"),
-        ]
-        .into_iter()
-        .filter_map(|(present, name)| (!present).then_some(name))
-        .collect();
+        ]);
         if !receive.is_empty() {
             return Support::Unsupported(format!(
                 "This browser cannot play a call: it lacks {} (WebCodecs and Web Audio). {USE_A_CURRENT_BROWSER}.",
                 receive.join(", ")
             ));
         }
-        let send: Vec<&str> = [
+        let send = absent(&[
             (self.video_encoder, "VideoEncoder"),
             (self.audio_encoder, "AudioEncoder"),
             (self.track_processor, "MediaStreamTrackProcessor"),
-        ]
-        .into_iter()
-        .filter_map(|(present, name)| (!present).then_some(name))
-        .collect();
+        ]);
         if !send.is_empty() {
             return Support::WatchOnly(format!(
                 "This browser can join, see and hear the meeting, but cannot send your camera or microphone: it lacks {}. {USE_A_CURRENT_BROWSER} to be seen and heard.",
@@ -86,6 +77,14 @@ impl Capabilities {
         }
         Support::Full
     }
+}
+
+/// The names whose interface is not present.
+fn absent(interfaces: &[(bool, &'static str)]) -> Vec<&'static str> {
+    interfaces
+        .iter()
+        .filter_map(|(present, name)| (!present).then_some(*name))
+        .collect()
 }
 
 #[cfg(test)]
