@@ -66,6 +66,7 @@ const ops = {
     pages.set(cmd.name, entry);
     entry.page.on('console', (m) => logLine(entry, `console.${m.type()}: ${m.text()}`));
     entry.page.on('pageerror', (e) => logLine(entry, `pageerror: ${e.stack || e}`));
+    entry.page.on('crash', () => logLine(entry, 'page crashed (renderer gone)'));
     entry.page.on('requestfailed', (r) => {
       entry.inflight.delete(r);
       logLine(entry, `requestfailed: ${r.url()} ${r.failure() && r.failure().errorText}`);

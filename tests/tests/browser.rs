@@ -1705,6 +1705,17 @@ fn wait_recovered(
             let back = s["reconnects"].as_u64().unwrap_or(0) >= 1
                 && server.is_none_or(|server| s["server"] == server);
             (back && was.resumed_in(s, other)).then_some(())
+        })
+        .map_err(|e| {
+            // Where the other page is tells a page that never heard of the
+            // fault from one that went elsewhere.
+            let theirs = b
+                .state(other)
+                .map_or_else(|err| format!("unreadable: {err:#}"), |s| s.to_string());
+            e.context(format!(
+                "{other}'s state: {theirs}\n--- {other}'s console ---\n{}",
+                b.page_log(other)
+            ))
         })?;
     }
     let recovered = fault.elapsed();
