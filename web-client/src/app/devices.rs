@@ -43,13 +43,7 @@ impl Capture {
     /// The live track of a kind (`video` or `audio`) in the local stream.
     fn track(&self, video: bool) -> Option<web_sys::MediaStreamTrack> {
         let local = self.local.borrow();
-        let stream = local.as_ref()?;
-        let tracks = if video {
-            stream.get_video_tracks()
-        } else {
-            stream.get_audio_tracks()
-        };
-        tracks
+        tracks_of(local.as_ref()?, video)
             .iter()
             .filter_map(|t| t.dyn_into::<web_sys::MediaStreamTrack>().ok())
             .find(|t| t.ready_state() == web_sys::MediaStreamTrackState::Live)
@@ -61,12 +55,7 @@ impl Capture {
         let Some(stream) = local.as_ref() else {
             return;
         };
-        let tracks = if video {
-            stream.get_video_tracks()
-        } else {
-            stream.get_audio_tracks()
-        };
-        for track in tracks.iter() {
+        for track in tracks_of(stream, video).iter() {
             let track: web_sys::MediaStreamTrack = track.unchecked_into();
             track.stop();
             stream.remove_track(&track);
@@ -124,12 +113,16 @@ async fn capture(video: JsValue, audio: JsValue) -> Result<web_sys::MediaStream,
 
 /// The first track of a kind in `stream`.
 fn first_track(stream: &web_sys::MediaStream, video: bool) -> Option<web_sys::MediaStreamTrack> {
-    let tracks = if video {
+    tracks_of(stream, video).get(0).dyn_into().ok()
+}
+
+/// The video (`video`) or audio tracks of `stream`.
+fn tracks_of(stream: &web_sys::MediaStream, video: bool) -> js_sys::Array {
+    if video {
         stream.get_video_tracks()
     } else {
         stream.get_audio_tracks()
-    };
-    tracks.get(0).dyn_into().ok()
+    }
 }
 
 /// The device a track captures from.

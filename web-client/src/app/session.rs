@@ -86,14 +86,18 @@ impl Link {
     /// Closes the current connection and drops whatever it still delivers.
     pub(super) fn close(&self) {
         self.lifecycle.borrow_mut().retire_connection();
-        if let Some(conn) = self.conn.borrow_mut().take() {
-            conn.close();
-        }
+        self.drop_connection();
     }
 
     /// The user left: the connection closes and nothing reconnects.
     pub(super) fn leave(&self) {
         self.lifecycle.borrow_mut().leave();
+        self.drop_connection();
+    }
+
+    /// Closes the current connection, if any (the caller has retired its
+    /// epoch).
+    fn drop_connection(&self) {
         if let Some(conn) = self.conn.borrow_mut().take() {
             conn.close();
         }
@@ -392,9 +396,8 @@ impl App {
         js::warn(&format!(
             "edgecall: connection lost ({reason}); reconnecting"
         ));
-        if let Some(conn) = self.link.conn.borrow_mut().take() {
-            conn.close();
-        }
+        // `begin_reconnect` retired the lost connection's epoch.
+        self.link.drop_connection();
         self.clear_receivers();
         self.state.borrow_mut().phase = Phase::Reconnecting;
         self.render();
