@@ -49,7 +49,7 @@ fn var<T: std::str::FromStr>(env: &Env, name: &str) -> Option<T> {
     match value.trim().parse() {
         Ok(v) => Some(v),
         Err(_) => {
-            worker::console_error!("ignoring {name}={value:?}: not a number");
+            worker::console_error!("ignoring {name}=\"{value}\": not a number");
             None
         }
     }

@@ -79,7 +79,7 @@ impl Host {
     pub(crate) fn wake(state: &State, config: RoomConfig) -> Self {
         let now = super::now_ms();
         let storage = Storage::open(state)
-            .map_err(|err| worker::console_error!("cannot open the object's storage: {err}"))
+            .map_err(|err| log_failure("cannot open the object's storage", None, &err))
             .ok();
         let mut sockets = HashMap::new();
         let conn_ids = WeakMap::new();
@@ -98,7 +98,7 @@ impl Host {
                 // Closed by the engine, still in the closing handshake: it
                 // stays out of the room.
                 Ok(Slot::Closed) => continue,
-                Err(err) => worker::console_error!("unreadable attachment on {}: {err}", conn.0),
+                Err(err) => log_failure("unreadable attachment on connection", Some(conn), &err),
             }
             remember_conn(&conn_ids, &ws, conn);
             sockets.insert(conn, ws);
@@ -108,7 +108,7 @@ impl Host {
         let restores = count_restores(storage.as_ref(), restored);
         let engine = room_id.and_then(|room| {
             Room::restore(&room, config.clone(), states, now)
-                .map_err(|err| worker::console_error!("cannot restore room {room}: {err}"))
+                .map_err(|err| log_failure("cannot restore the room", None, &err))
                 .ok()
         });
         let mut host = Self {
@@ -126,8 +126,25 @@ impl Host {
             conn_ids,
             storage,
         };
+        host.restore_chat();
         host.carry_out();
         host
+    }
+
+    /// Hands the engine the chat log kept in storage: a restored room
+    /// takes it back, a new one (its meeting ended) drops it.
+    fn restore_chat(&mut self) {
+        let (Some(engine), Some(storage)) = (self.engine.as_mut(), self.storage.as_ref()) else {
+            return;
+        };
+        match storage.chat() {
+            Ok(log) => {
+                if let Err(err) = engine.restore_chat(log.into()) {
+                    log_failure("the room's stored chat is unreadable", None, &err);
+                }
+            }
+            Err(err) => log_failure("cannot read the room's chat", None, &err),
+        }
     }
 
     /// Creates the engine on first use; refuses a second room id.
@@ -135,12 +152,13 @@ impl Host {
         match &self.engine {
             Some(engine) if engine.id() == room => Ok(()),
             Some(engine) => Err(format!(
-                "this object serves room {:?}, not {room:?}",
+                "this object serves room {}, not {room}",
                 engine.id()
             )),
             None => {
                 self.engine =
                     Some(Room::new(room, self.config.clone()).map_err(|e| e.to_string())?);
+                self.restore_chat();
                 Ok(())
             }
         }
@@ -177,7 +195,11 @@ impl Host {
         self.sockets.remove(&conn);
         if let Some(storage) = &self.storage {
             if let Err(err) = storage.forget_link(conn.0) {
-                worker::console_error!("cannot drop the stored state of {}: {err}", conn.0);
+                log_failure(
+                    "cannot drop the stored state of connection",
+                    Some(conn),
+                    &err,
+                );
             }
         }
     }
@@ -217,7 +239,7 @@ impl Host {
                         // Marked first, so a wake-up during the handshake
                         // does not bring the connection back.
                         if let Err(err) = mark_closed(&ws) {
-                            worker::console_error!("cannot mark {} closed: {err}", conn.0);
+                            log_failure("cannot mark closed connection", Some(conn), &err);
                         }
                         let _ = ws.close(Some(code.code()), Some(truncate(&reason)));
                     }
@@ -227,8 +249,17 @@ impl Host {
                         if let Err(err) =
                             write_attachment(ws, self.storage.as_ref(), conn, engine.id(), &state)
                         {
-                            worker::console_error!("cannot persist connection {}: {err}", conn.0);
+                            log_failure("cannot persist connection", Some(conn), &err);
                         }
+                    }
+                }
+                Action::PersistChat { log } => {
+                    let saved = match &self.storage {
+                        Some(storage) => storage.save_chat(&log),
+                        None => Err("no storage".to_owned()),
+                    };
+                    if let Err(err) = saved {
+                        log_failure("cannot keep the room's chat", None, &err);
                     }
                 }
             }
@@ -374,7 +405,7 @@ fn count_restores(storage: Option<&Storage>, restored: bool) -> u64 {
         storage.get(RESTORES)
     };
     counted.unwrap_or_else(|err| {
-        worker::console_error!("cannot read or count restores in storage: {err}");
+        log_failure("cannot read or count restores in storage", None, &err);
         0
     })
 }
@@ -497,4 +528,15 @@ fn truncate(reason: &str) -> &str {
         end -= 1;
     }
     &reason[..end]
+}
+
+/// Logs a failed storage or socket step (of connection `conn`, if any).
+/// One formatting site for all of them: each `console_error!` with its own
+/// arguments is its own formatting code in the Worker's wasm.
+#[inline(never)]
+fn log_failure(what: &str, conn: Option<ConnId>, err: &dyn std::fmt::Display) {
+    match conn {
+        Some(conn) => worker::console_error!("{what} {}: {err}", conn.0),
+        None => worker::console_error!("{what}: {err}"),
+    }
 }

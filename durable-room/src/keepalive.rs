@@ -34,7 +34,11 @@ extern "C" {
 pub(crate) fn answer_keepalives(state: &State) {
     match WebSocketRequestResponsePair::new(KEEPALIVE_PING, KEEPALIVE_PONG) {
         Ok(pair) => state.set_websocket_auto_response(&pair),
-        Err(err) => worker::console_error!("cannot set the keep-alive auto-response: {err:?}"),
+        // The JS error itself goes to the console (no Rust formatting).
+        Err(err) => worker::web_sys::console::error_2(
+            &JsValue::from_str("cannot set the keep-alive auto-response:"),
+            &err,
+        ),
     }
 }
 

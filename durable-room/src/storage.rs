@@ -4,13 +4,16 @@
 //! - `counters`: counts for the room's metrics (restores);
 //! - `links`: each link's (trunk's) persisted engine state, which grows
 //!   with the participants behind it. The link's socket attachment only
-//!   says "in storage" ([`STORED_MARK`]).
+//!   says "in storage" ([`STORED_MARK`]);
+//! - `chat`: the room's recent chat for late joiners, one row holding the
+//!   engine's whole log (`Action::PersistChat`).
 
 use worker::{SqlCursor, SqlStorage, SqlStorageValue, State};
 
-const SCHEMA: [&str; 2] = [
+const SCHEMA: [&str; 3] = [
     "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS links (conn INTEGER PRIMARY KEY, state BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS chat (slot INTEGER PRIMARY KEY CHECK (slot = 0), log BLOB NOT NULL)",
 ];
 
 /// Times the room was rebuilt from hibernated sockets.
@@ -75,14 +78,19 @@ impl Storage {
 
     /// The state kept for connection `conn`, if any.
     pub(crate) fn link(&self, conn: u64) -> Result<Option<Vec<u8>>, String> {
-        let cursor = self.query(
+        self.blob(
             "SELECT state FROM links WHERE conn = ?",
             vec![conn_value(conn)?],
-        )?;
-        match first_value(cursor)? {
+        )
+    }
+
+    /// The blob in the first column of the first row `query` returns, if
+    /// there is a row.
+    fn blob(&self, query: &str, bindings: Vec<SqlStorageValue>) -> Result<Option<Vec<u8>>, String> {
+        match first_value(self.query(query, bindings)?)? {
             None => Ok(None),
-            Some(SqlStorageValue::Blob(state)) => Ok(Some(state)),
-            Some(_) => Err(format!("the stored state of {conn} is not a blob")),
+            Some(SqlStorageValue::Blob(blob)) => Ok(Some(blob)),
+            Some(_) => Err(format!("{query}: not a blob")),
         }
     }
 
@@ -90,6 +98,27 @@ impl Storage {
     pub(crate) fn forget_link(&self, conn: u64) -> Result<(), String> {
         self.query("DELETE FROM links WHERE conn = ?", vec![conn_value(conn)?])
             .map(drop)
+    }
+}
+
+impl Storage {
+    /// Keeps the room's chat log (empty: drops it).
+    pub(crate) fn save_chat(&self, log: &[u8]) -> Result<(), String> {
+        if log.is_empty() {
+            return self.query("DELETE FROM chat", vec![]).map(drop);
+        }
+        self.query(
+            "INSERT OR REPLACE INTO chat (slot, log) VALUES (0, ?)",
+            vec![SqlStorageValue::Blob(log.to_vec())],
+        )
+        .map(drop)
+    }
+
+    /// The chat log kept last (empty if none).
+    pub(crate) fn chat(&self) -> Result<Vec<u8>, String> {
+        Ok(self
+            .blob("SELECT log FROM chat", vec![])?
+            .unwrap_or_default())
     }
 }
 

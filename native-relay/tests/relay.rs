@@ -280,3 +280,86 @@ async fn garbage_oversize_and_abandoned_input_closes_only_the_offender() {
     })
     .await;
 }
+
+/// The chat messages (sender name, text) of the history `session` gets
+/// right after its Welcome; empty when none comes before the answer to a
+/// Ping sent after joining (the history, when there is one, is queued with
+/// the Welcome, ahead of anything the client asks later).
+async fn history_after_welcome(session: &mut Session) -> Vec<(String, String)> {
+    session.ping().await.unwrap();
+    expect(
+        session,
+        Duration::from_secs(10),
+        "chat history or pong",
+        |m| match &m.msg {
+            Some(server_message::Msg::ChatHistory(h)) => Some(
+                h.messages
+                    .iter()
+                    .map(|c| (c.sender_name.clone(), c.text.clone()))
+                    .collect(),
+            ),
+            Some(server_message::Msg::Pong(_)) => Some(Vec::new()),
+            _ => None,
+        },
+    )
+    .await
+}
+
+fn chat(text: &str) -> client_message::Msg {
+    client_message::Msg::Chat(edgecall_proto::wire::Chat {
+        text: text.to_owned(),
+        ..Default::default()
+    })
+}
+
+#[tokio::test]
+async fn late_joiners_get_the_recent_chat_until_the_meeting_empties() {
+    let relay = Relay::start(&[]);
+    let room = "chat-history";
+    let mut ada = relay
+        .connect(room, "ada", TransportKind::WebTransport)
+        .await;
+    let bob = relay.connect(room, "bob", TransportKind::WebSocket).await;
+    expect_joined(&mut ada, "bob").await;
+    ada.send(chat("agenda: the launch")).await.unwrap();
+    bob.send(chat("bob has to go")).await.unwrap();
+    expect(&mut ada, Duration::from_secs(10), "bob's chat", |m| {
+        matches!(&m.msg, Some(server_message::Msg::Chat(c)) if c.text == "bob has to go")
+            .then_some(())
+    })
+    .await;
+    bob.close();
+    drop(bob);
+    let expected = vec![
+        ("ada".to_owned(), "agenda: the launch".to_owned()),
+        ("bob".to_owned(), "bob has to go".to_owned()),
+    ];
+    for transport in [TransportKind::WebTransport, TransportKind::WebSocket] {
+        let mut late = relay.connect(room, "carol", transport).await;
+        assert_eq!(
+            history_after_welcome(&mut late).await,
+            expected,
+            "over {transport:?}"
+        );
+        late.close();
+    }
+    // Once the last participant has left, the meeting's chat is gone.
+    ada.close();
+    drop(ada);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, metrics) = http_get(&relay.http, "/metrics").await;
+        if metrics.contains("edgecall_rooms 0") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the room did not close: {metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut next = relay
+        .connect(room, "dave", TransportKind::WebTransport)
+        .await;
+    assert_eq!(history_after_welcome(&mut next).await, Vec::new());
+}

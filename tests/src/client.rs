@@ -310,6 +310,38 @@ impl Client {
         .await
     }
 
+    /// The chat history the host sent right after the Welcome, as
+    /// (sender name, text) pairs; empty when none came before the answer
+    /// to a Ping sent now (a history is queued with the Welcome, ahead of
+    /// anything the client asks later).
+    pub async fn history_after_welcome(&mut self) -> Result<Vec<(String, String)>> {
+        const NONCE: u64 = 0x4849_5354;
+        self.send(client_message::Msg::Ping(wire::Ping { nonce: NONCE }))
+            .await?;
+        let history = self
+            .wait_for(Duration::from_secs(10), |m| match m {
+                server_message::Msg::ChatHistory(h) => Some(
+                    h.messages
+                        .iter()
+                        .map(|c| (c.sender_name.clone(), c.text.clone()))
+                        .collect(),
+                ),
+                server_message::Msg::Pong(p) if p.nonce == NONCE => Some(Vec::new()),
+                _ => None,
+            })
+            .await?;
+        Ok(history)
+    }
+
+    /// Sends a cleartext chat message.
+    pub async fn chat(&mut self, text: &str) -> Result<()> {
+        self.send(client_message::Msg::Chat(wire::Chat {
+            text: text.to_owned(),
+            ..wire::Chat::default()
+        }))
+        .await
+    }
+
     /// Closes the socket cleanly.
     pub async fn leave(mut self) -> Result<()> {
         self.sink

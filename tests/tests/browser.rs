@@ -960,6 +960,30 @@ fn a_new_e2ee_meeting_invites_a_second_page_and_chat_is_sealed_on_the_wire(
     send_chat(b, "bob", from_bob)?;
     wait_sealed_chat(b, "alice", "bob", from_bob)?;
 
+    // Bob leaves; carol, invited later, still reads the whole chat: the
+    // room kept it sealed, and her key opens it under each sender's
+    // identity (bob's too, though he is no longer in the roster).
+    b.click("bob", "#leave-button")?;
+    b.wait_state("alice", "bob gone", JOIN, |s| {
+        peer(s, "bob").is_none().then_some(())
+    })?;
+    let carol_url = meeting_url(
+        &edge.http_base(),
+        "carol",
+        &room,
+        &[("autojoin", "1")],
+        Some(fragment),
+    );
+    b.open("carol", &carol_url)?;
+    b.wait_state("carol", "in the call", JOIN, |s| {
+        (phase(s) == "in-call").then_some(())
+    })?;
+    wait_sealed_chat(b, "carol", "alice", from_alice)?;
+    wait_sealed_chat(b, "carol", "bob", from_bob)?;
+    let carol = b.state("carol")?;
+    let lines = carol["chat"].as_array().map_or(0, Vec::len);
+    ensure!(lines == 2, "carol's chat holds {lines} lines: {carol}");
+
     let observed = observer.finish()?;
     check_sealed_chat(&observed, "alice", &key, from_alice)?;
     check_sealed_chat(&observed, "bob", &key, from_bob)?;

@@ -487,6 +487,11 @@ async fn a_hibernated_room_still_routes_and_keeps_its_roster(edge: Arc<Edge>) ->
     let room = unique_room("hibernate");
     let mut alice = join(&edge, &room, "alice").await?;
     let mut bob = join(&edge, &room, "bob").await?;
+    alice.chat("notes from before the eviction").await?;
+    bob.wait_for(ARRIVAL, |m| {
+        matches!(m, server_message::Msg::Chat(c) if c.sender == alice.id).then_some(())
+    })
+    .await?;
     alice.media(audio(1, 10)).await?;
     ensure!(bob.media_at_least(1, any_frame, ARRIVAL, QUIET).await.len() == 1);
     let before = edge.room_info(&room)?;
@@ -508,7 +513,7 @@ async fn a_hibernated_room_still_routes_and_keeps_its_roster(edge: Arc<Edge>) ->
         "same instance: {before} → {after}"
     );
     ensure!(after["participants"] == 2, "{after}");
-    let carol = join(&edge, &room, "carol").await?;
+    let mut carol = join(&edge, &room, "carol").await?;
     let names: Vec<&str> = carol
         .welcome
         .roster
@@ -520,6 +525,59 @@ async fn a_hibernated_room_still_routes_and_keeps_its_roster(edge: Arc<Edge>) ->
         "roster after restore: {names:?}"
     );
     ensure!(carol.id > bob.id, "ids are not reused");
+    // The chat kept in the object's storage came back with the room.
+    let history = carol.history_after_welcome().await?;
+    ensure!(
+        history
+            == [(
+                "alice".to_owned(),
+                "notes from before the eviction".to_owned()
+            )],
+        "chat history after restore: {history:?}"
+    );
+    Ok(())
+}
+
+/// Late joiners get the recent chat, also from someone who left; the chat
+/// of a meeting ends when its last participant leaves.
+async fn late_joiners_get_the_recent_chat_until_the_room_empties(edge: Arc<Edge>) -> Result<()> {
+    let room = unique_room("chat-history");
+    let mut alice = join(&edge, &room, "alice").await?;
+    let mut bob = join(&edge, &room, "bob").await?;
+    alice.chat("agenda: the launch").await?;
+    bob.chat("bob has to go").await?;
+    alice
+        .wait_for(ARRIVAL, |m| {
+            matches!(m, server_message::Msg::Chat(c) if c.sender == bob.id).then_some(())
+        })
+        .await?;
+    bob.leave().await?;
+    let mut carol = join(&edge, &room, "carol").await?;
+    let history = carol.history_after_welcome().await?;
+    let expected = [
+        ("alice".to_owned(), "agenda: the launch".to_owned()),
+        ("bob".to_owned(), "bob has to go".to_owned()),
+    ];
+    ensure!(
+        history == expected,
+        "history for a late joiner: {history:?}"
+    );
+    alice.leave().await?;
+    carol.leave().await?;
+    let deadline = tokio::time::Instant::now() + ARRIVAL;
+    while edge.room_info(&room)?["participants"] != 0 {
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the room did not empty"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut dave = join(&edge, &room, "dave").await?;
+    let history = dave.history_after_welcome().await?;
+    ensure!(
+        history.is_empty(),
+        "an emptied room kept its chat: {history:?}"
+    );
     Ok(())
 }
 
@@ -1125,6 +1183,11 @@ fn main() {
             "twelve_participants_get_what_the_policy_entitles",
             &open,
             twelve_participants_get_what_the_policy_entitles,
+        ),
+        trial(
+            "late_joiners_get_the_recent_chat_until_the_room_empties",
+            &open,
+            late_joiners_get_the_recent_chat_until_the_room_empties,
         ),
         trial(
             "room_info_and_health_answer",

@@ -2,7 +2,8 @@
 //! from server messages; serialised for `window.edgecall.state()` and read
 //! by the UI to render. Pure logic: no browser APIs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 
 use edgecall_proto::e2ee::RoomKey;
 use edgecall_proto::wire::{self, server_message::Msg, Codec, ErrorCode};
@@ -270,6 +271,26 @@ pub struct CallState {
     /// Per sender, the latest `sent_ms` of a sealed chat message accepted.
     #[serde(skip)]
     chat_clock: HashMap<String, u64>,
+    /// Every chat message shown or dropped so far ([`chat_key`]), so the
+    /// history a reconnect brings again adds nothing twice.
+    #[serde(skip)]
+    chat_seen: HashSet<ChatKey>,
+}
+
+/// What tells two chat messages apart: the server's time, the sender and
+/// a digest of the bytes.
+type ChatKey = (u64, String, u64);
+
+fn chat_key(chat: &wire::ChatMessage) -> ChatKey {
+    let mut digest = std::collections::hash_map::DefaultHasher::new();
+    chat.text.hash(&mut digest);
+    chat.sealed.hash(&mut digest);
+    let sender = if chat.sender_identity.is_empty() {
+        format!("#{}", chat.sender)
+    } else {
+        chat.sender_identity.clone()
+    };
+    (chat.server_time_ms, sender, digest.finish())
 }
 
 fn values<S: serde::Serializer>(map: &BTreeMap<u32, Remote>, s: S) -> Result<S::Ok, S::Error> {
@@ -322,6 +343,7 @@ impl CallState {
             invite: None,
             chat_replays_dropped: 0,
             chat_clock: HashMap::new(),
+            chat_seen: HashSet::new(),
         }
     }
 
@@ -357,6 +379,17 @@ impl CallState {
             return Some(&self.me.identity);
         }
         self.participants.get(&id).map(|p| p.identity.as_str())
+    }
+
+    /// The name of whoever in the call (ourselves included) has `identity`.
+    fn name_with_identity(&self, identity: &str) -> Option<&str> {
+        if self.me.identity == identity {
+            return Some(&self.me.name);
+        }
+        self.participants
+            .values()
+            .find(|p| p.identity == identity)
+            .map(|p| p.name.as_str())
     }
 
     /// Gives everyone whose name is taken twice a label with a short tag of
@@ -401,11 +434,26 @@ impl CallState {
     /// [`UNDECRYPTABLE_CHAT`]. A sealed message not newer than the last one
     /// accepted from its sender is a replay and is dropped. Without a key a
     /// sealed message is undecryptable too.
+    ///
+    /// The sender is the identity the server stamped on the message when
+    /// it has one (the sender may have left since, and its id may belong to
+    /// someone else now), else the roster's for the sender id. The name
+    /// shown is that identity's in the roster, so a sealed message is never
+    /// shown under someone else's name; for someone who left, the stamped
+    /// name.
     pub fn chat_in(&mut self, chat: &wire::ChatMessage, key: Option<&RoomKey>) -> Change {
-        let from = self
-            .name_of(chat.sender)
+        self.chat_seen.insert(chat_key(chat));
+        let sender = if chat.sender_identity.is_empty() {
+            self.e2ee_sender(chat.sender).map(str::to_owned)
+        } else {
+            Some(chat.sender_identity.clone())
+        };
+        let from = sender
+            .as_deref()
+            .and_then(|identity| self.name_with_identity(identity))
+            .or_else(|| (!chat.sender_name.is_empty()).then_some(chat.sender_name.as_str()))
+            .or_else(|| self.name_of(chat.sender))
             .map_or_else(|| format!("#{}", chat.sender), str::to_owned);
-        let sender = self.e2ee_sender(chat.sender).map(str::to_owned);
         let opened = match (key, chat.sealed.is_empty()) {
             (None, true) => Ok(chat.text.clone()),
             (None, false) => Err("sealed, but this link has no key".to_owned()),
@@ -444,6 +492,23 @@ impl CallState {
         };
         self.chat.push(line);
         Change::Render
+    }
+
+    /// Adds the room's recent chat, sent after a Welcome, oldest first.
+    /// Messages this page already shows (a reconnect brings the history
+    /// again) are skipped before they are opened, so they are neither
+    /// doubled nor counted as replays.
+    pub fn history_in(&mut self, history: &wire::ChatHistory, key: Option<&RoomKey>) -> Change {
+        let mut change = Change::None;
+        for chat in &history.messages {
+            if self.chat_seen.contains(&chat_key(chat)) {
+                continue;
+            }
+            if self.chat_in(chat, key) == Change::Render {
+                change = Change::Render;
+            }
+        }
+        change
     }
 
     /// Bumps a media counter of participant `id`.
@@ -561,8 +626,9 @@ impl CallState {
                 },
                 None => Change::None,
             },
-            // Chat needs the room key: the page passes it to `chat_in`.
-            Msg::Chat(_) => Change::None,
+            // Chat needs the room key: the page passes it to `chat_in` and
+            // `history_in`.
+            Msg::Chat(_) | Msg::ChatHistory(_) => Change::None,
             Msg::Error(err) => refusal(err),
             Msg::KeyframeRequest(req) => Change::KeyframeWanted {
                 track: req.track,
@@ -870,6 +936,71 @@ mod tests {
         assert_eq!(s.chat_in(&newer, Some(&key)), Change::Render);
         let texts: Vec<&str> = s.chat.iter().map(|l| l.text.as_str()).collect();
         assert_eq!(texts, ["once", "twice"]);
+    }
+
+    fn history(messages: Vec<ChatMessage>) -> wire::ChatHistory {
+        wire::ChatHistory { messages }
+    }
+
+    #[test]
+    fn history_from_someone_who_left_opens_under_the_stamped_identity() {
+        let mut s = welcomed();
+        let key = generated_key("room");
+        let carol = "sub:carol";
+        let mut gone = sealed_chat(&key, 9, carol, 5, "I had to leave early");
+        gone.sender_name = "carol".into();
+        gone.sender_identity = carol.into();
+        assert_eq!(
+            s.history_in(&history(vec![gone]), Some(&key)),
+            Change::Render
+        );
+        assert_eq!(s.chat[0].from, "carol");
+        assert_eq!(s.chat[0].text, "I had to leave early");
+        assert!(!s.chat[0].undecryptable);
+    }
+
+    #[test]
+    fn a_stamped_identity_shows_that_identitys_name_not_the_stamped_one() {
+        let mut s = welcomed();
+        let key = generated_key("room");
+        // Sealed by ada, but the server calls the sender "bob".
+        let mut chat = sealed_chat(&key, 2, ADA, 5, "hello");
+        chat.sender_identity = ADA.into();
+        chat.sender_name = "bob".into();
+        s.chat_in(&chat, Some(&key));
+        assert_eq!(s.chat[0].from, "ada");
+        assert!(!s.chat[0].undecryptable);
+    }
+
+    #[test]
+    fn the_history_a_reconnect_brings_again_adds_nothing_twice() {
+        let mut s = welcomed();
+        let key = generated_key("room");
+        let mut first = sealed_chat(&key, 2, BOB, 10, "first");
+        first.server_time_ms = 1_000;
+        first.sender_identity = BOB.into();
+        let mut second = sealed_chat(&key, 2, BOB, 11, "second");
+        second.server_time_ms = 2_000;
+        second.sender_identity = BOB.into();
+        // Seen live, then again in the history after a reconnect.
+        s.chat_in(&first, Some(&key));
+        let again = history(vec![first, second]);
+        assert_eq!(s.history_in(&again, Some(&key)), Change::Render);
+        assert_eq!(s.history_in(&again, Some(&key)), Change::None);
+        let texts: Vec<&str> = s.chat.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["first", "second"]);
+        assert_eq!(s.chat_replays_dropped, 0);
+        // Cleartext chat is deduplicated the same way.
+        let mut plain = welcomed();
+        let line = ChatMessage {
+            sender: 2,
+            text: "hi".into(),
+            server_time_ms: 3_000,
+            ..ChatMessage::default()
+        };
+        plain.history_in(&history(vec![line.clone()]), None);
+        plain.history_in(&history(vec![line]), None);
+        assert_eq!(plain.chat.len(), 1);
     }
 
     #[test]

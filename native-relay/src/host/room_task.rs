@@ -248,7 +248,8 @@ impl Host {
                         }
                     }
                 }
-                Action::Persist { .. } => {}
+                // The room lives in this task while anyone is in it.
+                Action::Persist { .. } | Action::PersistChat { .. } => {}
             }
         }
         for conn in overflowed {

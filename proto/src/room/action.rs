@@ -131,4 +131,14 @@ pub enum Action {
         /// to keep the frequent `Send` actions small).
         state: Box<ConnState>,
     },
+    /// Store the room's chat log (a `StoredChatLog`; empty: nothing to
+    /// keep, drop what was stored) so the room can give late joiners its
+    /// recent chat after losing its memory: hand it back with
+    /// [`Room::restore_chat`](super::Room::restore_chat). Each value
+    /// replaces the last. Hosts whose room lives in memory for as long as
+    /// anyone is in it ignore this.
+    PersistChat {
+        /// The whole log, encoded.
+        log: Bytes,
+    },
 }

@@ -50,6 +50,12 @@ pub struct RoomConfig {
     pub max_name_chars: usize,
     /// Longest chat message, in characters.
     pub max_chat_chars: usize,
+    /// Recent chat messages a room keeps for late joiners (0: none). The
+    /// log lives while anyone is in the room.
+    pub chat_history_messages: usize,
+    /// Most encoded bytes of kept chat; the history a joiner gets is also
+    /// kept within `max_message_bytes`.
+    pub chat_history_bytes: usize,
     /// Most explicit subscriptions one receiver may hold.
     pub max_subscriptions: usize,
     /// Rooms with at most this many participants forward all audio and
@@ -118,6 +124,8 @@ impl Default for RoomConfig {
             chat_burst_messages: 10,
             max_name_chars: 32,
             max_chat_chars: 2_000,
+            chat_history_messages: 100,
+            chat_history_bytes: 64 * 1024,
             max_subscriptions: 64,
             small_room_size: 6,
             audio_top_k: 3,

@@ -18,6 +18,7 @@
 //!         Action::Fanout { conns, data, delivery } => { /* write data to each */ }
 //!         Action::Close { conn, code, reason } => { /* close conn with code */ }
 //!         Action::Persist { conn, state } => { /* keep state with conn */ }
+//!         Action::PersistChat { log } => { /* keep the chat log, if memory may go */ }
 //!     }
 //! }
 //! ```
@@ -30,6 +31,7 @@
 mod acks;
 mod action;
 mod budget;
+mod chat_log;
 mod config;
 mod congestion;
 mod identity;
@@ -69,6 +71,7 @@ pub use track::{TrackKind, LAYERS, MAX_LAYER};
 use crate::wire::{self, client_message, link_message, server_message};
 use crate::PROTOCOL_VERSION;
 use acks::Unacked;
+use chat_log::ChatLog;
 use congestion::Congestion;
 use link::Link;
 use ranking::{Ranking, RankingChange};
@@ -224,6 +227,8 @@ pub struct Room {
     dirty_links: FxHashSet<ConnId>,
     actions: VecDeque<Action>,
     stats: RoomStats,
+    /// Recent chat for late joiners.
+    chat: ChatLog,
     /// The latest event time seen (ms), for accounting done while queuing.
     clock_ms: u64,
 }
@@ -250,6 +255,14 @@ impl Room {
     pub fn new(id: &str, config: RoomConfig) -> Result<Self, SyntaxError> {
         validate_room_id(id)?;
         let ranking = Ranking::new(config.ranking_interval_ms, config.speaking_level);
+        // The history goes to a joiner as one message: the tag and length
+        // of the `ServerMessage` field take at most 6 bytes.
+        let chat = ChatLog::new(
+            config.chat_history_messages,
+            config
+                .chat_history_bytes
+                .min(config.max_message_bytes.saturating_sub(6)),
+        );
         Ok(Self {
             id: id.to_owned(),
             config,
@@ -262,6 +275,7 @@ impl Room {
             dirty_links: FxHashSet::default(),
             actions: VecDeque::new(),
             stats: RoomStats::default(),
+            chat,
             clock_ms: 0,
         })
     }
@@ -788,6 +802,10 @@ impl Room {
             resume_secret: resolved.resume_secret.into(),
         });
         self.send_server(conn, welcome, Delivery::Reliable);
+        if !self.chat.is_empty() {
+            let history = self.chat.history_message();
+            self.push_send(conn, history, Delivery::Reliable);
+        }
         self.announce_joined(joined, Origin::Local(conn));
         self.persist_participant(id);
     }
@@ -901,6 +919,9 @@ impl Room {
                 text,
                 server_time_ms: now_ms,
                 sealed,
+                // Filled in from the roster by `broadcast_chat`.
+                sender_name: String::new(),
+                sender_identity: String::new(),
             },
             Origin::Local(conn),
         );
@@ -1043,6 +1064,10 @@ impl Room {
         };
         self.broadcast_server(server_message::Msg::Left(left), None);
         self.broadcast_link(link_message::Msg::Left(id), participant.origin);
+        // The meeting ended with its last participant: so does its chat.
+        if self.participants.is_empty() && self.chat.clear() {
+            self.persist_chat();
+        }
     }
 
     /// Forgets a connection and everything bound to it.
@@ -1127,9 +1152,50 @@ impl Room {
         self.broadcast_link(link_message::Msg::Joined(joined), origin);
     }
 
-    fn broadcast_chat(&mut self, chat: wire::ChatMessage, origin: Origin) {
+    /// Forwards chat from participant `chat.sender` (a local id) to
+    /// everyone and keeps it for late joiners. The sender's name and
+    /// identity are the room's, whatever a link or client put there.
+    fn broadcast_chat(&mut self, mut chat: wire::ChatMessage, origin: Origin) {
+        let Some(sender) = self.participants.get(&chat.sender) else {
+            return;
+        };
+        chat.sender_name = sender.member.name.clone();
+        chat.sender_identity = sender.identity().to_owned();
+        let kept = self.chat.push(&chat);
         self.broadcast_server(server_message::Msg::Chat(chat.clone()), None);
         self.broadcast_link(link_message::Msg::Chat(chat), origin);
+        if kept {
+            self.persist_chat();
+        }
+    }
+
+    /// Gives the room back the chat log it asked its host to keep
+    /// ([`Action::PersistChat`]), after [`Room::restore`]. A room nobody is
+    /// in has ended: the log is dropped and the host told to drop it too.
+    ///
+    /// # Errors
+    ///
+    /// [`StoredStateError`] when `stored` is not a stored chat log; the
+    /// room then starts with no history.
+    pub fn restore_chat(&mut self, stored: Bytes) -> Result<(), StoredStateError> {
+        if self.participants.is_empty() {
+            self.chat.clear();
+            if !stored.is_empty() {
+                self.persist_chat();
+            }
+            return Ok(());
+        }
+        self.chat.restore(stored)
+    }
+
+    /// Recent chat messages kept for late joiners.
+    pub fn chat_history_len(&self) -> usize {
+        self.chat.len()
+    }
+
+    fn persist_chat(&mut self) {
+        let log = Bytes::from(self.chat.framed());
+        self.actions.push_back(Action::PersistChat { log });
     }
 
     // ------------------------------------------------------------------ output helpers

@@ -30,6 +30,8 @@ pub struct Host {
     pub inbox: BTreeMap<ConnId, Vec<Delivered>>,
     pub closed: BTreeMap<ConnId, (CloseCode, String)>,
     pub persisted: BTreeMap<ConnId, ConnState>,
+    /// The last chat log the room asked to keep (`None`: never asked).
+    pub persisted_chat: Option<Bytes>,
     pub links: HashSet<ConnId>,
     pub ids: BTreeMap<ConnId, ParticipantId>,
     /// Bytes delivered to each connection so far (what its `Ack` reports).
@@ -50,6 +52,7 @@ impl Host {
             inbox: BTreeMap::new(),
             closed: BTreeMap::new(),
             persisted: BTreeMap::new(),
+            persisted_chat: None,
             links: HashSet::new(),
             ids: BTreeMap::new(),
             received_bytes: BTreeMap::new(),
@@ -98,6 +101,7 @@ impl Host {
                 Action::Persist { conn, state } => {
                     self.persisted.insert(conn, *state);
                 }
+                Action::PersistChat { log } => self.persisted_chat = Some(log),
             }
         }
     }

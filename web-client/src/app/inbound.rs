@@ -100,6 +100,15 @@ impl App {
                 }
                 self.render();
             }
+            server_message::Msg::ChatHistory(history) => {
+                let change = self
+                    .state
+                    .borrow_mut()
+                    .history_in(&history, self.key.borrow().as_ref());
+                if change == Change::Render {
+                    self.render();
+                }
+            }
             server_message::Msg::Pong(pong) => {
                 if let Some(rtt) = self.link.pong(pong.nonce) {
                     self.observe_rtt(rtt);
