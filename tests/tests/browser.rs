@@ -1237,6 +1237,188 @@ fn mute_camera_and_screen_share_states_propagate(fx: &Fixtures, b: &Browser) -> 
     Ok(())
 }
 
+/// One remote tile as page `name` shows it.
+#[derive(Debug)]
+struct TileShape {
+    name: String,
+    /// Width / height of the picture's box on screen.
+    shown: f64,
+    /// Width / height of the picture itself (the canvas's frame size).
+    picture: f64,
+    /// The tile's width in CSS pixels.
+    width: f64,
+    on_stage: bool,
+}
+
+/// The remote tiles page `name` shows, with the box of the picture each
+/// displays (the screen share where there is one, else the camera).
+fn tile_shapes(b: &Browser, name: &str) -> Result<Vec<TileShape>> {
+    let shapes = b.eval(
+        name,
+        "[...document.querySelectorAll('#grid .tile:not(.self)')].filter(t => !t.hidden).map(t => {
+           const c = t.querySelector(t.classList.contains('sharing') ? 'canvas.screen' : 'canvas.camera');
+           const r = c.getBoundingClientRect();
+           return { name: t.dataset.participantName, shown: r.width / r.height,
+                    picture: c.width / c.height, width: t.getBoundingClientRect().width,
+                    main: t.classList.contains('main') };
+         })",
+    )?;
+    let shapes = shapes.as_array().context("tile shapes")?;
+    Ok(shapes
+        .iter()
+        .map(|t| TileShape {
+            name: t["name"].as_str().unwrap_or_default().to_owned(),
+            shown: t["shown"].as_f64().unwrap_or(0.0),
+            picture: t["picture"].as_f64().unwrap_or(0.0),
+            width: t["width"].as_f64().unwrap_or(0.0),
+            on_stage: t["main"] == true,
+        })
+        .collect())
+}
+
+/// Waits until every remote tile on page `name` has the shape of its
+/// picture (within 3 %: borders and rounding), so nothing is letterboxed.
+fn wait_tiles_fit(b: &Browser, name: &str) -> Result<Vec<TileShape>> {
+    let deadline = std::time::Instant::now() + JOIN;
+    loop {
+        let shapes = tile_shapes(b, name)?;
+        let fits = !shapes.is_empty()
+            && shapes
+                .iter()
+                .all(|t| t.picture > 0.0 && (t.shown / t.picture - 1.0).abs() < 0.03);
+        if fits {
+            return Ok(shapes);
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "{name}'s tiles do not take their pictures' shape: {shapes:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The id page `viewer` knows participant `name` by.
+fn peer_id(b: &Browser, viewer: &str, name: &str) -> Result<u64> {
+    let state = b.state(viewer)?;
+    peer(&state, name)
+        .and_then(|p| p["id"].as_u64())
+        .with_context(|| format!("{viewer} does not know {name}"))
+}
+
+/// Waits until page `viewer` has `who` on its stage (`None`: no stage).
+fn wait_stage(b: &Browser, viewer: &str, who: Option<u64>, what: &str) -> Result<()> {
+    b.wait_state(viewer, what, JOIN, |s| {
+        (s["stage"].as_u64() == who).then_some(())
+    })
+}
+
+/// The camera layer page `viewer` asks of participant `name`.
+fn asked_layer(state: &Value, name: &str) -> Option<u64> {
+    peer(state, name).and_then(|p| p["asked_camera_layer"].as_u64())
+}
+
+fn the_grid_speaker_view_and_pins_keep_each_picture_in_shape(
+    fx: &Fixtures,
+    b: &Browser,
+) -> Result<()> {
+    let (edge, room) = edge_room(fx, "layouts")?;
+    let url = |name| meeting_url(&edge.http_base(), name, &room, &[("autojoin", "1")], None);
+    let names = ["alice", "bob", "carol"];
+    open_all(b, &names.map(|n| (n, url(n))), true)?;
+    wait_media_between(b, &names)?;
+
+    // The grid: equal tiles in the shape of their pictures, no stage.
+    let grid = wait_tiles_fit(b, "alice")?;
+    ensure!(
+        grid.iter().all(|t| !t.on_stage),
+        "a stage in the grid: {grid:?}"
+    );
+    println!("    grid: {grid:?}");
+    b.screenshot("alice", "layout-grid.png")?;
+
+    // The speaker view. Whoever comes later in tile order speaks (the
+    // other is muted), so the stage can only be theirs by speaking.
+    let (first, later) = {
+        let (bob, carol) = (peer_id(b, "alice", "bob")?, peer_id(b, "alice", "carol")?);
+        if bob < carol {
+            (("bob", bob), ("carol", carol))
+        } else {
+            (("carol", carol), ("bob", bob))
+        }
+    };
+    b.click(first.0, "#mute-button")?;
+    self_flag(b, first.0, "muted", true)?;
+    b.click("alice", "#view-button")?;
+    b.wait_state("alice", "the speaker view", JOIN, |s| {
+        (s["view"] == "speaker").then_some(())
+    })?;
+    wait_stage(
+        b,
+        "alice",
+        Some(later.1),
+        &format!("{} speaking on the stage", later.0),
+    )?;
+    let speaker = wait_tiles_fit(b, "alice")?;
+    let stage = speaker
+        .iter()
+        .find(|t| t.on_stage)
+        .context("no stage tile")?;
+    let strip = speaker
+        .iter()
+        .find(|t| !t.on_stage)
+        .context("no filmstrip tile")?;
+    ensure!(
+        stage.name == later.0 && stage.width > 2.0 * strip.width,
+        "the stage is not the large tile: {speaker:?}"
+    );
+    // The stage's camera is asked at the top layer, the strip's at the
+    // bottom one: the speaker view costs the strip's bandwidth, not more.
+    b.wait_state("alice", "layers by tile size", JOIN, |s| {
+        (asked_layer(s, later.0) == Some(2) && asked_layer(s, first.0) == Some(0)).then_some(())
+    })?;
+    println!("    speaker view: {speaker:?}");
+    b.screenshot("alice", "layout-speaker.png")?;
+
+    // Pinning the quiet one puts them on the stage though the other
+    // speaks; unpinning gives the stage back to the speaker.
+    let pin = format!("#tile-{} button.pin", first.1);
+    b.click("alice", &pin)?;
+    wait_stage(b, "alice", Some(first.1), &format!("{} pinned", first.0))?;
+    ensure!(
+        b.eval(
+            "alice",
+            &format!("document.querySelector('{pin}').getAttribute('aria-pressed')")
+        )? == "true",
+        "the pin button does not say it is pressed"
+    );
+    wait_tiles_fit(b, "alice")?;
+    b.screenshot("alice", "layout-pinned.png")?;
+    b.click("alice", &pin)?;
+    wait_stage(
+        b,
+        "alice",
+        Some(later.1),
+        "the speaker back after unpinning",
+    )?;
+
+    // A screen share takes the stage, in the shape of the screen.
+    b.click(first.0, "#screen-button")?;
+    self_flag(b, first.0, "sharing_screen", true)?;
+    wait_stage(b, "alice", Some(first.1), "the shared screen on the stage")?;
+    b.wait_state("alice", "screen frames", MEDIA, |s| {
+        (peer_count(s, first.0, "screen_frames_decoded") >= 10).then_some(())
+    })?;
+    let sharing = wait_tiles_fit(b, "alice")?;
+    println!("    screen share: {sharing:?}");
+    b.screenshot("alice", "layout-screen.png")?;
+
+    // Back to the grid: no stage (the share keeps a double tile).
+    b.click("alice", "#view-button")?;
+    wait_stage(b, "alice", None, "the grid again")?;
+    wait_tiles_fit(b, "alice")?;
+    Ok(())
+}
+
 /// Native participants that stay in a room (keep-alives, reading and
 /// acknowledging everything) until stopped.
 struct Crowd {
@@ -2152,6 +2334,11 @@ fn main() {
             &fixtures,
             "an_idle_edge_meeting_hibernates_with_pages_joined_and_resumes_media",
             an_idle_edge_meeting_hibernates_with_pages_joined_and_resumes_media,
+        ),
+        trial(
+            &fixtures,
+            "the_grid_speaker_view_and_pins_keep_each_picture_in_shape",
+            the_grid_speaker_view_and_pins_keep_each_picture_in_shape,
         ),
         trial(
             &fixtures,

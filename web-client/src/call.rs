@@ -6,11 +6,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
 use edgecall_proto::e2ee::RoomKey;
-use edgecall_proto::wire::{self, server_message::Msg, Codec, ErrorCode};
+use edgecall_proto::wire::{self, server_message::Msg, Codec, ErrorCode, Track};
 use serde::Serialize;
 
 use crate::config::TransportKind;
 use crate::congestion::Level;
+use crate::layout::View;
 use crate::level::SpeakingDetector;
 
 /// Where the page is in its life.
@@ -117,6 +118,9 @@ pub struct Remote {
     pub camera_codec: Option<&'static str>,
     /// The simulcast layer of the last camera frame received from them.
     pub camera_layer: Option<u32>,
+    /// The highest camera layer our latest `Subscribe` asks of them (by
+    /// the size of their tile), or none when their camera is not asked.
+    pub asked_camera_layer: Option<u32>,
     #[serde(skip)]
     detector: SpeakingDetector,
 }
@@ -254,6 +258,14 @@ pub struct CallState {
     /// The grid page shown (0-based) and how many there are.
     pub grid_page: usize,
     pub grid_pages: usize,
+    /// Grid or speaker view (see [`crate::layout`]).
+    pub view: View,
+    /// Who the user pinned to the stage, if anyone.
+    pub pinned: Option<u32>,
+    /// The remote participant who started speaking last.
+    pub active_speaker: Option<u32>,
+    /// Who is on the stage now, if the view has one.
+    pub stage: Option<u32>,
     /// Open mode: the secret from our Welcome that resumes our identity
     /// when we reconnect (the server then replaces our old session instead
     /// of showing a ghost until it times out).
@@ -337,6 +349,10 @@ impl CallState {
             subscribed: 0,
             grid_page: 0,
             grid_pages: 1,
+            view: View::Grid,
+            pinned: None,
+            active_speaker: None,
+            stage: None,
             resume_secret: Vec::new(),
             e2ee_key: None,
             e2ee_kdf_ms: None,
@@ -530,26 +546,83 @@ impl CallState {
         }
     }
 
-    /// Refreshes the speaking flags; true when any changed.
+    /// Refreshes the speaking flags; true when any changed. Someone who
+    /// starts speaking becomes the active speaker (it stays theirs through
+    /// pauses, until someone else starts).
     pub fn refresh_speaking(&mut self, now_ms: f64) -> bool {
         let mut changed = false;
         for p in self.participants.values_mut() {
             let speaking = p.detector.speaking(now_ms);
+            if speaking && !p.speaking {
+                self.active_speaker = Some(p.id);
+            }
             changed |= speaking != p.speaking;
             p.speaking = speaking;
         }
         changed
     }
 
-    /// The participants whose tiles the current grid page shows, after
-    /// bringing the page count in line with who is here.
+    /// Records what a `Subscribe` asks: how many tracks, and each
+    /// participant's camera layer.
+    pub fn subscribed_to(&mut self, subscribe: &wire::Subscribe) {
+        self.subscribed = subscribe.subscriptions.len();
+        for p in self.participants.values_mut() {
+            p.asked_camera_layer = subscribe
+                .subscriptions
+                .iter()
+                .find(|s| s.participant == p.id && s.track == Track::Camera as i32)
+                .map(|s| s.max_layer);
+        }
+    }
+
+    /// Switches between the grid and the speaker view.
+    pub fn toggle_view(&mut self) {
+        self.view = match self.view {
+            View::Grid => View::Speaker,
+            View::Speaker => View::Grid,
+        };
+        self.grid_page = 0;
+    }
+
+    /// Pins participant `id` to the stage, or unpins them.
+    pub fn toggle_pin(&mut self, id: u32) {
+        self.pinned = if self.pinned == Some(id) {
+            None
+        } else {
+            Some(id)
+        };
+        self.grid_page = 0;
+    }
+
+    /// The remote participants with a tile on screen (the stage's first),
+    /// after bringing the stage and the pages in line with who is here.
     pub fn repage(&mut self) -> Vec<u32> {
         let order =
             crate::pages::tile_order(self.participants.values().map(|p| (p.id, p.sharing_screen)));
-        let size = crate::pages::page_size(self.max_subscriptions);
-        self.grid_pages = crate::pages::page_count(order.len(), size);
-        self.grid_page = self.grid_page.min(self.grid_pages - 1);
-        crate::pages::on_page(&order, self.grid_page, size).to_vec()
+        let sharers: Vec<u32> = order
+            .iter()
+            .copied()
+            .filter(|id| self.participants.get(id).is_some_and(|p| p.sharing_screen))
+            .collect();
+        if self
+            .pinned
+            .is_some_and(|id| !self.participants.contains_key(&id))
+        {
+            self.pinned = None;
+        }
+        let arrangement = crate::layout::arrange(&crate::layout::Inputs {
+            view: self.view,
+            order: &order,
+            sharers: &sharers,
+            pinned: self.pinned,
+            active_speaker: self.active_speaker,
+            max_subscriptions: self.max_subscriptions,
+            page: self.grid_page,
+        });
+        self.grid_pages = arrangement.pages;
+        self.grid_page = arrangement.page;
+        self.stage = arrangement.main;
+        arrangement.shown
     }
 
     /// Shows the next (`forward`) or previous grid page, if there is one.
@@ -845,6 +918,40 @@ mod tests {
         assert!(s.participants[&2].speaking);
         assert!(!s.refresh_speaking(200.0));
         assert!(s.refresh_speaking(100.0 + SpeakingDetector::HOLD_MS + 10.0));
+    }
+
+    #[test]
+    fn the_stage_follows_the_last_to_start_speaking_unless_someone_is_pinned() {
+        let mut s = welcomed();
+        s.apply(&Msg::Joined(wire::ParticipantJoined {
+            participant: Some(participant(3, "cy")),
+        }));
+        s.toggle_view();
+        assert_eq!(s.repage(), [2, 3]);
+        assert_eq!(s.stage, Some(2), "nobody spoke yet: the first");
+        s.participants.get_mut(&3).unwrap().observe_level(20, 100.0);
+        s.refresh_speaking(150.0);
+        assert_eq!(s.repage(), [3, 2]);
+        assert_eq!(s.stage, Some(3));
+        // Quiet again: the stage stays with cy until someone else starts.
+        s.refresh_speaking(100.0 + SpeakingDetector::HOLD_MS + 10.0);
+        s.repage();
+        assert_eq!(s.stage, Some(3));
+        s.toggle_pin(2);
+        s.repage();
+        assert_eq!(s.stage, Some(2));
+        let json: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
+        assert_eq!(
+            (json["view"].as_str(), json["pinned"].as_u64()),
+            (Some("speaker"), Some(2))
+        );
+        // The pinned one leaves: the pin goes with them.
+        s.apply(&Msg::Left(wire::ParticipantLeft {
+            id: 2,
+            reason: String::new(),
+        }));
+        s.repage();
+        assert_eq!((s.pinned, s.stage), (None, Some(3)));
     }
 
     fn generated_key(room: &str) -> RoomKey {

@@ -19,6 +19,7 @@ pub mod congestion;
 pub mod framing;
 pub mod jitter;
 pub mod keepalive;
+pub mod layout;
 pub mod level;
 pub mod pages;
 pub mod session;

@@ -145,6 +145,9 @@ pub fn render(state: &CallState, self_speaking: bool, page: &[u32]) {
         }
         if let Some(video) = tile.query_selector("video").ok().flatten() {
             toggle_class(&video, "off", state.me.camera_off);
+            if let Ok(v) = video.clone().dyn_into::<web_sys::HtmlVideoElement>() {
+                fit_to(&tile, v.video_width(), v.video_height());
+            }
             if let Ok(v) = video.dyn_into::<HtmlElement>() {
                 v.set_hidden(state.me.camera_off);
             }
@@ -182,8 +185,28 @@ fn render_pager(state: &CallState) {
     }
 }
 
+/// Gives `tile` the aspect ratio of the `width`×`height` picture it shows
+/// (nothing until one is known), so the picture fills it without bands.
+fn fit_to(tile: &Element, width: u32, height: u32) {
+    if width == 0 || height == 0 {
+        return;
+    }
+    let style = format!(
+        "aspect-ratio: {width} / {height}; --aspect: {:.4}",
+        f64::from(width) / f64::from(height)
+    );
+    set_attribute_if_changed(tile, "style", &style);
+}
+
+/// The size of the picture on canvas `id`, once a frame was drawn.
+fn canvas_size(id: &str) -> Option<(u32, u32)> {
+    let canvas: web_sys::HtmlCanvasElement = by_id(id)?.dyn_into().ok()?;
+    Some((canvas.width(), canvas.height()))
+}
+
 fn render_tiles(state: &CallState, page: &[u32]) {
     let Some(grid) = by_id("grid") else { return };
+    toggle_class(&grid, "stage", state.stage.is_some());
     // Remove tiles of people who left.
     let tiles = grid.query_selector_all(".tile:not(.self)");
     if let Ok(tiles) = tiles {
@@ -213,9 +236,32 @@ fn render_tiles(state: &CallState, page: &[u32]) {
             let label = create("span", "name");
             let _ = tile.append_child(&label);
             let _ = tile.append_child(&create("div", "badges"));
+            let pin = create("button", "pin");
+            let _ = pin.set_attribute("type", "button");
+            let _ = pin.set_attribute("data-pin", &p.id.to_string());
+            pin.set_text_content(Some("📌"));
+            let _ = tile.append_child(&pin);
             let _ = grid.append_child(&tile);
             tile
         });
+        toggle_class(&tile, "main", state.stage == Some(p.id));
+        if let Some(pin) = tile.query_selector("button.pin").ok().flatten() {
+            let pinned = state.pinned == Some(p.id);
+            let action = if pinned { "Unpin" } else { "Pin" };
+            set_attribute_if_changed(&pin, "aria-label", &format!("{action} {}", p.label));
+            set_attribute_if_changed(&pin, "title", &format!("{action} {}", p.label));
+            set_attribute_if_changed(&pin, "aria-pressed", if pinned { "true" } else { "false" });
+        }
+        let shown = if p.sharing_screen {
+            canvas_size(&canvas_id(p.id, Track::Screen))
+        } else if p.camera_off {
+            None
+        } else {
+            canvas_size(&canvas_id(p.id, Track::Camera))
+        };
+        if let Some((width, height)) = shown {
+            fit_to(&tile, width, height);
+        }
         if let Ok(t) = tile.clone().dyn_into::<HtmlElement>() {
             let off_page = !page.contains(&p.id);
             if t.hidden() != off_page {
@@ -412,5 +458,11 @@ fn render_header(state: &CallState) {
         state.me.sharing_screen,
         "Stop sharing",
         "Share screen",
+    );
+    label(
+        "view-button",
+        state.view == crate::layout::View::Speaker,
+        "Grid view",
+        "Speaker view",
     );
 }

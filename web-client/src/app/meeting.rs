@@ -144,6 +144,20 @@ impl App {
         let _ = js::window().set_interval_with_callback_and_timeout_and_arguments_0(&tick, TICK_MS);
     }
 
+    /// Grid or speaker view.
+    pub(super) fn toggle_view(&self) {
+        self.state.borrow_mut().toggle_view();
+        self.render();
+        self.update_subscriptions();
+    }
+
+    /// Pins participant `id` to the stage, or unpins them.
+    pub(super) fn toggle_pin(&self, id: u32) {
+        self.state.borrow_mut().toggle_pin(id);
+        self.render();
+        self.update_subscriptions();
+    }
+
     pub(super) fn turn_page(&self, forward: bool) {
         self.state.borrow_mut().turn_page(forward);
         self.render();
@@ -196,7 +210,7 @@ impl App {
         }
         let limit = self.state.borrow().max_subscriptions;
         let subscribe = subscribe_for(&tiles, limit);
-        self.state.borrow_mut().subscribed = subscribe.subscriptions.len();
+        self.state.borrow_mut().subscribed_to(&subscribe);
         if self.last_subscribe.borrow().as_ref() != Some(&subscribe) {
             *self.last_subscribe.borrow_mut() = Some(subscribe.clone());
             self.send(client_message::Msg::Subscribe(subscribe));

@@ -189,6 +189,26 @@ fn on(id: &str, event: &'static str, f: impl Fn(&Rc<App>) + 'static) {
     }
 }
 
+/// One listener on the grid for every tile's pin button (tiles come and
+/// go; the grid stays).
+fn on_pin_buttons() {
+    let Some(grid) = ui::by_id("grid") else {
+        return;
+    };
+    let cb = js::callback(move |ev: web_sys::Event| {
+        let pin = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|t| t.closest("button.pin").ok().flatten())
+            .and_then(|b| b.get_attribute("data-pin"))
+            .and_then(|id| id.parse::<u32>().ok());
+        if let (Some(id), Some(a)) = (pin, app()) {
+            a.toggle_pin(id);
+        }
+    });
+    let _ = grid.add_event_listener_with_callback("click", &cb);
+}
+
 /// Whole milliseconds of page time: the send budget's clock.
 fn budget_clock() -> u64 {
     js::now_ms().max(0.0) as u64
@@ -237,6 +257,8 @@ impl App {
         on("rejoin-button", "click", |_| {
             let _ = js::window().location().reload();
         });
+        on("view-button", "click", |a| a.toggle_view());
+        on_pin_buttons();
         on("page-prev", "click", |a| a.turn_page(false));
         on("page-next", "click", |a| a.turn_page(true));
         on("chat-form", "submit", |a| a.send_chat());
