@@ -5,7 +5,7 @@
 // "error"}. Every page runs in its own Chromium (Debian's, through
 // playwright-core; no browser is ever downloaded) with its own fresh
 // user-data-dir, so pages share no state. Console output and page errors
-// go to <log_dir>/<page>.log.
+// go to <log_dir>/<page>.log, the browsers' own output to driver.log.
 //
 // Environment: EDGECALL_NODE_MODULES (where playwright-core is installed),
 // EDGECALL_CHROMIUM (the browser binary).
@@ -20,6 +20,10 @@ if (!modules) {
   process.stderr.write('EDGECALL_NODE_MODULES is not set\n');
   process.exit(2);
 }
+// Each browser process's own output (a renderer's CHECK failure before a
+// crash, say) goes to this driver's stderr, which the harness keeps as
+// driver.log: playwright logs it under `pw:browser`.
+process.env.DEBUG = [process.env.DEBUG, 'pw:browser'].filter(Boolean).join(',');
 const { chromium } = require(path.join(modules, 'playwright-core'));
 const executablePath = process.env.EDGECALL_CHROMIUM || '/usr/bin/chromium';
 

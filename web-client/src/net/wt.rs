@@ -24,7 +24,13 @@ pub struct WtConn {
     transport: WebTransport,
     control: WritableStreamDefaultWriter,
     datagrams: WritableStreamDefaultWriter,
+    /// We closed the session (its end is not news to the page).
     closing: Rc<Cell<bool>>,
+    /// The session is over, whoever ended it: nothing more is written to
+    /// it or its streams, and it is not closed again. (Writing into, or
+    /// closing, a session the server has just closed is the one thing the
+    /// page did when Chromium's renderer crashed during a relay drain.)
+    ended: Rc<Cell<bool>>,
 }
 
 async fn certificate_hash(cert_hash: &CertHash) -> Result<Option<Vec<u8>>, String> {
@@ -98,8 +104,12 @@ impl WtConn {
         spawn_datagram_reader(transport.datagrams().readable(), sink.clone());
         spawn_stream_acceptor(transport.incoming_unidirectional_streams(), sink.clone());
         let closing_flag = closing.clone();
+        let ended = Rc::new(Cell::new(false));
+        let ended_flag = ended.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            let reason = match JsFuture::from(closed).await {
+            let outcome = JsFuture::from(closed).await;
+            ended_flag.set(true);
+            let reason = match outcome {
                 Ok(info) => {
                     let reason = js::get(&info, "reason").as_string().unwrap_or_default();
                     let code = js::get(&info, "closeCode").as_f64().unwrap_or(0.0);
@@ -116,22 +126,34 @@ impl WtConn {
             control,
             datagrams,
             closing,
+            ended,
         })
     }
 
     /// Writes one length-prefixed control message.
     pub fn send_control(&self, data: &[u8]) {
-        let framed = framing::encode(data);
-        write_ignoring(&self.control, &framed);
+        if self.writable() {
+            write_ignoring(&self.control, &framing::encode(data));
+        }
     }
 
     /// Sends one datagram (may be lost).
     pub fn send_datagram(&self, data: &[u8]) {
-        write_ignoring(&self.datagrams, data);
+        if self.writable() {
+            write_ignoring(&self.datagrams, data);
+        }
+    }
+
+    /// Whether the session still takes writes.
+    fn writable(&self) -> bool {
+        !self.closing.get() && !self.ended.get()
     }
 
     /// Sends one message on its own unidirectional stream.
     pub fn send_stream(&self, data: &[u8]) {
+        if !self.writable() {
+            return;
+        }
         let transport = self.transport.clone();
         let chunk = Uint8Array::from(data);
         js::spawn("sending a video frame", async move {
@@ -150,7 +172,11 @@ impl WtConn {
 
     /// Closes the session.
     pub fn close(&self) {
+        let already_over = self.ended.get() || self.closing.get();
         self.closing.set(true);
+        if already_over {
+            return;
+        }
         let _ = self.transport.close(&js::obj(&[
             ("closeCode", JsValue::from_f64(0.0)),
             ("reason", JsValue::from_str("left")),
