@@ -126,24 +126,25 @@ impl Host {
             conn_ids,
             storage,
         };
-        host.restore_chat();
+        host.restore_room();
         host.carry_out();
         host
     }
 
-    /// Hands the engine the chat log kept in storage: a restored room
-    /// takes it back, a new one (its meeting ended) drops it.
-    fn restore_chat(&mut self) {
+    /// Hands the engine the room state kept in storage (chat, removals):
+    /// a restored room takes it back, a new one (its meeting ended) drops
+    /// it.
+    fn restore_room(&mut self) {
         let (Some(engine), Some(storage)) = (self.engine.as_mut(), self.storage.as_ref()) else {
             return;
         };
-        match storage.chat() {
-            Ok(log) => {
-                if let Err(err) = engine.restore_chat(log.into()) {
-                    log_failure("the room's stored chat is unreadable", None, &err);
+        match storage.room() {
+            Ok(state) => {
+                if let Err(err) = engine.restore_room(state.into()) {
+                    log_failure("the room's stored state is unreadable", None, &err);
                 }
             }
-            Err(err) => log_failure("cannot read the room's chat", None, &err),
+            Err(err) => log_failure("cannot read the room's state", None, &err),
         }
     }
 
@@ -158,7 +159,7 @@ impl Host {
             None => {
                 self.engine =
                     Some(Room::new(room, self.config.clone()).map_err(|e| e.to_string())?);
-                self.restore_chat();
+                self.restore_room();
                 Ok(())
             }
         }
@@ -253,13 +254,13 @@ impl Host {
                         }
                     }
                 }
-                Action::PersistChat { log } => {
+                Action::PersistRoom { state } => {
                     let saved = match &self.storage {
-                        Some(storage) => storage.save_chat(&log),
+                        Some(storage) => storage.save_room(&state),
                         None => Err("no storage".to_owned()),
                     };
                     if let Err(err) = saved {
-                        log_failure("cannot keep the room's chat", None, &err);
+                        log_failure("cannot keep the room's state", None, &err);
                     }
                 }
             }

@@ -5,15 +5,16 @@
 //! - `links`: each link's (trunk's) persisted engine state, which grows
 //!   with the participants behind it. The link's socket attachment only
 //!   says "in storage" ([`STORED_MARK`]);
-//! - `chat`: the room's recent chat for late joiners, one row holding the
-//!   engine's whole log (`Action::PersistChat`).
+//! - `room`: one row holding what the engine keeps beyond its connections
+//!   (`Action::PersistRoom`: the recent chat for late joiners, the
+//!   identities a host removed).
 
 use worker::{SqlCursor, SqlStorage, SqlStorageValue, State};
 
 const SCHEMA: [&str; 3] = [
     "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS links (conn INTEGER PRIMARY KEY, state BLOB NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS chat (slot INTEGER PRIMARY KEY CHECK (slot = 0), log BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS room (slot INTEGER PRIMARY KEY CHECK (slot = 0), state BLOB NOT NULL)",
 ];
 
 /// Times the room was rebuilt from hibernated sockets.
@@ -102,22 +103,22 @@ impl Storage {
 }
 
 impl Storage {
-    /// Keeps the room's chat log (empty: drops it).
-    pub(crate) fn save_chat(&self, log: &[u8]) -> Result<(), String> {
-        if log.is_empty() {
-            return self.query("DELETE FROM chat", vec![]).map(drop);
+    /// Keeps the engine's room state (empty: drops it).
+    pub(crate) fn save_room(&self, state: &[u8]) -> Result<(), String> {
+        if state.is_empty() {
+            return self.query("DELETE FROM room", vec![]).map(drop);
         }
         self.query(
-            "INSERT OR REPLACE INTO chat (slot, log) VALUES (0, ?)",
-            vec![SqlStorageValue::Blob(log.to_vec())],
+            "INSERT OR REPLACE INTO room (slot, state) VALUES (0, ?)",
+            vec![SqlStorageValue::Blob(state.to_vec())],
         )
         .map(drop)
     }
 
-    /// The chat log kept last (empty if none).
-    pub(crate) fn chat(&self) -> Result<Vec<u8>, String> {
+    /// The room state kept last (empty if none).
+    pub(crate) fn room(&self) -> Result<Vec<u8>, String> {
         Ok(self
-            .blob("SELECT log FROM chat", vec![])?
+            .blob("SELECT state FROM room", vec![])?
             .unwrap_or_default())
     }
 }

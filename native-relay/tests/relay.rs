@@ -5,7 +5,8 @@ mod support;
 use std::time::Duration;
 
 use bytes::Bytes;
-use edgecall_proto::wire::{client_message, server_message, Track};
+use edgecall_proto::room::CloseCode;
+use edgecall_proto::wire::{client_message, server_message, ModerationAction, Track};
 use edgecall_stream::{ClientError, Session, TransportKind, Trust};
 use support::{expect, expect_closed, expect_joined, expect_media, frame, http_get, Relay};
 
@@ -362,4 +363,75 @@ async fn late_joiners_get_the_recent_chat_until_the_meeting_empties() {
         .connect(room, "dave", TransportKind::WebTransport)
         .await;
     assert_eq!(history_after_welcome(&mut next).await, Vec::new());
+}
+
+/// A session of `name` in `room` with a token of `role` (secret `s3cret`).
+async fn join_as_role(
+    relay: &Relay,
+    room: &str,
+    name: &str,
+    role: edgecall_proto::token::Role,
+    transport: TransportKind,
+) -> Result<Session, ClientError> {
+    let claims = edgecall_proto::token::JoinClaims {
+        role,
+        ..edgecall_proto::token::JoinClaims::new(room, name, u64::MAX / 2)
+    };
+    let token = edgecall_proto::token::mint(b"s3cret", &claims).expect("mint");
+    Session::connect(&relay.join(room, name, transport).token(&token)).await
+}
+
+fn moderate(action: ModerationAction, participant: u32) -> client_message::Msg {
+    client_message::Msg::Moderate(edgecall_proto::wire::Moderate {
+        action: action as i32,
+        participant,
+    })
+}
+
+#[tokio::test]
+async fn only_a_host_token_moderates_over_both_transports() {
+    use edgecall_proto::token::Role;
+    let relay = Relay::start(&["--token-secret", "s3cret"]);
+    let room = "moderated";
+    let join = |name, role, transport| join_as_role(&relay, room, name, role, transport);
+    let mut chair = join("chair", Role::Host, TransportKind::WebTransport)
+        .await
+        .unwrap();
+    let mut bob = join("bob", Role::Participant, TransportKind::WebSocket)
+        .await
+        .unwrap();
+    let mut carol = join("carol", Role::Participant, TransportKind::WebTransport)
+        .await
+        .unwrap();
+    let carol_id = carol.participant_id();
+    bob.send(moderate(ModerationAction::Remove, carol_id))
+        .await
+        .unwrap();
+    assert_eq!(
+        expect_closed(&mut bob).await,
+        Some(u32::from(CloseCode::Forbidden.code()))
+    );
+    chair
+        .send(moderate(ModerationAction::Remove, carol_id))
+        .await
+        .unwrap();
+    assert_eq!(
+        expect_closed(&mut carol).await,
+        Some(u32::from(CloseCode::Removed.code()))
+    );
+    let again = join("carol", Role::Participant, TransportKind::WebSocket).await;
+    assert!(again.is_err(), "carol rejoined after being removed");
+    let mut dave = join("dave", Role::Participant, TransportKind::WebSocket)
+        .await
+        .unwrap();
+    chair
+        .send(moderate(ModerationAction::EndMeeting, 0))
+        .await
+        .unwrap();
+    for session in [&mut dave, &mut chair] {
+        assert_eq!(
+            expect_closed(session).await,
+            Some(u32::from(CloseCode::MeetingEnded.code()))
+        );
+    }
 }

@@ -20,6 +20,14 @@
 #[error("{0}")]
 pub struct JsonError(String);
 
+impl JsonError {
+    /// Member `key` holds a value of the right type that is not allowed;
+    /// `expected` says which are.
+    pub fn invalid(key: &str, expected: &str) -> Self {
+        Self(format!("`{key}` must be {expected}"))
+    }
+}
+
 /// A parsed JSON object whose members are read by name. Absent members and
 /// `null` read as `None`; a member of the wrong type is an error naming it.
 pub struct JsonObject(imp::Object);

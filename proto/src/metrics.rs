@@ -99,6 +99,8 @@ room_counters! {
     bytes_in: "edgecall_bytes_in_total", "Media payload bytes accepted.";
     bytes_out: "edgecall_bytes_out_total", "Media bytes queued to receivers and links.";
     frames_unrouted: "edgecall_frames_unrouted_total", "Frames nobody was entitled to.";
+    frames_held: "edgecall_frames_held_total",
+        "Audio frames dropped because a host muted the sender, who has not unmuted since.";
     audio_barge_ins: "edgecall_audio_barge_ins_total",
         "Senders outside the top K heard from their first loud frame until the next ranking.";
     frames_unknown_sender: "edgecall_frames_unknown_sender_total",
@@ -139,7 +141,7 @@ mod tests {
         let text = out.finish();
         assert!(text.contains("\nedgecall_frames_in_total 3\n"), "{text}");
         assert!(text.contains("\nedgecall_congestion_recoveries_total 1\n"));
-        assert_eq!(text.matches("# TYPE").count(), 11);
+        assert_eq!(text.matches("# TYPE").count(), 12);
     }
 
     #[test]

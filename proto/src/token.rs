@@ -65,6 +65,7 @@ type HmacSha256 = Hmac<Sha256>;
 /// | `nbf`       | integer, optional| not-before, Unix seconds; the token is refused before this second   |
 /// | `publish`   | bool, optional  | may send media; `true` when absent                                   |
 /// | `subscribe` | bool, optional  | may receive media; `true` when absent                                |
+/// | `role`      | string, optional| `host` (may moderate: mute, lower hands, remove, end the meeting) or `participant` (the default) |
 ///
 /// Times are whole Unix seconds (JWT `NumericDate`); fractional or negative
 /// values make the token malformed. Claims not listed here (`iss`, `aud`,
@@ -95,6 +96,41 @@ pub struct JoinClaims {
     /// Whether the participant may subscribe to (receive) media. Defaults to
     /// `true`.
     pub subscribe: bool,
+    /// What the participant may do beyond publishing and subscribing.
+    pub role: Role,
+}
+
+/// The `role` claim.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Role {
+    /// An ordinary participant.
+    #[default]
+    Participant,
+    /// May moderate the meeting.
+    Host,
+}
+
+impl Role {
+    /// The claim's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Participant => "participant",
+            Role::Host => "host",
+        }
+    }
+
+    /// Reads a claim's value (`None`: absent, the default).
+    ///
+    /// # Errors
+    ///
+    /// [`JsonError`] for any other value than `host` or `participant`.
+    pub fn parse(value: Option<&str>) -> Result<Self, JsonError> {
+        match value {
+            None | Some("participant") => Ok(Role::Participant),
+            Some("host") => Ok(Role::Host),
+            Some(_) => Err(JsonError::invalid("role", "\"host\" or \"participant\"")),
+        }
+    }
 }
 
 impl JoinClaims {
@@ -110,6 +146,7 @@ impl JoinClaims {
             nbf: None,
             publish: true,
             subscribe: true,
+            role: Role::Participant,
         }
     }
     /// The claims as the JSON object of a token's payload, optional claims
@@ -124,6 +161,7 @@ impl JoinClaims {
             .uint_if("nbf", self.nbf)
             .boolean("publish", self.publish)
             .boolean("subscribe", self.subscribe)
+            .string_if("role", (self.role == Role::Host).then_some("host"))
             .finish()
     }
 
@@ -144,6 +182,7 @@ impl JoinClaims {
             nbf: object.uint("nbf")?,
             publish: object.boolean("publish")?.unwrap_or(true),
             subscribe: object.boolean("subscribe")?.unwrap_or(true),
+            role: Role::parse(object.string("role")?.as_deref())?,
         })
     }
 }
@@ -959,12 +998,34 @@ mod tests {
             iat: Some(NOW),
             nbf: Some(NOW - 5),
             publish: false,
+            role: Role::Host,
             ..claims("standup")
         };
         for claims in [full, JoinClaims::new("r", "n", 7)] {
             let object = JsonObject::parse(claims.to_json().as_bytes()).expect("object");
             assert_eq!(JoinClaims::from_json(&object), Ok(claims));
         }
+    }
+
+    #[test]
+    fn the_role_claim_is_host_or_participant_and_nothing_else() {
+        let read = |json: &str| {
+            JoinClaims::from_json(&JsonObject::parse(json.as_bytes()).expect("object"))
+                .map(|c| c.role)
+        };
+        let base = r#""room":"r","name":"n","exp":7"#;
+        assert_eq!(read(&format!("{{{base}}}")), Ok(Role::Participant));
+        assert_eq!(
+            read(&format!(r#"{{{base},"role":"participant"}}"#)),
+            Ok(Role::Participant)
+        );
+        assert_eq!(
+            read(&format!(r#"{{{base},"role":"host"}}"#)),
+            Ok(Role::Host)
+        );
+        let err = read(&format!(r#"{{{base},"role":"admin"}}"#)).expect_err("refused");
+        assert!(err.to_string().contains("role"), "{err}");
+        assert!(read(&format!(r#"{{{base},"role":true}}"#)).is_err());
     }
 
     #[test]

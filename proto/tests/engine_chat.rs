@@ -168,7 +168,7 @@ fn no_history_is_sent_when_there_is_none_or_it_is_off() {
     off.join(1, "alice");
     say(&mut off, 1, "not kept");
     assert!(history_in(&join_and_listen(&mut off, 2, "bob")).is_none());
-    assert_eq!(off.persisted_chat, None, "nothing to keep");
+    assert_eq!(off.persisted_room, None, "nothing to keep");
 }
 
 #[test]
@@ -187,7 +187,7 @@ fn sealed_chat_is_kept_sealed_byte_for_byte() {
     let kept = &history_in(&msgs).expect("a history").messages[0];
     assert_eq!(kept.sealed, sealed);
     assert_eq!(kept.text, "");
-    let stored = host.persisted_chat.clone().expect("kept for the host");
+    let stored = host.persisted_room.clone().expect("kept for the host");
     // A stored log reads as a history.
     let stored = wire::ChatHistory::decode(stored).expect("a stored log");
     assert_eq!(stored.messages[0].sealed, sealed);
@@ -199,7 +199,7 @@ fn the_chat_of_a_meeting_ends_with_its_last_participant() {
     host.join(1, "alice");
     host.join(2, "bob");
     say(&mut host, 1, "see you tomorrow");
-    assert!(host.persisted_chat.as_ref().is_some_and(|l| !l.is_empty()));
+    assert!(host.persisted_room.as_ref().is_some_and(|l| !l.is_empty()));
     host.room.closed(ConnId(1), host.now);
     host.pump();
     assert_eq!(host.room.chat_history_len(), 1, "bob is still in");
@@ -207,7 +207,7 @@ fn the_chat_of_a_meeting_ends_with_its_last_participant() {
     host.pump();
     assert_eq!(host.room.chat_history_len(), 0);
     assert_eq!(
-        host.persisted_chat.as_deref(),
+        host.persisted_room.as_deref(),
         Some(&[][..]),
         "the host is told to drop what it kept"
     );
@@ -225,14 +225,14 @@ fn a_restored_room_gives_late_joiners_the_chat_it_kept() {
         .iter()
         .map(|(c, s)| (*c, s.clone()))
         .collect();
-    let log = host.persisted_chat.clone().expect("kept");
+    let log = host.persisted_room.clone().expect("kept");
     let mut room =
         Room::restore("room-1", RoomConfig::default(), states, host.now).expect("restores");
-    room.restore_chat(log).expect("reads back");
+    room.restore_room(log).expect("reads back");
     let mut restored = Host::with_room(room);
     restored.now = host.now + 60_000;
     restored.pump();
-    assert_eq!(restored.persisted_chat, None, "nothing new to keep");
+    assert_eq!(restored.persisted_room, None, "nothing new to keep");
     let msgs = join_and_listen(&mut restored, 3, "carol");
     assert_eq!(
         texts(history_in(&msgs).expect("a history")),
@@ -240,7 +240,7 @@ fn a_restored_room_gives_late_joiners_the_chat_it_kept() {
     );
     // The restored log goes on: new chat is appended and kept.
     say(&mut restored, 2, "after it");
-    let stored = wire::ChatHistory::decode(restored.persisted_chat.clone().expect("kept"))
+    let stored = wire::ChatHistory::decode(restored.persisted_room.clone().expect("kept"))
         .expect("a stored log");
     assert_eq!(stored.messages.len(), 2);
 }
@@ -250,11 +250,11 @@ fn a_room_nobody_is_in_drops_the_chat_its_host_kept() {
     let mut host = Host::new(RoomConfig::default());
     host.join(1, "alice");
     say(&mut host, 1, "from a meeting that ended");
-    let log = host.persisted_chat.clone().expect("kept");
+    let log = host.persisted_room.clone().expect("kept");
     let mut fresh = Host::new(RoomConfig::default());
-    fresh.room.restore_chat(log).expect("reads");
+    fresh.room.restore_room(log).expect("reads");
     fresh.pump();
-    assert_eq!(fresh.persisted_chat.as_deref(), Some(&[][..]));
+    assert_eq!(fresh.persisted_room.as_deref(), Some(&[][..]));
     assert!(history_in(&join_and_listen(&mut fresh, 1, "bob")).is_none());
 }
 
@@ -264,7 +264,7 @@ fn an_unreadable_stored_log_is_an_error_and_the_room_starts_without_history() {
     host.join(1, "alice");
     assert!(host
         .room
-        .restore_chat(Bytes::from_static(b"\xff\xff\xff"))
+        .restore_room(Bytes::from_static(b"\xff\xff\xff"))
         .is_err());
     assert!(history_in(&join_and_listen(&mut host, 2, "bob")).is_none());
 }

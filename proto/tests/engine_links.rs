@@ -504,3 +504,98 @@ fn a_trunk_carries_the_whole_mesh_and_the_mesh_the_trunk() {
         "eve reaches the second relay via the first"
     );
 }
+
+/// A host (`role: host`) on A's conn 1, bob on B's conn 1.
+fn moderated_pair() -> Pair {
+    let mut pair = Pair::new(RoomConfig::default());
+    let mut chair = Member::verified("chair", "chair");
+    chair.rights.moderate = true;
+    pair.a.join_as(1, chair).expect("the host joins A");
+    pair.carry();
+    pair.b
+        .join_as(1, Member::verified("bob", "bob"))
+        .expect("bob joins B");
+    pair.b
+        .join_as(2, Member::verified("carol", "carol"))
+        .expect("carol joins B");
+    pair.carry();
+    pair.a.clear();
+    pair.b.clear();
+    pair
+}
+
+fn moderate(host: &mut Host, conn: u64, action: wire::ModerationAction, participant: u32) {
+    host.send(
+        conn,
+        client_message::Msg::Moderate(wire::Moderate {
+            action: action as i32,
+            participant,
+        }),
+    );
+}
+
+#[test]
+fn the_host_flag_and_reactions_cross_the_link() {
+    let mut pair = moderated_pair();
+    let chair_on_b = id_named(&pair.b, "chair");
+    let joined = pair
+        .b
+        .welcome_as(3, Member::new("dave"), &[])
+        .expect("dave");
+    let chair = joined
+        .roster
+        .iter()
+        .find(|p| p.id == chair_on_b)
+        .expect("the host in B's roster");
+    assert!(chair.host);
+    pair.a.send(
+        1,
+        client_message::Msg::Reaction(wire::Reaction {
+            emoji: edgecall_proto::room::REACTIONS[2].to_owned(),
+        }),
+    );
+    pair.carry();
+    let got = pair.b.server_messages(1).into_iter().find_map(|m| match m {
+        server_message::Msg::Reaction(r) => Some(r),
+        _ => None,
+    });
+    assert_eq!(got.map(|r| r.sender), Some(chair_on_b));
+}
+
+#[test]
+fn a_host_removes_and_mutes_participants_on_the_other_host() {
+    let mut pair = moderated_pair();
+    let bob_on_a = id_named(&pair.a, "bob");
+    let carol_on_a = id_named(&pair.a, "carol");
+    moderate(&mut pair.a, 1, wire::ModerationAction::Mute, carol_on_a);
+    pair.carry();
+    let carol_on_b = id_named(&pair.b, "carol");
+    let muted = pair
+        .b
+        .room
+        .participants()
+        .find(|p| p.id == carol_on_b)
+        .is_some_and(|p| p.media.audio_muted);
+    assert!(muted, "carol is muted on her own host");
+    assert!(pair
+        .b
+        .server_messages(2)
+        .into_iter()
+        .any(|m| { matches!(m, server_message::Msg::Moderated(m) if m.by_name == "chair") }));
+    moderate(&mut pair.a, 1, wire::ModerationAction::Remove, bob_on_a);
+    pair.carry();
+    assert_eq!(pair.b.close_code(1), Some(CloseCode::Removed));
+    assert!(!names(&pair.a).iter().any(|(n, _)| n == "bob"));
+    assert!(pair.b.join_as(5, Member::verified("bob", "bob")).is_none());
+    assert_eq!(pair.b.close_code(2), None, "carol stays");
+}
+
+#[test]
+fn ending_the_meeting_closes_everyone_on_every_host() {
+    let mut pair = moderated_pair();
+    moderate(&mut pair.a, 1, wire::ModerationAction::EndMeeting, 0);
+    pair.carry();
+    assert_eq!(pair.a.close_code(1), Some(CloseCode::MeetingEnded));
+    assert_eq!(pair.b.close_code(1), Some(CloseCode::MeetingEnded));
+    assert_eq!(pair.b.close_code(2), Some(CloseCode::MeetingEnded));
+}

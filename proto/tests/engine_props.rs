@@ -132,6 +132,7 @@ impl Model {
                 can_publish: true,
                 identity: format!("sub:remote{remote}"),
                 joined_at_ms: START_MS,
+                host: false,
             });
             let data = LinkMessage { msg: Some(joined) }.encode_to_vec();
             room.message(LINK, data.into(), START_MS);
@@ -562,7 +563,7 @@ impl Model {
                         Action::Persist { conn: c, .. } => prop_assert_eq!(*c, conn),
                         // Bytes that happen to be a chat message are the
                         // offender's own, kept like any other.
-                        Action::PersistChat { .. } => {}
+                        Action::PersistRoom { .. } => {}
                         Action::Send { conn: c, data, .. } if *c != conn && *c != LINK => {
                             // Others may only hear about the offender.
                             let msg = ServerMessage::decode(data.clone()).ok().and_then(|m| m.msg);

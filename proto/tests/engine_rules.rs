@@ -1361,6 +1361,7 @@ fn chat_and_media_state_reach_everyone() {
             audio_muted: true,
             camera_off: false,
             screen_sharing: true,
+            hand_raised: false,
         }),
     );
     let msgs = host.server_messages(2);

@@ -23,7 +23,7 @@ use edgecall_e2e::web::{
 };
 use edgecall_e2e::TempDir;
 use edgecall_proto::e2ee::{RoomKey, RoomSecret};
-use edgecall_proto::token::{mint, JoinClaims};
+use edgecall_proto::token::{mint, JoinClaims, Role};
 use edgecall_proto::wire::{server_message, ChatMessage, Codec, MediaFrame, Track};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
@@ -1726,7 +1726,7 @@ const UNNAMED_CONTROLS_JS: &str = r#"(() => {
 })()"#;
 
 /// The meeting's keyboard shortcuts press its buttons (Alt+A mute, Alt+V
-/// camera, Alt+Q leave), the others see the result, the toggles say
+/// camera, Alt+H hand, Alt+Q leave), the others see the result, the toggles say
 /// whether they are pressed, and every control on the page has an
 /// accessible name.
 fn keyboard_shortcuts_press_the_controls_and_every_control_is_named(
@@ -1764,6 +1764,11 @@ fn keyboard_shortcuts_press_the_controls_and_every_control_is_named(
     self_flag(b, "alice", "camera_off", true)?;
     flag_on(b, "bob", "alice", "camera_off", ".badge-camera-off", true)?;
     ensure!(pressed("camera-button")? == "true");
+
+    b.press("alice", "Alt+KeyH")?;
+    self_flag(b, "alice", "hand_raised", true)?;
+    flag_on(b, "bob", "alice", "hand_raised", ".badge-hand", true)?;
+    ensure!(pressed("hand-button")? == "true");
 
     b.press("alice", "Alt+KeyQ")?;
     b.wait_state("alice", "left", JOIN, |s| {
@@ -2204,6 +2209,128 @@ fn a_rejected_token_shows_a_clear_error(fx: &Fixtures, b: &Browser) -> Result<()
     Ok(())
 }
 
+/// Clicks the host's moderation button `action` for `name` in `host`'s
+/// participant list.
+fn moderate_in_list(b: &Browser, host: &str, action: &str, name: &str) -> Result<()> {
+    let id = peer_id(b, host, name)?;
+    b.click(
+        host,
+        &format!("#participants button[data-moderate=\"{action}:{id}\"]"),
+    )
+}
+
+/// A host (`role: host` token) and two participants on the secured edge:
+/// hands go up and reactions show for everyone; the host lowers a hand,
+/// mutes someone, removes someone (their page says so and stays out), and
+/// ends the meeting for the rest. Only the host sees moderation controls.
+fn a_host_lowers_hands_mutes_removes_and_ends_the_meeting(
+    fx: &Fixtures,
+    b: &Browser,
+) -> Result<()> {
+    web::ensure_built()?;
+    let edge = fx.secured_edge.get()?;
+    let room = unique_room("moderation");
+    let exp = edgecall_e2e::frames::now_us() / 1_000_000 + 3_600;
+    let url = |name: &str, role: Role| -> Result<String> {
+        let claims = JoinClaims {
+            role,
+            ..JoinClaims::new(room.as_str(), name, exp)
+        };
+        let token = mint(JOIN_SECRET.as_bytes(), &claims)?;
+        Ok(meeting_url(
+            &edge.http_base(),
+            name,
+            &room,
+            &[("autojoin", "1"), ("token", &token)],
+            None,
+        ))
+    };
+    let pages = [
+        ("chair", url("chair", Role::Host)?),
+        ("bob", url("bob", Role::Participant)?),
+        ("carol", url("carol", Role::Participant)?),
+    ];
+    open_all(b, &pages, true)?;
+    for me in ["chair", "bob", "carol"] {
+        b.wait_state(me, "everyone in the roster", JOIN, |s| {
+            (s["participants"].as_array().map_or(0, Vec::len) == 2).then_some(())
+        })?;
+    }
+    ensure!(
+        b.state("chair")?["self"]["host"] == true,
+        "chair is not a host"
+    );
+    b.wait_js("chair", "the end button", JOIN, &visible_js("#end-button"))?;
+    ensure!(
+        b.eval("bob", &visible_js("#end-button"))? == false,
+        "a participant sees the end button"
+    );
+    ensure!(
+        b.eval(
+            "bob",
+            "document.querySelectorAll('#participants button.moderate').length"
+        )? == 0,
+        "a participant sees moderation buttons"
+    );
+    b.wait_state("bob", "chair shown as host", JOIN, |s| {
+        (peer(s, "chair")?["host"] == true).then_some(())
+    })?;
+
+    // Bob raises his hand; carol reacts. Everyone sees both.
+    b.click("bob", "#hand-button")?;
+    self_flag(b, "bob", "hand_raised", true)?;
+    flag_on(b, "chair", "bob", "hand_raised", ".badge-hand", true)?;
+    flag_on(b, "carol", "bob", "hand_raised", ".badge-hand", true)?;
+    b.click("carol", "#reactions button[data-reaction=\"🎉\"]")?;
+    for viewer in ["chair", "bob"] {
+        b.wait_state(viewer, "carol's reaction", JOIN, |s| {
+            (peer(s, "carol")?["reaction"] == "🎉").then_some(())
+        })?;
+    }
+    b.wait_state("carol", "her own reaction", JOIN, |s| {
+        (s["self"]["reaction"] == "🎉").then_some(())
+    })?;
+    b.screenshot("chair", "moderation-hand-and-reaction.png")?;
+
+    // The host lowers bob's hand and mutes carol; both pages follow.
+    moderate_in_list(b, "chair", "lower-hand", "bob")?;
+    self_flag(b, "bob", "hand_raised", false)?;
+    flag_on(b, "chair", "bob", "hand_raised", ".badge-hand", false)?;
+    b.wait_state("bob", "told who lowered it", JOIN, |s| {
+        s["notice"]
+            .as_str()
+            .is_some_and(|n| n.contains("chair lowered your hand"))
+            .then_some(())
+    })?;
+    moderate_in_list(b, "chair", "mute", "carol")?;
+    self_flag(b, "carol", "muted", true)?;
+    flag_on(b, "bob", "carol", "muted", ".badge-muted", true)?;
+
+    // The host removes bob: his page says so and does not come back.
+    moderate_in_list(b, "chair", "remove", "bob")?;
+    let removed = wait_error(b, "bob")?;
+    println!("    bob's page: {removed}");
+    ensure!(
+        removed.contains("removed you"),
+        "bob's page says: {removed}"
+    );
+    b.wait_state("chair", "bob gone", JOIN, |s| {
+        peer(s, "bob").is_none().then_some(())
+    })?;
+    let bob = b.state("bob")?;
+    ensure!(
+        bob["reconnects"] == 0 && phase(&bob) == "error",
+        "bob's page tried to come back: {bob}"
+    );
+
+    // The host ends the meeting: carol's page says so.
+    b.click("chair", "#end-button")?;
+    let ended = wait_error(b, "carol")?;
+    println!("    carol's page: {ended}");
+    ensure!(ended.contains("ended"), "carol's page says: {ended}");
+    Ok(())
+}
+
 fn browsers_lacking_webcodecs_capture_or_decoding_are_told_what_they_can_do(
     fx: &Fixtures,
     b: &Browser,
@@ -2334,6 +2461,11 @@ fn main() {
             &fixtures,
             "an_idle_edge_meeting_hibernates_with_pages_joined_and_resumes_media",
             an_idle_edge_meeting_hibernates_with_pages_joined_and_resumes_media,
+        ),
+        trial(
+            &fixtures,
+            "a_host_lowers_hands_mutes_removes_and_ends_the_meeting",
+            a_host_lowers_hands_mutes_removes_and_ends_the_meeting,
         ),
         trial(
             &fixtures,

@@ -15,9 +15,10 @@ use edgecall_e2e::edge::Edge;
 use edgecall_e2e::frames::{audio, camera};
 use edgecall_e2e::trials::{trial, unique_room};
 use edgecall_proto::room::{CloseCode, RoomConfig};
-use edgecall_proto::token::{mint, JoinClaims};
+use edgecall_proto::token::{mint, JoinClaims, Role};
 use edgecall_proto::wire::{
-    self, client_message, link_message, server_message, ErrorCode, MediaFrame, Track,
+    self, client_message, link_message, server_message, ErrorCode, MediaFrame, ModerationAction,
+    Track,
 };
 use edgecall_stream::{JoinConfig, Session, TransportKind};
 use libtest_mimic::Arguments;
@@ -612,6 +613,95 @@ fn token(room: &str, name: &str, exp_from_now: i64, secret: &str) -> Result<Stri
     let now = (edgecall_e2e::frames::now_us() / 1_000_000) as i64;
     let claims = JoinClaims::new(room, name, (now + exp_from_now).max(0) as u64);
     Ok(mint(secret.as_bytes(), &claims)?)
+}
+
+/// Joins `room` on the secured edge as `name` with `role`.
+async fn join_with_role(edge: &Edge, room: &str, name: &str, role: Role) -> Result<Client> {
+    let now = edgecall_e2e::frames::now_us() / 1_000_000;
+    let claims = JoinClaims {
+        role,
+        ..JoinClaims::new(room, name, now + 600)
+    };
+    let token = mint(SECRET.as_bytes(), &claims)?;
+    Client::join(&format!(
+        "{}/api/rooms/{room}/ws?token={token}",
+        edge.ws_base()
+    ))
+    .await
+}
+
+fn moderate(action: ModerationAction, participant: u32) -> client_message::Msg {
+    client_message::Msg::Moderate(wire::Moderate {
+        action: action as i32,
+        participant,
+    })
+}
+
+/// Only a `role: host` token moderates: anyone else who tries is closed
+/// (4010) and their target is untouched; the host mutes, removes (4015,
+/// and the same token cannot rejoin) and ends the meeting (4016).
+async fn a_host_token_moderates_and_nobody_else_can(edge: Arc<Edge>) -> Result<()> {
+    let room = unique_room("moderation");
+    let mut chair = join_with_role(&edge, &room, "chair", Role::Host).await?;
+    let mut bob = join_with_role(&edge, &room, "bob", Role::Participant).await?;
+    let mut carol = join_with_role(&edge, &room, "carol", Role::Participant).await?;
+    let mut dave = join_with_role(&edge, &room, "dave", Role::Participant).await?;
+    ensure!(
+        dave.welcome
+            .roster
+            .iter()
+            .any(|p| p.name == "chair" && p.host),
+        "the roster does not say who hosts: {:?}",
+        dave.welcome.roster
+    );
+    bob.send(moderate(ModerationAction::Remove, carol.id))
+        .await?;
+    let (code, _) = bob.wait_closed(Duration::from_secs(10)).await?;
+    ensure!(
+        code == CloseCode::Forbidden.code(),
+        "bob closed with {code}"
+    );
+    carol.ping(1).await?;
+
+    chair
+        .send(moderate(ModerationAction::Mute, carol.id))
+        .await?;
+    carol
+        .wait_for(ARRIVAL, |m| match m {
+            server_message::Msg::Moderated(m)
+                if m.action == ModerationAction::Mute as i32 && m.by_name == "chair" =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
+        .await?;
+    chair
+        .send(moderate(ModerationAction::Remove, carol.id))
+        .await?;
+    let (code, error) = carol.wait_closed(Duration::from_secs(10)).await?;
+    ensure!(
+        code == CloseCode::Removed.code(),
+        "carol closed with {code}"
+    );
+    ensure!(
+        error.is_some_and(|e| e.message.contains("chair removed you")),
+        "carol is not told who removed her"
+    );
+    let again = join_with_role(&edge, &room, "carol", Role::Participant).await;
+    ensure!(again.is_err(), "carol rejoined after being removed");
+
+    chair
+        .send(moderate(ModerationAction::EndMeeting, 0))
+        .await?;
+    for (who, client) in [("dave", &mut dave), ("chair", &mut chair)] {
+        let (code, _) = client.wait_closed(Duration::from_secs(10)).await?;
+        ensure!(
+            code == CloseCode::MeetingEnded.code(),
+            "{who} closed with {code}"
+        );
+    }
+    Ok(())
 }
 
 async fn bad_tokens_are_refused_before_the_room(edge: Arc<Edge>) -> Result<()> {
@@ -1253,6 +1343,11 @@ fn main() {
             "a_valid_token_names_the_participant",
             &secured,
             a_valid_token_names_the_participant,
+        ),
+        trial(
+            "a_host_token_moderates_and_nobody_else_can",
+            &secured,
+            a_host_token_moderates_and_nobody_else_can,
         ),
         trial(
             "the_token_endpoint_needs_the_api_key",

@@ -47,6 +47,14 @@ pub struct SelfView {
     pub camera_off: bool,
     /// Sharing the screen.
     pub sharing_screen: bool,
+    /// Hand raised.
+    pub hand_raised: bool,
+    /// May moderate (our token's role is `host`).
+    pub host: bool,
+    /// Our last reaction, while it shows.
+    pub reaction: Option<String>,
+    #[serde(skip)]
+    reaction_until_ms: u64,
     /// The video codec we publish (`h264` or `vp8`), once chosen.
     pub video_codec: Option<&'static str>,
     /// Camera frames sent, per simulcast layer.
@@ -121,6 +129,14 @@ pub struct Remote {
     /// The highest camera layer our latest `Subscribe` asks of them (by
     /// the size of their tile), or none when their camera is not asked.
     pub asked_camera_layer: Option<u32>,
+    /// Hand raised.
+    pub hand_raised: bool,
+    /// May moderate.
+    pub host: bool,
+    /// Their last reaction, while it shows.
+    pub reaction: Option<String>,
+    #[serde(skip)]
+    reaction_until_ms: u64,
     #[serde(skip)]
     detector: SpeakingDetector,
 }
@@ -131,6 +147,7 @@ impl Remote {
             id: p.id,
             name: p.name.clone(),
             identity: p.identity.clone(),
+            host: p.host,
             ..Remote::default()
         };
         remote.set_media(p.media_state.as_ref());
@@ -142,6 +159,7 @@ impl Remote {
         self.muted = media.audio_muted;
         self.camera_off = media.camera_off;
         self.sharing_screen = media.screen_sharing;
+        self.hand_raised = media.hand_raised;
     }
 
     /// Records what one of their camera frames was.
@@ -155,6 +173,9 @@ impl Remote {
         self.detector.observe(level, now_ms);
     }
 }
+
+/// How long a reaction shows on its sender's tile.
+pub const REACTION_MS: u64 = 4_000;
 
 /// What a chat line shows when an end-to-end encrypted message cannot be
 /// opened (never its bytes or any cleartext that came with it).
@@ -575,6 +596,38 @@ impl CallState {
         }
     }
 
+    /// Shows a reaction on its sender's tile (or ours) for [`REACTION_MS`].
+    pub fn reaction_in(&mut self, sent: &wire::ReactionSent, now_ms: f64) -> Change {
+        let until = now_ms as u64 + REACTION_MS;
+        if self.me.id == Some(sent.sender) {
+            self.me.reaction = Some(sent.emoji.clone());
+            self.me.reaction_until_ms = until;
+        } else if let Some(p) = self.participants.get_mut(&sent.sender) {
+            p.reaction = Some(sent.emoji.clone());
+            p.reaction_until_ms = until;
+        } else {
+            return Change::None;
+        }
+        Change::Render
+    }
+
+    /// Drops reactions whose time is up; true when any went.
+    pub fn expire_reactions(&mut self, now_ms: f64) -> bool {
+        let mut changed = false;
+        let now_ms = now_ms as u64;
+        if self.me.reaction.is_some() && now_ms >= self.me.reaction_until_ms {
+            self.me.reaction = None;
+            changed = true;
+        }
+        for p in self.participants.values_mut() {
+            if p.reaction.is_some() && now_ms >= p.reaction_until_ms {
+                p.reaction = None;
+                changed = true;
+            }
+        }
+        changed
+    }
+
     /// Switches between the grid and the speaker view.
     pub fn toggle_view(&mut self) {
         self.view = match self.view {
@@ -655,6 +708,7 @@ impl CallState {
                 for p in &welcome.roster {
                     if p.id == welcome.participant_id {
                         self.me.name = p.name.clone();
+                        self.me.host = p.host;
                         continue;
                     }
                     // Keep counters across a reconnect for the same id.
@@ -664,6 +718,7 @@ impl CallState {
                         .unwrap_or_else(|| Remote::from_wire(p));
                     remote.name = p.name.clone();
                     remote.identity = p.identity.clone();
+                    remote.host = p.host;
                     remote.set_media(p.media_state.as_ref());
                     roster.insert(p.id, remote);
                 }
@@ -702,6 +757,9 @@ impl CallState {
             // Chat needs the room key: the page passes it to `chat_in` and
             // `history_in`.
             Msg::Chat(_) | Msg::ChatHistory(_) => Change::None,
+            // Reactions need the page clock, moderation the page's media:
+            // the page passes them to `reaction_in` and `moderated`.
+            Msg::Reaction(_) | Msg::Moderated(_) => Change::None,
             Msg::Error(err) => refusal(err),
             Msg::KeyframeRequest(req) => Change::KeyframeWanted {
                 track: req.track,
@@ -737,6 +795,8 @@ fn refusal(err: &wire::Error) -> Change {
         ErrorCode::RateLimited | ErrorCode::TooLarge => ("The server dropped a message that was too large or too fast.", false),
         ErrorCode::ShuttingDown | ErrorCode::HeartbeatTimeout => ("The server ended the session.", false),
         ErrorCode::SlowReceiver => ("The connection fell too far behind; reconnecting.", false),
+        ErrorCode::Removed => ("A host removed you from the meeting.", true),
+        ErrorCode::MeetingEnded => ("The meeting has ended.", true),
         ErrorCode::Malformed | ErrorCode::NotJoined | ErrorCode::Unspecified => ("The server reported an error.", false),
     };
     let message = if err.message.is_empty() {
@@ -764,6 +824,7 @@ mod tests {
             can_publish: true,
             identity: format!("anon:{id:04}cafe"),
             joined_at_ms: 0,
+            host: false,
         }
     }
 
@@ -842,6 +903,7 @@ mod tests {
             audio_muted: true,
             camera_off: false,
             screen_sharing: true,
+            hand_raised: true,
         });
         s.apply(&Msg::Updated(ParticipantUpdated {
             participant: Some(cy),

@@ -14,15 +14,18 @@ pub enum Shortcut {
     ToggleScreen,
     /// Leave the meeting.
     Leave,
+    /// Raise or lower the hand.
+    ToggleHand,
 }
 
 impl Shortcut {
     /// Every shortcut, with its key and the button it stands for.
-    pub const ALL: [Shortcut; 4] = [
+    pub const ALL: [Shortcut; 5] = [
         Shortcut::ToggleMute,
         Shortcut::ToggleCamera,
         Shortcut::ToggleScreen,
         Shortcut::Leave,
+        Shortcut::ToggleHand,
     ];
 
     /// The `KeyboardEvent.code` it answers to (with Alt held).
@@ -32,6 +35,7 @@ impl Shortcut {
             Shortcut::ToggleCamera => "KeyV",
             Shortcut::ToggleScreen => "KeyS",
             Shortcut::Leave => "KeyQ",
+            Shortcut::ToggleHand => "KeyH",
         }
     }
 
@@ -42,6 +46,7 @@ impl Shortcut {
             Shortcut::ToggleCamera => "Alt+V",
             Shortcut::ToggleScreen => "Alt+S",
             Shortcut::Leave => "Alt+Q",
+            Shortcut::ToggleHand => "Alt+H",
         }
     }
 
@@ -52,6 +57,7 @@ impl Shortcut {
             Shortcut::ToggleCamera => "camera-button",
             Shortcut::ToggleScreen => "screen-button",
             Shortcut::Leave => "leave-button",
+            Shortcut::ToggleHand => "hand-button",
         }
     }
 }

@@ -142,7 +142,15 @@ pub fn render(state: &CallState, self_speaking: bool, page: &[u32]) {
                 "🖥 sharing",
                 state.me.sharing_screen,
             );
+            badge(
+                &badges,
+                "badge-hand",
+                "✋ hand raised",
+                state.me.hand_raised,
+            );
+            badge(&badges, "badge-host", "host", state.me.host);
         }
+        show_reaction(&tile, state.me.reaction.as_deref());
         if let Some(video) = tile.query_selector("video").ok().flatten() {
             toggle_class(&video, "off", state.me.camera_off);
             if let Ok(v) = video.clone().dyn_into::<web_sys::HtmlVideoElement>() {
@@ -182,6 +190,26 @@ fn render_pager(state: &CallState) {
                 let _ = button.remove_attribute("disabled");
             }
         }
+    }
+}
+
+/// Shows `emoji` large over `tile` (or takes it away).
+fn show_reaction(tile: &Element, emoji: Option<&str>) {
+    let existing = tile.query_selector(".reaction").ok().flatten();
+    match (existing, emoji) {
+        (None, Some(emoji)) => {
+            let r = create("span", "reaction");
+            let _ = r.set_attribute("role", "status");
+            r.set_text_content(Some(emoji));
+            let _ = tile.append_child(&r);
+        }
+        (Some(r), Some(emoji)) => {
+            if r.text_content().as_deref() != Some(emoji) {
+                r.set_text_content(Some(emoji));
+            }
+        }
+        (Some(r), None) => r.remove(),
+        (None, None) => {}
     }
 }
 
@@ -302,6 +330,8 @@ fn render_tiles(state: &CallState, page: &[u32]) {
             badge(&badges, "badge-muted", "🔇 muted", p.muted);
             badge(&badges, "badge-camera-off", "📷 off", p.camera_off);
             badge(&badges, "badge-screen", "🖥 sharing", p.sharing_screen);
+            badge(&badges, "badge-hand", "✋ hand raised", p.hand_raised);
+            badge(&badges, "badge-host", "host", p.host);
             badge(
                 &badges,
                 "badge-decrypt",
@@ -309,6 +339,24 @@ fn render_tiles(state: &CallState, page: &[u32]) {
                 p.decrypt_failures > 0 && p.video_frames_decoded + p.audio_frames_decoded == 0,
             );
         }
+        show_reaction(&tile, p.reaction.as_deref());
+    }
+}
+
+/// One entry of the participant list.
+struct Row {
+    name: String,
+    label: String,
+    me: bool,
+    /// Moderation buttons for a host: (action, participant id, text).
+    actions: Vec<(&'static str, u32, &'static str)>,
+}
+
+impl Row {
+    /// What the entry shows, to tell whether it must be redrawn.
+    fn signature(&self) -> String {
+        let actions: Vec<&str> = self.actions.iter().map(|(a, _, _)| *a).collect();
+        format!("{}|{}", self.label, actions.join(","))
     }
 }
 
@@ -316,41 +364,80 @@ fn render_participants(state: &CallState) {
     let Some(list) = by_id("participants") else {
         return;
     };
-    let mut rows: Vec<(String, String, bool)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     if state.me.id.is_some() {
-        rows.push((
-            state.me.name.clone(),
-            format!("{} (you)", state.me.name),
-            true,
-        ));
+        let mut label = format!("{} (you)", state.me.name);
+        if state.me.host {
+            label.push_str(" · host");
+        }
+        if state.me.hand_raised {
+            label.push_str(" ✋");
+        }
+        rows.push(Row {
+            name: state.me.name.clone(),
+            label,
+            me: true,
+            actions: Vec::new(),
+        });
     }
     for p in state.participants.values() {
         let mut label = p.label.clone();
+        if p.host {
+            label.push_str(" · host");
+        }
+        if p.hand_raised {
+            label.push_str(" ✋");
+        }
         if p.muted {
             label.push_str(" 🔇");
         }
         if p.sharing_screen {
             label.push_str(" 🖥");
         }
-        rows.push((p.name.clone(), label, false));
+        let mut actions = Vec::new();
+        if state.me.host {
+            if !p.muted {
+                actions.push(("mute", p.id, "Mute"));
+            }
+            if p.hand_raised {
+                actions.push(("lower-hand", p.id, "Lower hand"));
+            }
+            actions.push(("remove", p.id, "Remove"));
+        }
+        rows.push(Row {
+            name: p.name.clone(),
+            label,
+            me: false,
+            actions,
+        });
     }
     let items = list.children();
     let same = items.length() as usize == rows.len()
-        && rows.iter().enumerate().all(|(i, (_, label, _))| {
+        && rows.iter().enumerate().all(|(i, row)| {
             items
                 .item(i as u32)
-                .and_then(|e| e.text_content())
-                .as_deref()
-                == Some(label.as_str())
+                .and_then(|e| e.get_attribute("data-signature"))
+                == Some(row.signature())
         });
     if same {
         return;
     }
     list.set_inner_html("");
-    for (name, label, me) in rows {
-        let li = create("li", if me { "self" } else { "" });
-        let _ = li.set_attribute("data-participant-name", &name);
-        li.set_text_content(Some(&label));
+    for row in rows {
+        let li = create("li", if row.me { "self" } else { "" });
+        let _ = li.set_attribute("data-participant-name", &row.name);
+        let _ = li.set_attribute("data-signature", &row.signature());
+        let who = create("span", "who");
+        who.set_text_content(Some(&row.label));
+        let _ = li.append_child(&who);
+        for (action, id, text) in &row.actions {
+            let button = create("button", "moderate");
+            let _ = button.set_attribute("type", "button");
+            let _ = button.set_attribute("data-moderate", &format!("{action}:{id}"));
+            let _ = button.set_attribute("aria-label", &format!("{text} {}", row.name));
+            button.set_text_content(Some(text));
+            let _ = li.append_child(&button);
+        }
         let _ = list.append_child(&li);
     }
 }
@@ -465,4 +552,11 @@ fn render_header(state: &CallState) {
         "Grid view",
         "Speaker view",
     );
+    label(
+        "hand-button",
+        state.me.hand_raised,
+        "Lower hand",
+        "Raise hand",
+    );
+    show("end-button", state.me.host && state.phase == Phase::InCall);
 }

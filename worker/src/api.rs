@@ -325,6 +325,7 @@ struct TokenRequest {
     ttl_secs: Option<u64>,
     publish: Option<bool>,
     subscribe: Option<bool>,
+    role: token::Role,
 }
 
 impl TokenRequest {
@@ -336,6 +337,7 @@ impl TokenRequest {
             ttl_secs: object.uint("ttl_secs")?,
             publish: object.boolean("publish")?,
             subscribe: object.boolean("subscribe")?,
+            role: token::Role::parse(object.string("role")?.as_deref())?,
         })
     }
 }
@@ -361,7 +363,9 @@ async fn mint_token(mut req: Request, env: &Env) -> Result<Response> {
         Err(err) => {
             return json_error(
                 400,
-                &format!("expected JSON {{room, name, ttl_secs?, publish?, subscribe?}}: {err}"),
+                &format!(
+                    "expected JSON {{room, name, ttl_secs?, publish?, subscribe?, role?}}: {err}"
+                ),
             )
         }
     };
@@ -380,6 +384,7 @@ async fn mint_token(mut req: Request, env: &Env) -> Result<Response> {
     claims.iat = Some(now);
     claims.publish = body.publish.unwrap_or(true);
     claims.subscribe = body.subscribe.unwrap_or(true);
+    claims.role = body.role;
     match token::mint(join_secret.as_bytes(), &claims) {
         Ok(token) => json_response(
             JsonWriter::new()

@@ -249,7 +249,7 @@ impl Host {
                     }
                 }
                 // The room lives in this task while anyone is in it.
-                Action::Persist { .. } | Action::PersistChat { .. } => {}
+                Action::Persist { .. } | Action::PersistRoom { .. } => {}
             }
         }
         for conn in overflowed {

@@ -62,6 +62,10 @@ pub enum CloseCode {
     /// The receiver stopped reading: too much it was sent is still
     /// unacknowledged.
     SlowReceiver = 4014,
+    /// A host removed the participant; it cannot rejoin this meeting.
+    Removed = 4015,
+    /// A host ended the meeting for everyone.
+    MeetingEnded = 4016,
 }
 
 impl CloseCode {
@@ -87,6 +91,8 @@ impl CloseCode {
             CloseCode::Unauthorized => ErrorCode::Unauthorized,
             CloseCode::ShuttingDown => ErrorCode::ShuttingDown,
             CloseCode::SlowReceiver => ErrorCode::SlowReceiver,
+            CloseCode::Removed => ErrorCode::Removed,
+            CloseCode::MeetingEnded => ErrorCode::MeetingEnded,
         }
     }
 }
@@ -131,14 +137,15 @@ pub enum Action {
         /// to keep the frequent `Send` actions small).
         state: Box<ConnState>,
     },
-    /// Store the room's chat log (a `StoredChatLog`; empty: nothing to
-    /// keep, drop what was stored) so the room can give late joiners its
-    /// recent chat after losing its memory: hand it back with
-    /// [`Room::restore_chat`](super::Room::restore_chat). Each value
+    /// Store what the room keeps beyond its connections (a `StoredRoom`:
+    /// its recent chat and the identities a host removed; empty: nothing to
+    /// keep, drop what was stored) so the room can go on after losing its
+    /// memory: hand it back with
+    /// [`Room::restore_room`](super::Room::restore_room). Each value
     /// replaces the last. Hosts whose room lives in memory for as long as
     /// anyone is in it ignore this.
-    PersistChat {
-        /// The whole log, encoded.
-        log: Bytes,
+    PersistRoom {
+        /// The whole room state, encoded.
+        state: Bytes,
     },
 }

@@ -2,22 +2,21 @@
 //! in messages and in encoded bytes, oldest dropped first. The engine
 //! replays it after each `Welcome` (`ChatHistory`) and hands hosts that may
 //! lose their memory (a hibernating Durable Object) the whole log to keep
-//! ([`Action::PersistChat`](super::Action::PersistChat)).
+//! with the room's state ([`Action::PersistRoom`](super::Action::PersistRoom)).
 //!
 //! Messages are kept encoded, exactly as forwarded, so a sealed (end-to-end
 //! encrypted) message stays sealed — the server never had its text — and
 //! the history and the stored log are the kept bytes framed as repeated
-//! field 1 (the layout of both `ChatHistory` and `StoredChatLog`), with no
-//! re-encoding.
+//! field 1 (the layout of both `ChatHistory.messages` and
+//! `StoredRoom.chat`), with no re-encoding.
 
 use bytes::Bytes;
 use prost::encoding::{encoded_len_varint, key_len};
 use prost::Message;
 
-use super::persist::StoredStateError;
 use crate::wire;
 
-/// `ChatHistory.messages` and `StoredChatLog.messages`.
+/// `ChatHistory.messages` and `StoredRoom.chat`.
 const MESSAGES_FIELD: u32 = 1;
 /// `ServerMessage.chat_history`.
 const SERVER_CHAT_HISTORY_FIELD: u32 = 11;
@@ -87,8 +86,8 @@ impl ChatLog {
         had
     }
 
-    /// The log framed as repeated field 1: a `ChatHistory`, and equally a
-    /// `StoredChatLog`.
+    /// The log framed as repeated field 1: a `ChatHistory`, and equally
+    /// the chat of a `StoredRoom`.
     pub(super) fn framed(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.bytes);
         for message in &self.messages {
@@ -106,17 +105,16 @@ impl ChatLog {
         Bytes::from(out)
     }
 
-    /// Replaces the log with what [`ChatLog::framed`] wrote, within this
-    /// log's bounds (a host configured with smaller bounds since keeps the
-    /// newest that fit). The entries are taken as the encoded chat messages
-    /// this log wrote; they are not decoded again.
-    pub(super) fn restore(&mut self, stored: Bytes) -> Result<(), StoredStateError> {
-        let stored = wire::StoredChatLog::decode(stored)?;
+    /// Replaces the log with the entries [`ChatLog::framed`] wrote (read
+    /// back as `StoredRoom.chat`), within this log's bounds (a host
+    /// configured with smaller bounds since keeps the newest that fit). The
+    /// entries are taken as the encoded chat messages this log wrote; they
+    /// are not decoded again.
+    pub(super) fn restore(&mut self, entries: Vec<Bytes>) {
         self.clear();
-        for entry in stored.messages {
+        for entry in entries {
             self.push_encoded(entry);
         }
-        Ok(())
     }
 }
 
@@ -208,15 +206,12 @@ mod tests {
         for text in ["a", "b", "c"] {
             log.push(&chat(text));
         }
-        let stored = log.framed();
+        let stored = wire::StoredRoom::decode(Bytes::from(log.framed())).expect("a stored room");
         let mut same = ChatLog::new(10, 64 * 1024);
-        same.restore(stored.clone().into()).expect("reads back");
+        same.restore(stored.chat.clone());
         assert_eq!(history(&same), history(&log));
         let mut smaller = ChatLog::new(2, 64 * 1024);
-        smaller.restore(stored.into()).expect("reads back");
+        smaller.restore(stored.chat);
         assert_eq!(texts(&smaller), ["b", "c"]);
-        assert!(ChatLog::new(10, 1024)
-            .restore(Bytes::from_static(b"\xff\xff"))
-            .is_err());
     }
 }

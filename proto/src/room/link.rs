@@ -155,16 +155,12 @@ impl Room {
                 }
             }
             link_message::Msg::Chat(mut chat) => {
-                let sender = self
-                    .link(conn)
-                    .and_then(|l| l.remote.get(&chat.sender).copied());
                 let fits = chat.text.chars().count() <= self.config.max_chat_chars
                     && chat.sealed.len()
                         <= crate::e2ee::max_sealed_chat_len(self.config.max_chat_chars);
-                let origin = sender
-                    .and_then(|s| self.participants.get(&s))
-                    .map(|p| p.origin);
-                if let (Some(sender), Some(origin), true) = (sender, origin, fits) {
+                if let (Some((sender, origin)), true) =
+                    (self.remote_sender(conn, chat.sender), fits)
+                {
                     chat.sender = sender;
                     self.broadcast_chat(chat, origin);
                 }
@@ -174,6 +170,13 @@ impl Room {
                 self.send_link(conn, pong, Delivery::Reliable);
             }
             link_message::Msg::Pong(_) => {}
+            link_message::Msg::Reaction(mut sent) => {
+                if let Some((sender, origin)) = self.remote_sender(conn, sent.sender) {
+                    sent.sender = sender;
+                    self.link_reaction(sent, origin);
+                }
+            }
+            link_message::Msg::Moderate(request) => self.link_moderate(conn, request, now_ms),
         }
     }
 
@@ -204,6 +207,8 @@ impl Room {
                 rights: Rights {
                     publish: p.can_publish,
                     subscribe: true,
+                    // Links join trusted hosts: theirs checked the token.
+                    moderate: p.host,
                 },
                 identity: Some(p.identity),
             },
@@ -216,6 +221,7 @@ impl Room {
             subscription: SubscriptionState::Auto,
             explicit: FxHashMap::default(),
             client_limit: None,
+            held_muted: false,
         };
         let joined = participant.wire();
         let origin = participant.origin;
@@ -323,6 +329,7 @@ impl Room {
                     joined_at_ms: p.joined_at_ms,
                     media: p.media,
                     can_publish: p.member.rights.publish,
+                    host: p.member.rights.moderate,
                 })
             })
             .collect();
@@ -350,6 +357,13 @@ impl Room {
             let state = self.link_state(link);
             self.persist(conn, ConnState::Link(state));
         }
+    }
+
+    /// This host's id and the origin of the participant link `conn` calls
+    /// `remote_id`, if it announced one.
+    fn remote_sender(&self, conn: ConnId, remote_id: u32) -> Option<(ParticipantId, Origin)> {
+        let local = self.link(conn)?.remote.get(&remote_id).copied()?;
+        Some((local, self.participants.get(&local)?.origin))
     }
 
     fn link(&self, conn: ConnId) -> Option<&Link> {

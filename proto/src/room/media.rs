@@ -19,16 +19,19 @@ impl Room {
         frame: wire::MediaFrame,
         now_ms: u64,
     ) {
-        let may_publish = self
-            .participants
-            .get(&sender)
-            .is_some_and(|p| p.member.rights.publish);
-        if !may_publish {
+        let Some(participant) = self.participants.get(&sender) else {
+            return;
+        };
+        if !participant.member.rights.publish {
             let reason = "this participant may not publish media".to_owned();
             self.violation(conn, CloseCode::Forbidden, reason, now_ms);
             return;
         }
+        let held_muted = participant.held_muted;
         match check_frame(&frame) {
+            // Muted by a host and not unmuted since: its audio goes nowhere,
+            // whether or not the client honoured the request.
+            Ok(TrackKind::Audio) if held_muted => self.stats.frames_held += 1,
             Ok(track) => self.route_frame(sender, track, frame, now_ms),
             Err(reason) => self.violation(conn, CloseCode::Malformed, reason, now_ms),
         }

@@ -18,7 +18,7 @@
 //!         Action::Fanout { conns, data, delivery } => { /* write data to each */ }
 //!         Action::Close { conn, code, reason } => { /* close conn with code */ }
 //!         Action::Persist { conn, state } => { /* keep state with conn */ }
-//!         Action::PersistChat { log } => { /* keep the chat log, if memory may go */ }
+//!         Action::PersistRoom { state } => { /* keep the room's state, if memory may go */ }
 //!     }
 //! }
 //! ```
@@ -41,6 +41,7 @@ mod persist;
 mod ranking;
 mod rate;
 mod route;
+mod social;
 mod sort;
 mod state;
 mod track;
@@ -62,6 +63,7 @@ pub use identity::{
     open_identity, MAX_RESUME_SECRET_LEN, MIN_RESUME_SECRET_LEN, RESUME_SECRET_LEN,
 };
 pub use persist::StoredStateError;
+pub use social::REACTIONS;
 pub use state::{
     verified_identity, ClientLimit, ConnState, LinkKind, LinkState, LinkWantState, MediaFlags,
     Member, ParticipantState, RemoteParticipant, Rights, SubscriptionEntry, SubscriptionState,
@@ -78,6 +80,13 @@ use ranking::{Ranking, RankingChange};
 use rate::{RateExceeded, RateLimiter};
 use route::Route;
 
+/// Most removed identities a room remembers; past it the oldest removal is
+/// forgotten.
+const MAX_REMOVED: usize = 256;
+
+/// `StoredRoom.removed`.
+const STORED_ROOM_REMOVED_FIELD: u32 = 2;
+
 /// Counters a host can export as metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RoomStats {
@@ -91,6 +100,9 @@ pub struct RoomStats {
     pub bytes_out: u64,
     /// Frames nobody was entitled to.
     pub frames_unrouted: u64,
+    /// Audio frames dropped because a host muted the sender, who has not
+    /// unmuted since.
+    pub frames_held: u64,
     /// Senders outside the top K forwarded from their first loud frame
     /// until the next ranking (see [`RoomConfig::audio_barge_in`]).
     pub audio_barge_ins: u64,
@@ -129,6 +141,9 @@ struct Participant {
     /// Explicit subscriptions by (sender, track) → max layer.
     explicit: FxHashMap<(ParticipantId, TrackKind), u8>,
     client_limit: Option<ClientLimit>,
+    /// A host muted it and it has not announced itself unmuted since: its
+    /// audio is dropped.
+    held_muted: bool,
 }
 
 impl Participant {
@@ -141,6 +156,7 @@ impl Participant {
             can_publish: self.member.rights.publish,
             identity: self.identity().to_owned(),
             joined_at_ms: self.joined_at_ms,
+            host: self.member.rights.moderate,
         }
     }
 
@@ -229,6 +245,9 @@ pub struct Room {
     stats: RoomStats,
     /// Recent chat for late joiners.
     chat: ChatLog,
+    /// Identities a host removed, oldest first (at most [`MAX_REMOVED`]):
+    /// they cannot rejoin while the meeting lasts.
+    removed: Vec<String>,
     /// The latest event time seen (ms), for accounting done while queuing.
     clock_ms: u64,
 }
@@ -276,6 +295,7 @@ impl Room {
             actions: VecDeque::new(),
             stats: RoomStats::default(),
             chat,
+            removed: Vec::new(),
             clock_ms: 0,
         })
     }
@@ -304,6 +324,7 @@ impl Room {
                         subscription: SubscriptionState::Auto,
                         explicit: FxHashMap::default(),
                         client_limit: p.client_limit,
+                        held_muted: false,
                     };
                     participant.set_subscription(p.subscription);
                     if let Some(at) = p.last_spoke_ms {
@@ -326,6 +347,7 @@ impl Room {
                                     rights: Rights {
                                         publish: r.can_publish,
                                         subscribe: true,
+                                        moderate: r.host,
                                     },
                                     identity: Some(r.identity.clone()),
                                 },
@@ -338,6 +360,7 @@ impl Room {
                                 subscription: SubscriptionState::Auto,
                                 explicit: FxHashMap::default(),
                                 client_limit: None,
+                                held_muted: false,
                             },
                         );
                     }
@@ -705,9 +728,16 @@ impl Room {
             client_message::Msg::Ack(ack) => self.acknowledged(conn, ack, now_ms),
             client_message::Msg::Chat(chat) => self.chat(conn, participant, chat, now_ms),
             client_message::Msg::MediaState(state) => {
+                if !state.audio_muted {
+                    if let Some(p) = self.participants.get_mut(&participant) {
+                        p.held_muted = false;
+                    }
+                }
                 self.update_media_flags(participant, MediaFlags::from(&state));
                 self.persist_participant(participant);
             }
+            client_message::Msg::Reaction(r) => self.reaction(conn, participant, r, now_ms),
+            client_message::Msg::Moderate(m) => self.moderate(conn, participant, m, now_ms),
         }
     }
 
@@ -736,6 +766,11 @@ impl Room {
                     return;
                 }
             };
+        if self.was_removed(&resolved.identity) {
+            let reason = "a host removed you from this meeting".to_owned();
+            self.violation(conn, CloseCode::Removed, reason, now_ms);
+            return;
+        }
         let mut member = member;
         member.identity = Some(resolved.identity.clone());
         let older = self
@@ -772,6 +807,7 @@ impl Room {
             subscription: SubscriptionState::Auto,
             explicit: FxHashMap::default(),
             client_limit: None,
+            held_muted: false,
         };
         let joined = participant.wire();
         if let Some(entry) = self.conns.get_mut(&conn) {
@@ -901,16 +937,7 @@ impl Room {
         if text.trim().is_empty() && sealed.is_empty() {
             return;
         }
-        let within_budget = self
-            .conns
-            .get_mut(&conn)
-            .is_some_and(|c| c.rate.charge_chat(now_ms));
-        if !within_budget {
-            let reason = format!(
-                "more than {} chat messages in a burst or {} a second",
-                self.config.chat_burst_messages, self.config.chat_messages_per_sec
-            );
-            self.violation(conn, CloseCode::RateLimited, reason, now_ms);
+        if !self.charge_chat_rate(conn, now_ms) {
             return;
         }
         self.broadcast_chat(
@@ -925,6 +952,23 @@ impl Room {
             },
             Origin::Local(conn),
         );
+    }
+
+    /// Charges one chat message or reaction to `conn`'s chat rate; past
+    /// it, `conn` is closed and this returns false.
+    fn charge_chat_rate(&mut self, conn: ConnId, now_ms: u64) -> bool {
+        let within_budget = self
+            .conns
+            .get_mut(&conn)
+            .is_some_and(|c| c.rate.charge_chat(now_ms));
+        if !within_budget {
+            let reason = format!(
+                "more than {} chat messages and reactions in a burst or {} a second",
+                self.config.chat_burst_messages, self.config.chat_messages_per_sec
+            );
+            self.violation(conn, CloseCode::RateLimited, reason, now_ms);
+        }
+        within_budget
     }
 
     /// An `Ack`: on hosts that derive backlogs from acknowledgements, the
@@ -1064,9 +1108,8 @@ impl Room {
         };
         self.broadcast_server(server_message::Msg::Left(left), None);
         self.broadcast_link(link_message::Msg::Left(id), participant.origin);
-        // The meeting ended with its last participant: so does its chat.
-        if self.participants.is_empty() && self.chat.clear() {
-            self.persist_chat();
+        if self.participants.is_empty() && self.forget_meeting() {
+            self.persist_room();
         }
     }
 
@@ -1091,11 +1134,31 @@ impl Room {
     /// Closes a local session because a newer one of the same identity
     /// took its place.
     fn replace(&mut self, older: ConnId, reason: &str, now_ms: u64) {
-        self.send_error(older, CloseCode::Replaced, reason);
-        self.forget(older, "replaced by a newer connection", now_ms);
+        self.dismiss(
+            older,
+            CloseCode::Replaced,
+            reason,
+            "replaced by a newer connection",
+            now_ms,
+        );
+    }
+
+    /// Closes a local session that broke no rule (replaced, removed by a
+    /// host, the meeting ended): it is told `reason`, the others see it
+    /// leave with `left_reason`.
+    fn dismiss(
+        &mut self,
+        conn: ConnId,
+        code: CloseCode,
+        reason: &str,
+        left_reason: &str,
+        now_ms: u64,
+    ) {
+        self.send_error(conn, code, reason);
+        self.forget(conn, left_reason, now_ms);
         self.actions.push_back(Action::Close {
-            conn: older,
-            code: CloseCode::Replaced,
+            conn,
+            code,
             reason: reason.to_owned(),
         });
     }
@@ -1165,27 +1228,40 @@ impl Room {
         self.broadcast_server(server_message::Msg::Chat(chat.clone()), None);
         self.broadcast_link(link_message::Msg::Chat(chat), origin);
         if kept {
-            self.persist_chat();
+            self.persist_room();
         }
     }
 
-    /// Gives the room back the chat log it asked its host to keep
-    /// ([`Action::PersistChat`]), after [`Room::restore`]. A room nobody is
-    /// in has ended: the log is dropped and the host told to drop it too.
+    /// Gives the room back the state it asked its host to keep
+    /// ([`Action::PersistRoom`]: its chat and the identities removed),
+    /// after [`Room::restore`]. A room nobody is in has ended: the state is
+    /// dropped and the host told to drop it too.
     ///
     /// # Errors
     ///
-    /// [`StoredStateError`] when `stored` is not a stored chat log; the
-    /// room then starts with no history.
-    pub fn restore_chat(&mut self, stored: Bytes) -> Result<(), StoredStateError> {
+    /// [`StoredStateError`] when `stored` is not a stored room; the room
+    /// then starts with no history and nobody removed.
+    pub fn restore_room(&mut self, stored: Bytes) -> Result<(), StoredStateError> {
         if self.participants.is_empty() {
-            self.chat.clear();
+            self.forget_meeting();
             if !stored.is_empty() {
-                self.persist_chat();
+                self.persist_room();
             }
             return Ok(());
         }
-        self.chat.restore(stored)
+        let stored = wire::StoredRoom::decode(stored)?;
+        self.chat.restore(stored.chat);
+        self.removed = stored.removed;
+        self.removed.truncate(MAX_REMOVED);
+        Ok(())
+    }
+
+    /// The meeting ended with its last participant: so do its chat and its
+    /// removals. Returns whether there was anything to forget.
+    fn forget_meeting(&mut self) -> bool {
+        let had_removed = !self.removed.is_empty();
+        self.removed.clear();
+        self.chat.clear() || had_removed
     }
 
     /// Recent chat messages kept for late joiners.
@@ -1193,9 +1269,17 @@ impl Room {
         self.chat.len()
     }
 
-    fn persist_chat(&mut self) {
-        let log = Bytes::from(self.chat.framed());
-        self.actions.push_back(Action::PersistChat { log });
+    /// Asks the host to keep the room's state: the chat framed as
+    /// `StoredRoom.chat` (field 1) and each removed identity as
+    /// `StoredRoom.removed` (field 2).
+    fn persist_room(&mut self) {
+        let mut state = self.chat.framed();
+        for identity in &self.removed {
+            prost::encoding::string::encode(STORED_ROOM_REMOVED_FIELD, identity, &mut state);
+        }
+        self.actions.push_back(Action::PersistRoom {
+            state: Bytes::from(state),
+        });
     }
 
     // ------------------------------------------------------------------ output helpers

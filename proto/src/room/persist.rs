@@ -103,6 +103,7 @@ impl From<&Member> for wire::StoredMember {
             publish: m.rights.publish,
             subscribe: m.rights.subscribe,
             identity: m.identity.clone(),
+            host: m.rights.moderate,
         }
     }
 }
@@ -114,6 +115,7 @@ impl From<wire::StoredMember> for Member {
             rights: Rights {
                 publish: m.publish,
                 subscribe: m.subscribe,
+                moderate: m.host,
             },
             identity: m.identity,
         }
@@ -212,6 +214,7 @@ impl From<&LinkState> for wire::StoredLink {
                     joined_at_ms: r.joined_at_ms,
                     media: Some(r.media.into()),
                     can_publish: r.can_publish,
+                    host: r.host,
                 })
                 .collect(),
             wants: link
@@ -262,6 +265,7 @@ impl TryFrom<wire::StoredLink> for LinkState {
                     joined_at_ms: r.joined_at_ms,
                     media: media(r.media),
                     can_publish: r.can_publish,
+                    host: r.host,
                 })
                 .collect(),
             wants,
@@ -282,6 +286,7 @@ mod tests {
                 audio_muted: true,
                 camera_off: false,
                 screen_sharing: true,
+                hand_raised: true,
             },
             subscription: SubscriptionState::Explicit(vec![
                 SubscriptionEntry {
@@ -317,6 +322,7 @@ mod tests {
                     joined_at_ms: 1_700_000_000_000 + u64::from(i),
                     media: MediaFlags::default(),
                     can_publish: i % 2 == 0,
+                    host: i == 3,
                 })
                 .collect(),
             wants: vec![LinkWantState {
@@ -341,6 +347,7 @@ mod tests {
             rights: Rights {
                 publish: false,
                 subscribe: true,
+                moderate: true,
             },
             ..Member::verified("viewer", "v-1")
         }));

@@ -13,6 +13,9 @@ pub struct Rights {
     pub publish: bool,
     /// May receive media.
     pub subscribe: bool,
+    /// May moderate: mute others, lower hands, remove participants, end
+    /// the meeting (a verified `role: host` token).
+    pub moderate: bool,
 }
 
 impl Default for Rights {
@@ -20,6 +23,7 @@ impl Default for Rights {
         Self {
             publish: true,
             subscribe: true,
+            moderate: false,
         }
     }
 }
@@ -73,6 +77,8 @@ impl From<&crate::token::Authorized> for Member {
             rights: Rights {
                 publish: claims.publish,
                 subscribe: claims.subscribe,
+                // Only a checked token can make a host.
+                moderate: auth.verified && claims.role == crate::token::Role::Host,
             },
             identity: auth
                 .verified
@@ -90,6 +96,8 @@ pub struct MediaFlags {
     pub camera_off: bool,
     /// Sharing the screen.
     pub screen_sharing: bool,
+    /// Hand raised.
+    pub hand_raised: bool,
 }
 
 impl From<&wire::MediaState> for MediaFlags {
@@ -98,6 +106,7 @@ impl From<&wire::MediaState> for MediaFlags {
             audio_muted: s.audio_muted,
             camera_off: s.camera_off,
             screen_sharing: s.screen_sharing,
+            hand_raised: s.hand_raised,
         }
     }
 }
@@ -108,6 +117,7 @@ impl From<MediaFlags> for wire::MediaState {
             audio_muted: f.audio_muted,
             camera_off: f.camera_off,
             screen_sharing: f.screen_sharing,
+            hand_raised: f.hand_raised,
         }
     }
 }
@@ -181,6 +191,8 @@ pub struct RemoteParticipant {
     pub media: MediaFlags,
     /// May publish.
     pub can_publish: bool,
+    /// May moderate (as its host announced it).
+    pub host: bool,
 }
 
 /// What the far end of a link wants from one of this host's senders.

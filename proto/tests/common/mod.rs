@@ -30,8 +30,8 @@ pub struct Host {
     pub inbox: BTreeMap<ConnId, Vec<Delivered>>,
     pub closed: BTreeMap<ConnId, (CloseCode, String)>,
     pub persisted: BTreeMap<ConnId, ConnState>,
-    /// The last chat log the room asked to keep (`None`: never asked).
-    pub persisted_chat: Option<Bytes>,
+    /// The last room state the room asked to keep (`None`: never asked).
+    pub persisted_room: Option<Bytes>,
     pub links: HashSet<ConnId>,
     pub ids: BTreeMap<ConnId, ParticipantId>,
     /// Bytes delivered to each connection so far (what its `Ack` reports).
@@ -52,7 +52,7 @@ impl Host {
             inbox: BTreeMap::new(),
             closed: BTreeMap::new(),
             persisted: BTreeMap::new(),
-            persisted_chat: None,
+            persisted_room: None,
             links: HashSet::new(),
             ids: BTreeMap::new(),
             received_bytes: BTreeMap::new(),
@@ -101,7 +101,7 @@ impl Host {
                 Action::Persist { conn, state } => {
                     self.persisted.insert(conn, *state);
                 }
-                Action::PersistChat { log } => self.persisted_chat = Some(log),
+                Action::PersistRoom { state } => self.persisted_room = Some(state),
             }
         }
     }

@@ -109,6 +109,13 @@ impl App {
                     self.render();
                 }
             }
+            server_message::Msg::Reaction(sent) => {
+                let change = self.state.borrow_mut().reaction_in(&sent, js::now_ms());
+                if change == Change::Render {
+                    self.render();
+                }
+            }
+            server_message::Msg::Moderated(moderated) => self.moderated(&moderated),
             server_message::Msg::Pong(pong) => {
                 if let Some(rtt) = self.link.pong(pong.nonce) {
                     self.observe_rtt(rtt);

@@ -1,7 +1,7 @@
 //! The meeting's controls (mute, camera, screen, leave, chat, pages), the
 //! subscriptions that follow what is on screen, and the housekeeping tick.
 
-use edgecall_proto::wire::{client_message, ClientMessage, Track};
+use edgecall_proto::wire::{self, client_message, ClientMessage, ModerationAction, Track};
 use prost::Message as _;
 use wasm_bindgen::JsCast;
 
@@ -93,30 +93,83 @@ impl App {
         if text.trim().is_empty() || self.state.borrow().phase != Phase::InCall {
             return;
         }
-        let chat = match self.outgoing_chat(text) {
-            Ok(chat) => chat,
-            Err(why) => {
-                self.notify(format!("Message not sent: {why}"));
-                return;
-            }
-        };
-        let data = ClientMessage {
-            msg: Some(client_message::Msg::Chat(chat)),
+        let sent = self
+            .outgoing_chat(text)
+            .and_then(|chat| self.send_within_chat_rate(client_message::Msg::Chat(chat)));
+        match sent {
+            Ok(()) => input.set_value(""),
+            Err(why) => self.notify(format!("Message not sent: {why}")),
         }
-        .encode_to_vec();
-        if let Err(why) = self
-            .link
+    }
+
+    /// Sends a chat message or a reaction if the host's chat rate allows
+    /// it now (both count against it).
+    fn send_within_chat_rate(&self, msg: client_message::Msg) -> Result<(), String> {
+        let data = ClientMessage { msg: Some(msg) }.encode_to_vec();
+        self.link
             .budget
             .borrow_mut()
             .chat(data.len(), budget_clock())
-        {
-            self.notify(format!("Message not sent: {why}"));
-            return;
-        }
+            .map_err(|why| why.to_string())?;
         if let Some(conn) = self.link.connection() {
             conn.send_control(&data);
         }
-        input.set_value("");
+        Ok(())
+    }
+
+    /// Raises or lowers our hand.
+    pub(super) fn toggle_hand(&self) {
+        if self.state.borrow().phase != Phase::InCall {
+            return;
+        }
+        {
+            let mut state = self.state.borrow_mut();
+            state.me.hand_raised = !state.me.hand_raised;
+        }
+        self.announce_media_state();
+    }
+
+    /// Sends reaction `emoji` (one of the engine's `REACTIONS`).
+    pub(super) fn react(&self, emoji: &str) {
+        if self.state.borrow().phase != Phase::InCall {
+            return;
+        }
+        let reaction = client_message::Msg::Reaction(wire::Reaction {
+            emoji: emoji.to_owned(),
+        });
+        if let Err(why) = self.send_within_chat_rate(reaction) {
+            self.notify(format!("Reaction not sent: {why}"));
+        }
+    }
+
+    /// A host's request about participant `id` (0 for the whole meeting).
+    pub(super) fn moderate(&self, action: ModerationAction, id: u32) {
+        if !self.state.borrow().me.host {
+            return;
+        }
+        self.send(client_message::Msg::Moderate(wire::Moderate {
+            action: action as i32,
+            participant: id,
+        }));
+    }
+
+    /// A host acted on us: follow it and say so.
+    pub(super) fn moderated(&self, moderated: &wire::Moderated) {
+        let by = &moderated.by_name;
+        match ModerationAction::try_from(moderated.action) {
+            Ok(ModerationAction::Mute) => {
+                if !self.state.borrow().me.muted {
+                    self.toggle_mute();
+                }
+                self.notify(format!("{by} muted you"));
+            }
+            Ok(ModerationAction::LowerHand) => {
+                self.state.borrow_mut().me.hand_raised = false;
+                self.announce_media_state();
+                self.notify(format!("{by} lowered your hand"));
+            }
+            _ => {}
+        }
     }
 
     /// The page clock: decoders every tick; in the call, the keep-alive,
@@ -137,6 +190,7 @@ impl App {
                 a.check_congestion(now);
                 a.state.borrow_mut().refresh_speaking(now);
                 a.state.borrow_mut().expire_notice(now);
+                a.state.borrow_mut().expire_reactions(now);
                 a.render();
                 a.update_subscriptions();
             }

@@ -189,24 +189,24 @@ fn on(id: &str, event: &'static str, f: impl Fn(&Rc<App>) + 'static) {
     }
 }
 
-/// One listener on the grid for every tile's pin button (tiles come and
-/// go; the grid stays).
-fn on_pin_buttons() {
-    let Some(grid) = ui::by_id("grid") else {
+/// One listener on container `id` for the buttons inside it that carry
+/// `attribute` (they come and go; the container stays): `f` gets the
+/// attribute's value.
+fn on_data_buttons(id: &str, attribute: &'static str, f: impl Fn(&Rc<App>, &str) + 'static) {
+    let Some(container) = ui::by_id(id) else {
         return;
     };
     let cb = js::callback(move |ev: web_sys::Event| {
-        let pin = ev
+        let value = ev
             .target()
             .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-            .and_then(|t| t.closest("button.pin").ok().flatten())
-            .and_then(|b| b.get_attribute("data-pin"))
-            .and_then(|id| id.parse::<u32>().ok());
-        if let (Some(id), Some(a)) = (pin, app()) {
-            a.toggle_pin(id);
+            .and_then(|t| t.closest(&format!("button[{attribute}]")).ok().flatten())
+            .and_then(|b| b.get_attribute(attribute));
+        if let (Some(value), Some(a)) = (value, app()) {
+            f(&a, &value);
         }
     });
-    let _ = grid.add_event_listener_with_callback("click", &cb);
+    let _ = container.add_event_listener_with_callback("click", &cb);
 }
 
 /// Whole milliseconds of page time: the send budget's clock.
@@ -258,7 +258,30 @@ impl App {
             let _ = js::window().location().reload();
         });
         on("view-button", "click", |a| a.toggle_view());
-        on_pin_buttons();
+        on("hand-button", "click", |a| a.toggle_hand());
+        on("end-button", "click", |a| {
+            a.moderate(wire::ModerationAction::EndMeeting, 0)
+        });
+        on_data_buttons("grid", "data-pin", |a, id| {
+            if let Ok(id) = id.parse() {
+                a.toggle_pin(id);
+            }
+        });
+        on_data_buttons("reactions", "data-reaction", |a, emoji| a.react(emoji));
+        on_data_buttons("participants", "data-moderate", |a, value| {
+            let Some((action, id)) = value.split_once(':') else {
+                return;
+            };
+            let action = match action {
+                "mute" => wire::ModerationAction::Mute,
+                "lower-hand" => wire::ModerationAction::LowerHand,
+                "remove" => wire::ModerationAction::Remove,
+                _ => return,
+            };
+            if let Ok(id) = id.parse() {
+                a.moderate(action, id);
+            }
+        });
         on("page-prev", "click", |a| a.turn_page(false));
         on("page-next", "click", |a| a.turn_page(true));
         on("chat-form", "submit", |a| a.send_chat());

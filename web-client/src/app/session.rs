@@ -386,6 +386,7 @@ impl App {
             audio_muted: state.me.muted,
             camera_off: state.me.camera_off,
             screen_sharing: state.me.sharing_screen,
+            hand_raised: state.me.hand_raised,
         }
     }
 
