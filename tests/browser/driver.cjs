@@ -7,8 +7,13 @@
 // user-data-dir, so pages share no state. Console output and page errors
 // go to <log_dir>/<page>.log, the browsers' own output to driver.log.
 //
+// A page may instead be Debian's Firefox ESR ({"browser": "firefox"}),
+// driven over WebDriver BiDi by an older playwright-core (installed as
+// `playwright-core-bidi`): 1.65's BiDi client sends a command ESR 153 does
+// not know (`emulation.setMediaFeaturesOverride`).
+//
 // Environment: EDGECALL_NODE_MODULES (where playwright-core is installed),
-// EDGECALL_CHROMIUM (the browser binary).
+// EDGECALL_CHROMIUM and EDGECALL_FIREFOX (the browser binaries).
 'use strict';
 
 const fs = require('fs');
@@ -26,6 +31,32 @@ if (!modules) {
 process.env.DEBUG = [process.env.DEBUG, 'pw:browser'].filter(Boolean).join(',');
 const { chromium } = require(path.join(modules, 'playwright-core'));
 const executablePath = process.env.EDGECALL_CHROMIUM || '/usr/bin/chromium';
+const firefoxPath = process.env.EDGECALL_FIREFOX || '/usr/bin/firefox-esr';
+
+/** Firefox's stand-ins for Chromium's fake-device and autoplay flags. */
+const FIREFOX_PREFS = {
+  'media.navigator.streams.fake': true,
+  'media.navigator.permission.disabled': true,
+  'media.autoplay.default': 0,
+  'media.autoplay.blocking_policy': 0,
+};
+
+/** A Firefox ESR context (its browser closes with it). */
+async function firefoxContext() {
+  const bidi = require(path.join(modules, 'playwright-core-bidi'));
+  const browser = await bidi._bidiFirefox.launch({
+    executablePath: firefoxPath,
+    headless: true,
+    firefoxUserPrefs: FIREFOX_PREFS,
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const close = context.close.bind(context);
+  context.close = async () => {
+    await close();
+    await browser.close();
+  };
+  return context;
+}
 
 /** name -> { context, page, log } */
 const pages = new Map();
@@ -51,13 +82,15 @@ const ops = {
     if (pages.has(cmd.name)) throw new Error(`page ${cmd.name} is already open`);
     fs.mkdirSync(cmd.user_data_dir, { recursive: true });
     fs.mkdirSync(cmd.log_dir, { recursive: true });
-    const context = await chromium.launchPersistentContext(cmd.user_data_dir, {
-      executablePath,
-      headless: true,
-      args: cmd.args,
-      viewport: { width: 1280, height: 800 },
-      ignoreHTTPSErrors: false,
-    });
+    const context = cmd.browser === 'firefox'
+      ? await firefoxContext()
+      : await chromium.launchPersistentContext(cmd.user_data_dir, {
+        executablePath,
+        headless: true,
+        args: cmd.args,
+        viewport: { width: 1280, height: 800 },
+        ignoreHTTPSErrors: false,
+      });
     // Runs before the page's own scripts (e.g. to take an API away).
     if (cmd.init_script) await context.addInitScript(cmd.init_script);
     const entry = {

@@ -205,8 +205,25 @@ impl Browser {
     /// the page's own scripts (to stand in for a browser that lacks an
     /// API, say).
     pub fn open_with(&self, name: &str, url: &str, init_script: Option<&str>) -> Result<()> {
+        self.open_in("chromium", name, url, init_script)
+    }
+
+    /// Opens page `name` at `url` in Debian's Firefox ESR (fake camera and
+    /// microphone, autoplay allowed) instead of Chromium.
+    pub fn open_firefox(&self, name: &str, url: &str) -> Result<()> {
+        self.open_in("firefox", name, url, None)
+    }
+
+    fn open_in(
+        &self,
+        browser: &str,
+        name: &str,
+        url: &str,
+        init_script: Option<&str>,
+    ) -> Result<()> {
         self.call(json!({
             "op": "open",
+            "browser": browser,
             "name": name,
             "url": url,
             "user_data_dir": self.profiles.join(name),
@@ -214,7 +231,7 @@ impl Browser {
             "args": CHROMIUM_ARGS,
             "init_script": init_script,
         }))
-        .with_context(|| format!("opening {name} at {url}"))
+        .with_context(|| format!("opening {name} in {browser} at {url}"))
         .map(drop)
     }
 

@@ -49,6 +49,9 @@ pub struct SelfView {
     pub sharing_screen: bool,
     /// Hand raised.
     pub hand_raised: bool,
+    /// How frames come out of our camera and microphone:
+    /// `track-processor` or `video-element+audio-worklet`.
+    pub capture: Option<&'static str>,
     /// May moderate (our token's role is `host`).
     pub host: bool,
     /// Our last reaction, while it shows.

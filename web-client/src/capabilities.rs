@@ -15,6 +15,9 @@ pub struct Capabilities {
     pub audio_encoder: bool,
     /// `MediaStreamTrackProcessor`: frames out of the camera and microphone.
     pub track_processor: bool,
+    /// `AudioWorkletNode`: microphone samples where there is no track
+    /// processor (video then comes from a `<video>` element).
+    pub audio_worklet: bool,
     /// `WebTransport`: the relay's QUIC path (else WebSocket).
     pub web_transport: bool,
     /// `AudioContext`: playing remote audio.
@@ -45,13 +48,16 @@ impl Capabilities {
             (self.video_encoder, "VideoEncoder"),
             (self.audio_encoder, "AudioEncoder"),
             (self.track_processor, "MediaStreamTrackProcessor"),
+            (self.audio_worklet, "AudioWorkletNode"),
             (self.web_transport, "WebTransport"),
             (self.audio_context, "AudioContext"),
         ])
     }
 
     /// The verdict. Without WebTransport the page simply joins over
-    /// WebSocket, so that alone changes nothing.
+    /// WebSocket, and without `MediaStreamTrackProcessor` it captures
+    /// through a `<video>` element and an AudioWorklet, so neither alone
+    /// changes anything.
     pub fn support(&self) -> Support {
         let receive = absent(&[
             (self.video_decoder, "VideoDecoder"),
@@ -64,11 +70,13 @@ impl Capabilities {
                 receive.join(", ")
             ));
         }
-        let send = absent(&[
+        let mut send = absent(&[
             (self.video_encoder, "VideoEncoder"),
             (self.audio_encoder, "AudioEncoder"),
-            (self.track_processor, "MediaStreamTrackProcessor"),
         ]);
+        if !self.track_processor && !self.audio_worklet {
+            send.push("MediaStreamTrackProcessor or AudioWorkletNode");
+        }
         if !send.is_empty() {
             return Support::WatchOnly(format!(
                 "This browser can join, see and hear the meeting, but cannot send your camera or microphone: it lacks {}. {USE_A_CURRENT_BROWSER} to be seen and heard.",
@@ -97,6 +105,7 @@ mod tests {
         video_encoder: true,
         audio_encoder: true,
         track_processor: true,
+        audio_worklet: true,
         web_transport: true,
         audio_context: true,
     };
@@ -118,15 +127,27 @@ mod tests {
     }
 
     #[test]
-    fn without_the_track_processor_the_page_watches_and_says_why() {
+    fn without_the_track_processor_the_page_captures_another_way() {
         let caps = Capabilities {
             track_processor: false,
+            ..ALL
+        };
+        assert_eq!(caps.support(), Support::Full);
+        assert_eq!(caps.missing(), vec!["MediaStreamTrackProcessor"]);
+    }
+
+    #[test]
+    fn without_any_way_to_capture_the_page_watches_and_says_why() {
+        let caps = Capabilities {
+            track_processor: false,
+            audio_worklet: false,
             ..ALL
         };
         let Support::WatchOnly(message) = caps.support() else {
             panic!("expected watch-only, got {:?}", caps.support());
         };
         assert!(message.contains("MediaStreamTrackProcessor"), "{message}");
+        assert!(message.contains("AudioWorkletNode"), "{message}");
         assert!(message.contains("can join"), "{message}");
     }
 

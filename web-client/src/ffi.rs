@@ -23,6 +23,12 @@ extern "C" {
         source: &web_sys::HtmlCanvasElement,
         init: &Object,
     ) -> Result<VideoFrame, JsValue>;
+    /// `new VideoFrame(video, init)`: the picture a `<video>` shows now.
+    #[wasm_bindgen(constructor, catch)]
+    pub fn from_video(
+        source: &web_sys::HtmlVideoElement,
+        init: &Object,
+    ) -> Result<VideoFrame, JsValue>;
     #[wasm_bindgen(method, getter)]
     pub fn timestamp(this: &VideoFrame) -> f64;
     /// The pixel format; `None` where the browser does not expose it
@@ -39,6 +45,9 @@ extern "C" {
     /// Raw audio samples (WebCodecs).
     #[derive(Debug, Clone)]
     pub type AudioData;
+    /// `new AudioData(init)`: samples the page captured itself.
+    #[wasm_bindgen(constructor, catch)]
+    pub fn new(init: &Object) -> Result<AudioData, JsValue>;
     #[wasm_bindgen(method, getter, js_name = numberOfFrames)]
     pub fn number_of_frames(this: &AudioData) -> u32;
     #[wasm_bindgen(method, getter, js_name = numberOfChannels)]

@@ -333,7 +333,16 @@ pub fn ensure_npm_packages(
     let missing: Vec<String> = before
         .iter()
         .filter(|r| !r.is_present())
-        .filter_map(|r| Some(format!("{}@{}", r.what, r.wanted.as_deref()?)))
+        .filter_map(|r| {
+            let version = r.wanted.as_deref()?;
+            let alias = crate::tools::NPM_ALIASES
+                .iter()
+                .find(|(name, _)| *name == r.what);
+            Some(match alias {
+                Some((name, registry)) => format!("{name}@npm:{registry}@{version}"),
+                None => format!("{}@{version}", r.what),
+            })
+        })
         .collect();
     if missing.is_empty() {
         return Ok(before);

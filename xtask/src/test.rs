@@ -64,12 +64,15 @@ pub fn test(ctx: &Ctx) -> Result<()> {
 
     // The browser end-to-end tests (tests/tests/browser.rs) drive Debian's
     // Chromium with playwright-core.
-    steps.check("set-up: browser tests (chromium, playwright-core)", || {
-        for report in browser::ensure_tools(&ctx.cache)? {
-            println!("{report}");
-        }
-        Ok(())
-    });
+    steps.check(
+        "set-up: browser tests (chromium, firefox-esr, playwright-core)",
+        || {
+            for report in browser::ensure_tools(&ctx.cache)? {
+                println!("{report}");
+            }
+            Ok(())
+        },
+    );
 
     // Unit, integration and property tests of every workspace crate (the
     // end-to-end tests run against real workerd, real quinn sockets and a

@@ -58,13 +58,31 @@ pub const NPM_PACKAGES: &[(&str, &str)] = &[
 /// npm packages for the browser end-to-end tests, installed like
 /// [`NPM_PACKAGES`]. `playwright-core` drives the Debian Chromium over CDP
 /// and never downloads a browser (unlike the `playwright` package).
-pub const BROWSER_NPM_PACKAGES: &[(&str, &str)] = &[("playwright-core", "1.65.1")];
+///
+/// `playwright-core-bidi` is an older playwright-core under another name
+/// (see [`NPM_ALIASES`]): its WebDriver BiDi client drives Debian's Firefox
+/// ESR, which 1.65's does not (ESR 153 lacks a command 1.65 sends).
+pub const BROWSER_NPM_PACKAGES: &[(&str, &str)] = &[
+    ("playwright-core", "1.65.1"),
+    ("playwright-core-bidi", "1.55.0"),
+];
+
+/// npm packages installed under another name: (name in `node_modules`,
+/// package on the registry).
+pub const NPM_ALIASES: &[(&str, &str)] = &[("playwright-core-bidi", "playwright-core")];
 
 /// The Debian package of the browser the end-to-end tests drive, and its
 /// binary (playwright-core's `executablePath`).
 pub const CHROMIUM_PACKAGE: &str = "chromium";
 /// See [`CHROMIUM_PACKAGE`].
 pub const CHROMIUM_BIN: &str = "/usr/bin/chromium";
+
+/// The Debian package of the second browser the end-to-end tests drive
+/// (Firefox ESR: no `MediaStreamTrackProcessor`, so the client's other
+/// capture path), and its binary.
+pub const FIREFOX_PACKAGE: &str = "firefox-esr";
+/// See [`FIREFOX_PACKAGE`].
+pub const FIREFOX_BIN: &str = "/usr/bin/firefox-esr";
 
 /// Debian packages, checked with `dpkg -s` and installed with `apt-get`.
 pub const APT_PACKAGES: &[&str] = &[

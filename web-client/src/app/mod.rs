@@ -86,6 +86,7 @@ pub fn start() {
     state.e2ee_key = params.secret.as_ref().map(key_kind);
     let capabilities = detect_capabilities();
     state.missing_capabilities = capabilities.missing();
+    state.me.capture = Some(crate::media::capture::path_name());
     let (watch_only, error) = match capabilities.support() {
         Support::Full => (None, error),
         Support::WatchOnly(why) => (Some(why), error),
@@ -135,6 +136,7 @@ fn detect_capabilities() -> Capabilities {
         video_encoder: has("VideoEncoder"),
         audio_encoder: has("AudioEncoder"),
         track_processor: has("MediaStreamTrackProcessor"),
+        audio_worklet: has("AudioWorkletNode"),
         web_transport: has("WebTransport"),
         audio_context: has("AudioContext"),
     }

@@ -2,6 +2,7 @@
 //! decode (per remote track), all through WebCodecs.
 
 pub mod audio_out;
+pub mod capture;
 pub mod recv;
 pub mod send;
 

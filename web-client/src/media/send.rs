@@ -10,10 +10,11 @@ use js_sys::{Float32Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use super::capture::{AudioBlocks, VideoFrames};
 use super::video_encoder_config;
 use crate::ffi::{
-    AudioData, AudioEncoder, Canvas2d, EncodedAudioChunk, EncodedVideoChunk,
-    MediaStreamTrackProcessor, VideoEncoder, VideoFrame,
+    AudioData, AudioEncoder, Canvas2d, EncodedAudioChunk, EncodedVideoChunk, VideoEncoder,
+    VideoFrame,
 };
 use crate::js;
 use crate::level::audio_level;
@@ -115,9 +116,7 @@ impl VideoSource {
         publish: Publish,
         on_end: Rc<dyn Fn()>,
     ) -> Result<Self, JsValue> {
-        let processor =
-            MediaStreamTrackProcessor::new(&js::obj(&[("track", track.clone().into())]))?;
-        let reader = js::reader(&processor.readable());
+        let frames = VideoFrames::open(&track)?;
         let control = Rc::new(Control::default());
         let codec_name = if codec == Codec::H264 {
             super::H264
@@ -139,11 +138,7 @@ impl VideoSource {
         let ctl = control.clone();
         let converter = Converter::default();
         wasm_bindgen_futures::spawn_local(async move {
-            loop {
-                let frame = match js::read(&reader).await {
-                    Ok(Some(frame)) => frame.unchecked_into::<VideoFrame>(),
-                    _ => break,
-                };
+            while let Some(frame) = frames.next().await {
                 if ctl.stopped.get() {
                     frame.close();
                     break;
@@ -189,7 +184,7 @@ impl VideoSource {
                 }
                 stamped.close();
             }
-            let _ = reader.cancel();
+            frames.close();
             for layer in &encoders {
                 if let Some(enc) = layer.borrow_mut().encoder.take() {
                     let _ = enc.close();
@@ -331,14 +326,13 @@ pub struct AudioSource {
     /// The level of the most recent 20 ms, for the self tile.
     pub level: Rc<Cell<u32>>,
     track: web_sys::MediaStreamTrack,
+    blocks: AudioBlocks,
+    encoder: Rc<AudioEncoder>,
 }
 
 impl AudioSource {
     /// Starts reading `track` into an Opus encoder (20 ms frames).
     pub fn start(track: web_sys::MediaStreamTrack, publish: Publish) -> Result<Self, JsValue> {
-        let processor =
-            MediaStreamTrackProcessor::new(&js::obj(&[("track", track.clone().into())]))?;
-        let reader = js::reader(&processor.readable());
         let control = Rc::new(Control::default());
         let level = Rc::new(Cell::new(127u32));
         let out_level = level.clone();
@@ -367,73 +361,76 @@ impl AudioSource {
         let encoder = AudioEncoder::new(&js::obj(&[("output", output), ("error", error.into())]))?;
         let ctl = control.clone();
         let lvl = level.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            let mut configured = false;
-            loop {
-                let data = match js::read(&reader).await {
-                    Ok(Some(data)) => data.unchecked_into::<AudioData>(),
-                    _ => break,
-                };
-                if ctl.stopped.get() {
-                    data.close();
-                    break;
-                }
-                let frames = data.number_of_frames();
-                let samples = Float32Array::new_with_length(frames);
-                let opts = js::obj(&[
-                    ("planeIndex", 0.into()),
-                    ("format", JsValue::from_str("f32-planar")),
+        let configured = Cell::new(false);
+        // Each 20 ms block: its level, then (unless muted) into the encoder.
+        // False stops the capture.
+        let encoder = Rc::new(encoder);
+        let block_encoder = encoder.clone();
+        let on_block = move |data: AudioData| -> bool {
+            let encoder = &block_encoder;
+            if ctl.stopped.get() {
+                data.close();
+                return false;
+            }
+            let frames = data.number_of_frames();
+            let samples = Float32Array::new_with_length(frames);
+            let opts = js::obj(&[
+                ("planeIndex", 0.into()),
+                ("format", JsValue::from_str("f32-planar")),
+            ]);
+            if data.copy_to(&samples, &opts).is_ok() {
+                lvl.set(audio_level(&samples.to_vec()));
+            }
+            if ctl.paused.get() {
+                lvl.set(127);
+                data.close();
+                return true;
+            }
+            if !configured.get() || encoder.state() == "closed" {
+                let config = js::obj(&[
+                    ("codec", JsValue::from_str("opus")),
+                    (
+                        "sampleRate",
+                        JsValue::from_f64(f64::from(data.sample_rate())),
+                    ),
+                    ("numberOfChannels", data.number_of_channels().into()),
+                    ("bitrate", 32_000.into()),
+                    ("opus", js::obj(&[("frameDuration", 20_000.into())]).into()),
                 ]);
-                if data.copy_to(&samples, &opts).is_ok() {
-                    lvl.set(audio_level(&samples.to_vec()));
-                }
-                if ctl.paused.get() {
-                    lvl.set(127);
-                    data.close();
-                    continue;
-                }
-                if !configured || encoder.state() == "closed" {
-                    let config = js::obj(&[
-                        ("codec", JsValue::from_str("opus")),
-                        (
-                            "sampleRate",
-                            JsValue::from_f64(f64::from(data.sample_rate())),
-                        ),
-                        ("numberOfChannels", data.number_of_channels().into()),
-                        ("bitrate", 32_000.into()),
-                        ("opus", js::obj(&[("frameDuration", 20_000.into())]).into()),
-                    ]);
-                    if let Err(err) = encoder.configure(&config) {
-                        js::warn(&format!(
-                            "edgecall: cannot configure Opus: {}",
-                            js::describe(&err)
-                        ));
-                        data.close();
-                        break;
-                    }
-                    configured = true;
-                }
-                if let Err(err) = encoder.encode(&data) {
+                if let Err(err) = encoder.configure(&config) {
                     js::warn(&format!(
-                        "edgecall: audio encode failed: {}",
+                        "edgecall: cannot configure Opus: {}",
                         js::describe(&err)
                     ));
+                    data.close();
+                    return false;
                 }
-                data.close();
+                configured.set(true);
             }
-            let _ = reader.cancel();
-            let _ = encoder.close();
-        });
+            if let Err(err) = encoder.encode(&data) {
+                js::warn(&format!(
+                    "edgecall: audio encode failed: {}",
+                    js::describe(&err)
+                ));
+            }
+            data.close();
+            true
+        };
+        let blocks = AudioBlocks::start(&track, Rc::new(on_block))?;
         Ok(Self {
             control,
             level,
             track,
+            blocks,
+            encoder,
         })
     }
 
     /// Stops capture and releases the microphone.
     pub fn stop(&self) {
         self.control.stopped.set(true);
+        self.blocks.stop();
+        let _ = self.encoder.close();
         self.track.stop();
     }
 }
