@@ -320,9 +320,16 @@ async fn late_joiners_get_the_recent_chat_until_the_meeting_empties() {
     let mut ada = relay
         .connect(room, "ada", TransportKind::WebTransport)
         .await;
-    let bob = relay.connect(room, "bob", TransportKind::WebSocket).await;
+    let mut bob = relay.connect(room, "bob", TransportKind::WebSocket).await;
     expect_joined(&mut ada, "bob").await;
     ada.send(chat("agenda: the launch")).await.unwrap();
+    // Two senders on two connections have no order between them: bob
+    // answers once he has ada's message, so the history's order is known.
+    expect(&mut bob, Duration::from_secs(10), "ada's chat", |m| {
+        matches!(&m.msg, Some(server_message::Msg::Chat(c)) if c.text == "agenda: the launch")
+            .then_some(())
+    })
+    .await;
     bob.send(chat("bob has to go")).await.unwrap();
     expect(&mut ada, Duration::from_secs(10), "bob's chat", |m| {
         matches!(&m.msg, Some(server_message::Msg::Chat(c)) if c.text == "bob has to go")

@@ -546,6 +546,12 @@ async fn late_joiners_get_the_recent_chat_until_the_room_empties(edge: Arc<Edge>
     let mut alice = join(&edge, &room, "alice").await?;
     let mut bob = join(&edge, &room, "bob").await?;
     alice.chat("agenda: the launch").await?;
+    // Two senders on two sockets have no order between them: bob answers
+    // once he has alice's message, so the history's order is known.
+    bob.wait_for(ARRIVAL, |m| {
+        matches!(m, server_message::Msg::Chat(c) if c.sender == alice.id).then_some(())
+    })
+    .await?;
     bob.chat("bob has to go").await?;
     alice
         .wait_for(ARRIVAL, |m| {

@@ -56,6 +56,9 @@ pub struct SelfView {
     pub host: bool,
     /// Our last reaction, while it shows.
     pub reaction: Option<String>,
+    /// Our reactions the server forwarded back, and the last one.
+    pub reactions_seen: u64,
+    pub last_reaction: Option<String>,
     #[serde(skip)]
     reaction_until_ms: u64,
     /// The video codec we publish (`h264` or `vp8`), once chosen.
@@ -138,6 +141,10 @@ pub struct Remote {
     pub host: bool,
     /// Their last reaction, while it shows.
     pub reaction: Option<String>,
+    /// Reactions of theirs received, and the last one (for tests: a
+    /// reaction shows only for a while).
+    pub reactions_seen: u64,
+    pub last_reaction: Option<String>,
     #[serde(skip)]
     reaction_until_ms: u64,
     #[serde(skip)]
@@ -250,6 +257,8 @@ pub struct CallState {
     notice_until_ms: f64,
     /// The current error, human readable.
     pub error: Option<String>,
+    /// What hosts did to us, oldest first ("chair muted you").
+    pub moderation: Vec<String>,
     /// Transport in use.
     pub transport: Option<&'static str>,
     /// The server of the current connection (scheme and authority only,
@@ -355,6 +364,7 @@ impl CallState {
             notice: None,
             notice_until_ms: 0.0,
             error: None,
+            moderation: Vec::new(),
             transport: None,
             server: None,
             reconnects: 0,
@@ -605,9 +615,13 @@ impl CallState {
         if self.me.id == Some(sent.sender) {
             self.me.reaction = Some(sent.emoji.clone());
             self.me.reaction_until_ms = until;
+            self.me.reactions_seen += 1;
+            self.me.last_reaction = Some(sent.emoji.clone());
         } else if let Some(p) = self.participants.get_mut(&sent.sender) {
             p.reaction = Some(sent.emoji.clone());
             p.reaction_until_ms = until;
+            p.reactions_seen += 1;
+            p.last_reaction = Some(sent.emoji.clone());
         } else {
             return Change::None;
         }

@@ -156,20 +156,22 @@ impl App {
     /// A host acted on us: follow it and say so.
     pub(super) fn moderated(&self, moderated: &wire::Moderated) {
         let by = &moderated.by_name;
-        match ModerationAction::try_from(moderated.action) {
+        let what = match ModerationAction::try_from(moderated.action) {
             Ok(ModerationAction::Mute) => {
                 if !self.state.borrow().me.muted {
                     self.toggle_mute();
                 }
-                self.notify(format!("{by} muted you"));
+                format!("{by} muted you")
             }
             Ok(ModerationAction::LowerHand) => {
                 self.state.borrow_mut().me.hand_raised = false;
                 self.announce_media_state();
-                self.notify(format!("{by} lowered your hand"));
+                format!("{by} lowered your hand")
             }
-            _ => {}
-        }
+            _ => return,
+        };
+        self.state.borrow_mut().moderation.push(what.clone());
+        self.notify(what);
     }
 
     /// The page clock: decoders every tick; in the call, the keep-alive,
